@@ -1,0 +1,111 @@
+"""The paper's loss-behaviour diagnostics for gradient descent θ⁺ = θ − η∇f(θ).
+
+Every function takes a loss ``f`` (any callable from a 1-D tensor θ to a scalar tensor that
+``torch.func`` can differentiate), the point θ and the step size η, and works on θ's device and dtype.
+"""
+
+from dataclasses import dataclass
+
+import numpy as np
+import torch
+from torch.func import grad, grad_and_value, vmap
+
+from ._checks import check_eta, check_theta, nonzero, scalar
+
+
+def relative_progress(f, theta, eta):
+    """RP(θ) = [f(θ − η∇f(θ)) − f(θ)] / (η‖∇f(θ)‖²)  (Definition 1)."""
+    return gd_step(f, theta, eta).rp
+
+
+def directional_smoothness(f, theta, v):
+    """L(θ; v) = ⟨v, ∇f(θ) − ∇f(θ − v)⟩ / ‖v‖²  (Definition 2)."""
+    theta = check_theta(theta)
+    if v.shape != theta.shape:
+        raise ValueError(f"v must have theta's shape {tuple(theta.shape)}, got {tuple(v.shape)}")
+    vv = torch.dot(v, v)
+    if not float(vv) > 0:
+        raise ValueError("directional smoothness is undefined for v = 0: pass a non-zero direction")
+    g = grad(scalar(f))
+    return float(torch.dot(v, g(theta) - g(theta - v)) / vv)
+
+
+@dataclass(frozen=True)
+class GDStep:
+    """One GD step θ → θ⁺ and what it reveals about θ at no extra cost.
+
+    ``rp`` is RP(θ) (Def. 1) and ``ds`` is L(θ; η∇f(θ)) (Def. 2), both computed from f(θ⁺) and ∇f(θ⁺),
+    which the next step needs anyway.
+    """
+
+    loss: float
+    next_loss: float
+    grad_norm_sq: float
+    rp: float
+    ds: float
+    next_theta: torch.Tensor
+
+
+def gd_step(f, theta, eta):
+    """Take one GD step and return RP(θ) and L(θ; η∇f(θ)) with it (Definitions 1 and 2)."""
+    theta, eta = check_theta(theta), check_eta(eta)
+    value_and_grad = grad_and_value(scalar(f))
+    g, loss = value_and_grad(theta)
+    gg = torch.dot(g, g)
+    nonzero(gg, "relative progress")
+    nxt = theta - eta * g
+    g_next, next_loss = value_and_grad(nxt)
+    return GDStep(
+        loss=float(loss),
+        next_loss=float(next_loss),
+        grad_norm_sq=float(gg),
+        rp=float((next_loss - loss) / (eta * gg)),
+        ds=float(torch.dot(g, g - g_next) / (eta * gg)),
+        next_theta=nxt,
+    )
+
+
+def _as_taus(taus, like):
+    taus = torch.as_tensor(taus, dtype=like.dtype, device=like.device).reshape(-1)
+    if taus.numel() == 0 or not bool(torch.all(taus > 0)):
+        raise ValueError("taus must be a non-empty list of numbers > 0 (L(θ; 0) is undefined)")
+    return taus
+
+
+def smoothness_profile(f, theta, eta, taus, chunk_size=None):
+    """L(θ; ητ∇f(θ)) for every τ in ``taus``, in one batched evaluation (Experiment 5).
+
+    Uses ⟨ητg, g − ∇f(θ − ητg)⟩ / ‖ητg‖² = ⟨g, g − ∇f(θ − ητg)⟩ / (ητ‖g‖²), with g = ∇f(θ).
+    ``chunk_size`` bounds how many τ are evaluated at once (memory).
+    """
+    theta, eta = check_theta(theta), check_eta(eta)
+    taus = _as_taus(taus, theta)
+    df = grad(scalar(f))
+    g = df(theta)
+    gg = torch.dot(g, g)
+    nonzero(gg, "directional smoothness")
+    points = theta - eta * taus[:, None] * g
+    grads = vmap(df, chunk_size=chunk_size)(points)
+    return (g - grads) @ g / (eta * taus * gg)
+
+
+def gauss_legendre(nodes, dtype=torch.float64, device=None):
+    """Nodes and weights of the ``nodes``-point Gauss–Legendre rule on [0, 1]."""
+    if int(nodes) < 1:
+        raise ValueError(f"nodes must be >= 1, got {nodes}")
+    x, w = np.polynomial.legendre.leggauss(int(nodes))
+    as_t = lambda a: torch.as_tensor(a, dtype=dtype, device=device)  # noqa: E731
+    return as_t((x + 1) / 2), as_t(w / 2)
+
+
+def theorem2_rp(f, theta, eta, nodes=64, chunk_size=None):
+    """RP(θ) = −1 + η ∫₀¹ τ L(θ; ητ∇f(θ)) dτ, the right side of (4.2), by Gauss–Legendre quadrature."""
+    theta = check_theta(theta)
+    tau, w = gauss_legendre(nodes, theta.dtype, theta.device)
+    profile = smoothness_profile(f, theta, eta, tau, chunk_size=chunk_size)
+    return float(-1 + check_eta(eta) * torch.sum(w * tau * profile))
+
+
+def rp_approximation(ds, eta):
+    """The approximation (4.3): RP(θ) ≈ −1 + (η/2) L(θ; η∇f(θ))."""
+    return -1 + check_eta(eta) / 2 * ds
