@@ -84,9 +84,13 @@ def smoothness_profile(f, theta, eta, taus, chunk_size=None):
     g = df(theta)
     gg = torch.dot(g, g)
     nonzero(gg, "directional smoothness")
-    points = theta - eta * taus[:, None] * g
-    grads = vmap(df, chunk_size=chunk_size)(points)
-    return (g - grads) @ g / (eta * taus * gg)
+    return profile_from_gradient(df, theta, g, eta, taus, chunk_size)
+
+
+def profile_from_gradient(df, theta, g, eta, taus, chunk_size=None):
+    """:func:`smoothness_profile` given ∇f (``df``) and g = ∇f(θ), without checks or host reads."""
+    grads = vmap(df, chunk_size=chunk_size)(theta - eta * taus[:, None] * g)
+    return (g - grads) @ g / (eta * taus * torch.dot(g, g))
 
 
 def gauss_legendre(nodes, dtype=torch.float64, device=None):

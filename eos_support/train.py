@@ -1,0 +1,357 @@
+"""Full-batch gradient descent on a network, with the paper's diagnostics at every step.
+
+The data and θ stay on their device. RP(θᵗ) (Def. 1) and L(θᵗ; η∇f(θᵗ)) (Def. 2) cost nothing
+extra: they come from f(θᵗ⁺¹) and ∇f(θᵗ⁺¹), which step t+1 computes anyway. Sharpness (footnote 1)
+is tracked every ``sharpness_every`` steps by Lanczos warm-started at the previous eigenvector;
+τ-profiles L(θᵗ; ητ∇f(θᵗ)) (Experiment 5) are one batched evaluation. The host reads the device only
+every ``check_every`` steps, to decide whether to stop.
+"""
+
+import math
+import signal
+import time
+from dataclasses import dataclass, field
+
+import torch
+from torch.func import grad, grad_and_value, jvp
+
+from ._checks import check_eta
+from .curvature import lanczos
+from .diagnostics import profile_from_gradient, theorem2_rp, relative_progress
+from .objective import ModuleLoss
+from .store import RunStore, fingerprint
+
+STATUSES = ("acc_goal", "max_steps", "diverged")
+
+
+@dataclass
+class Run:
+    """A finished (or diverged) run: ``status`` in STATUSES, ``history`` a dict of numpy arrays.
+
+    history: "loss", "accuracy" at steps 0..T; "rp", "ds" at steps 0..T−1 (RP(θᵗ), L(θᵗ; η∇f(θᵗ)));
+    "sharpness" at "sharpness_step"; "profile" (rows) at "profile_step" for "taus"; "rp64" and
+    "theorem2_rp64" (float64) at "float64_step". ``goal_step`` is the first step whose accuracy
+    reached the goal.
+    """
+
+    config: dict
+    status: str
+    history: dict
+    theta: torch.Tensor
+    goal_step: int | None = None
+    wall_s: float = 0.0
+    device: str = "cpu"
+    resumed: bool = False
+    extra: dict = field(default_factory=dict)
+
+    @property
+    def eta(self):
+        return self.config["eta"]
+
+    @property
+    def steps(self):
+        return len(self.history["loss"]) - 1
+
+
+def _progress(enabled, total, start, label):
+    from tqdm.auto import tqdm
+
+    return tqdm(total=total, initial=start, desc=label, unit="step", disable=not enabled, leave=False)
+
+
+def _keyboard_interrupt_on_sigterm():
+    """Treat SIGTERM like Ctrl-C, so that the loop checkpoints before it ends; returns the old handler."""
+
+    def handler(signum, frame):
+        raise KeyboardInterrupt(f"signal {signum}")
+
+    try:
+        return signal.signal(signal.SIGTERM, handler)
+    except ValueError:  # not the main thread: leave signals alone
+        return signal.getsignal(signal.SIGTERM)
+
+
+def _schedule(every, steps):
+    return [] if not every else list(range(0, steps + 1, int(every)))
+
+
+def _device_name(device):
+    device = torch.device(device)
+    return torch.cuda.get_device_name(device) if device.type == "cuda" else device.type
+
+
+def train_gd(
+    model,
+    data,
+    loss,
+    eta,
+    max_steps,
+    acc_goal=None,
+    sharpness_every=20,
+    sharpness_iters=20,
+    profile_every=None,
+    taus=None,
+    float64_every=None,
+    check_every=10,
+    diverge_factor=1e3,
+    checkpoint_s=30.0,
+    results_dir=None,
+    cache=True,
+    progress=True,
+    label=None,
+):
+    """Run GD θᵗ⁺¹ = θᵗ − η∇f(θᵗ) from the model's parameters on ``data`` (a Dataset) with ``loss``.
+
+    Stops at ``max_steps``, when train accuracy reaches ``acc_goal``, or when the loss is not finite or
+    exceeds ``diverge_factor`` times its initial value (status "diverged": a result, not an error).
+    With ``cache``, the run is stored under ``results_dir`` by a key of its full configuration, reused
+    when asked again, and resumed from its last checkpoint (every ``checkpoint_s`` seconds and on an
+    interrupt) after a crash.
+    """
+    eta = check_eta(eta)
+    if int(max_steps) < 1:
+        raise ValueError(f"max_steps must be >= 1, got {max_steps}")
+    if acc_goal is not None and not 0 < acc_goal <= 1:
+        raise ValueError(f"acc_goal is a train accuracy in (0, 1], got {acc_goal}")
+    if profile_every and (taus is None or len(taus) == 0):
+        raise ValueError("profile_every needs taus, e.g. taus=np.arange(1, 101) / 100")
+    f = ModuleLoss(model, data.x_train, data.y_train, loss)
+    theta0 = f.theta0
+    max_steps = int(max_steps)
+    config = dict(
+        kind="gd",
+        model=repr(model),
+        theta0=fingerprint(theta0),
+        data=data.name,
+        data_fingerprint=fingerprint(data.x_train, data.y_train),
+        loss=str(loss),
+        eta=eta,
+        max_steps=max_steps,
+        acc_goal=acc_goal,
+        sharpness_every=sharpness_every,
+        sharpness_iters=sharpness_iters,
+        profile_every=profile_every,
+        taus=None if taus is None else [float(t) for t in taus],
+        float64_every=float64_every,
+        check_every=check_every,
+        diverge_factor=diverge_factor,
+        dtype=str(theta0.dtype),
+    )
+    store = RunStore(config, results_dir) if cache else None
+    if store is not None and (state := store.load()) is not None:
+        return _run_from_state(state, resumed=False)
+    trainer = _GDTrainer(f, theta0, config, store, label or f"η = {eta:.4g}")
+    return trainer.run(progress, checkpoint_s)
+
+
+def _run_from_state(state, resumed):
+    return Run(
+        config=state["config"],
+        status=state["status"],
+        history={k: v.numpy() for k, v in state["history"].items()},
+        theta=state["theta"],
+        goal_step=state["goal_step"],
+        wall_s=state["wall_s"],
+        device=state["device"],
+        resumed=resumed,
+    )
+
+
+class _GDTrainer:
+    """The step loop of :func:`train_gd`, with its device-resident history and checkpoints."""
+
+    def __init__(self, f, theta0, config, store, label):
+        self.f, self.config, self.store, self.label = f, config, store, label
+        c = config
+        T = c["max_steps"]
+        dev, dt = theta0.device, theta0.dtype
+        self.eta = c["eta"]
+        self.sharp_steps = _schedule(c["sharpness_every"], T)
+        self.prof_steps = _schedule(c["profile_every"], T)
+        self.f64_steps = _schedule(c["float64_every"], T)
+        self.row = {name: {s: i for i, s in enumerate(steps)} for name, steps in (
+            ("sharpness", self.sharp_steps), ("profile", self.prof_steps), ("float64", self.f64_steps))}
+        self.taus = None if c["taus"] is None else torch.tensor(c["taus"], dtype=dt, device=dev)
+        zeros = lambda *n: torch.full(n, math.nan, dtype=dt, device=dev)  # noqa: E731
+        self.h = dict(
+            loss=zeros(T + 1),
+            accuracy=zeros(T + 1),
+            rp=zeros(T),
+            ds=zeros(T),
+            sharpness=zeros(len(self.sharp_steps)),
+            sharpness_residual=zeros(len(self.sharp_steps)),
+            profile=zeros(len(self.prof_steps), 0 if self.taus is None else len(self.taus)),
+            rp64=torch.full((len(self.f64_steps),), math.nan, dtype=torch.float64),
+            theorem2_rp64=torch.full((len(self.f64_steps),), math.nan, dtype=torch.float64),
+        )
+        self.theta, self.t = theta0, 0
+        self.prev = None  # (loss, gradient, ‖gradient‖²) at θᵗ⁻¹
+        self.eigvec = torch.randn(theta0.numel(), generator=torch.Generator().manual_seed(0), dtype=dt).to(dev)
+        self.wall_s, self.resumed, self.goal_step, self.status = 0.0, False, None, None
+        self.loss0 = None
+
+        targets = f.targets
+
+        def loss_and_correct(theta):
+            out = f.outputs(theta)
+            labels = targets if targets.dim() == 1 else targets.argmax(-1)
+            return f.loss(out, targets), (out.argmax(-1) == labels).sum()
+
+        self.value_and_grad = grad_and_value(loss_and_correct, has_aux=True)
+        self.n = len(targets)
+        self.df = grad(f)
+        if self.f64_steps:
+            y = targets if targets.dim() == 1 else targets.double()
+            self.f64 = f.on(f.inputs.double(), y)
+
+    # -- checkpoints ------------------------------------------------------------------------
+    def _state(self, final):
+        T = self.t
+        trimmed = {
+            "loss": self.h["loss"][: T + 1],
+            "accuracy": self.h["accuracy"][: T + 1],
+            "rp": self.h["rp"][:T],
+            "ds": self.h["ds"][:T],
+        }
+        for name, steps, keys in (
+            ("sharpness", self.sharp_steps, ("sharpness", "sharpness_residual")),
+            ("profile", self.prof_steps, ("profile",)),
+            ("float64", self.f64_steps, ("rp64", "theorem2_rp64")),
+        ):
+            k = sum(s <= T for s in steps)
+            trimmed[f"{name}_step"] = torch.tensor(steps[:k], dtype=torch.long)
+            for key in keys:
+                trimmed[key] = self.h[key][:k]
+        if self.taus is not None:
+            trimmed["taus"] = self.taus
+        history = {k: v.detach().cpu() for k, v in trimmed.items()}
+        state = dict(
+            config=self.config,
+            history=history,
+            theta=self.theta.detach().cpu(),
+            t=T,
+            status=self.status,
+            goal_step=self.goal_step,
+            wall_s=self.wall_s,
+            device=_device_name(self.theta.device),
+            loss0=self.loss0,
+        )
+        if not final:
+            state.update(
+                prev=[None if x is None else x.detach().cpu() for x in self.prev],
+                eigvec=self.eigvec.detach().cpu(),
+                full_history={k: v.detach().cpu() for k, v in self.h.items()},
+            )
+        return state
+
+    def _restore(self, state):
+        dev = self.theta.device
+        self.h = {k: v.to(dev) if k not in ("rp64", "theorem2_rp64") else v for k, v in state["full_history"].items()}
+        self.theta = state["theta"].to(dev)
+        self.t, self.wall_s, self.loss0 = state["t"], state["wall_s"], state["loss0"]
+        self.prev = tuple(x.to(dev) for x in state["prev"])
+        self.eigvec = state["eigvec"].to(dev)
+        self.resumed = True
+
+    def _checkpoint(self):
+        if self.store is not None:
+            self.store.save_checkpoint(self._state(final=False))
+
+    # -- the loop ---------------------------------------------------------------------------
+    def run(self, progress, checkpoint_s):
+        start = 0
+        if self.store is not None and (state := self.store.load_checkpoint()) is not None:
+            self._restore(state)
+            start = self.t + 1
+            self.theta = self.theta - self.eta * self.prev[1]
+        T = self.config["max_steps"]
+        bar = _progress(progress, T, start, self.label)
+        last_ckpt = tick = time.perf_counter()
+        previous_handler = _keyboard_interrupt_on_sigterm()
+        try:
+            for t in range(start, T + 1):
+                self.t = t
+                if self._step(t):
+                    break
+                now = time.perf_counter()
+                if now - last_ckpt > checkpoint_s:
+                    self.wall_s += now - tick
+                    tick = last_ckpt = now
+                    self._checkpoint()
+                self.theta = self.theta - self.eta * self.prev[1]
+                bar.update(1)
+        except KeyboardInterrupt:
+            self.wall_s += time.perf_counter() - tick
+            if self.prev is not None and self.status is None:
+                self._checkpoint()
+            raise
+        finally:
+            bar.close()
+            try:
+                signal.signal(signal.SIGTERM, previous_handler)
+            except ValueError:
+                pass
+        self.wall_s += time.perf_counter() - tick
+        state = self._state(final=True)
+        if self.store is not None:
+            self.store.save(state)
+        return _run_from_state(state, resumed=self.resumed)
+
+    def _step(self, t):
+        """Evaluate θᵗ and record what it reveals; True when the run stops at t."""
+        h, eta = self.h, self.eta
+        g, (loss, correct) = self.value_and_grad(self.theta)
+        gg = torch.dot(g, g)
+        h["loss"][t], h["accuracy"][t] = loss.detach(), correct / self.n
+        if t > 0:
+            loss_p, g_p, gg_p = self.prev
+            h["rp"][t - 1] = (loss - loss_p) / (eta * gg_p)
+            h["ds"][t - 1] = torch.dot(g_p, g_p - g) / (eta * gg_p)
+        self.prev = (loss.detach(), g.detach(), gg.detach())
+        if t in self.row["sharpness"]:
+            self._sharpness(self.row["sharpness"][t])
+        if t in self.row["profile"]:
+            h["profile"][self.row["profile"][t]] = profile_from_gradient(self.df, self.theta, g, eta, self.taus)
+        if t in self.row["float64"]:
+            self._float64(self.row["float64"][t])
+        if t % self.config["check_every"] == 0 or t == self.config["max_steps"]:
+            return self._check(t)
+        return False
+
+    def _sharpness(self, row):
+        theta, df = self.theta, self.df
+
+        def matvec(v):
+            return jvp(df, (theta,), (v,))[1]
+
+        value, vector, residual = lanczos(matvec, self.eigvec, self.config["sharpness_iters"])
+        self.h["sharpness"][row] = value
+        self.h["sharpness_residual"][row] = residual / value.abs()
+        self.eigvec = vector
+
+    def _float64(self, row):
+        """RP(θᵗ) and the right side of (4.2), both in float64 (Theorem 2)."""
+        f, theta = self.f64, self.theta.double()
+        self.h["rp64"][row] = relative_progress(f, theta, self.eta)
+        self.h["theorem2_rp64"][row] = theorem2_rp(f, theta, self.eta)
+
+    def _check(self, t):
+        loss = self.h["loss"][: t + 1].cpu()
+        if self.loss0 is None:
+            self.loss0 = float(loss[0])
+        bad = ~torch.isfinite(loss) | (loss > self.config["diverge_factor"] * self.loss0)
+        if bool(bad.any()):
+            self.t = int(bad.nonzero()[0])
+            self.status = "diverged"
+            return True
+        goal = self.config["acc_goal"]
+        if goal is not None:
+            reached = (self.h["accuracy"][: t + 1] >= goal).nonzero()
+            if len(reached):
+                self.goal_step = int(reached[0])
+                self.status = "acc_goal"
+                return True
+        if t == self.config["max_steps"]:
+            self.status = "max_steps"
+            return True
+        return False
