@@ -1,0 +1,710 @@
+"""The book's runner: stage, execute (papermill) and render (Jupyter Book 1.x) the chapters.
+
+The chapters are jupytext MyST-markdown notebooks under ``book/`` listed in ``_toc.yml``;
+only those text files live in git. :func:`execute` writes a *staging copy* of the book to
+``<build>/book/``: ``_config.yml``, ``_toc.yml``, the plain pages and other files of
+``book/`` copied as they are, and each notebook chapter converted with jupytext and executed
+with papermill into ``<build>/book/book/<name>.ipynb`` (no ``.md`` beside it, so Jupyter
+Book never sees two sources for one page). :func:`render` then runs ``jupyter-book build``
+on that copy with execution off, so the HTML shows exactly what was executed and checked.
+
+Folders under ``<build>`` (default ``_build`` in the project root):
+
+- ``book/``      the staged book; its HTML lands in ``book/_build/html``
+- ``claims/``    one JSON file of claim records per chapter (:mod:`eos_support.claims`)
+- ``results/``   the chapters' run cache (``$EOS_RESULTS_DIR`` overrides it)
+- ``timings.json`` wall time, device, profile and status of each chapter's last execution
+
+Every notebook chapter receives the papermill parameters ``profile``, ``claims_dir`` and
+``results_dir`` (its first code cell, tagged ``parameters``, must define them); the
+scorecard chapter, executed last, also gets ``timings_path``. The same values are in the
+kernel's environment as ``EOS_PROFILE``, ``EOS_CLAIMS_DIR`` and ``EOS_RESULTS_DIR``.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import datetime as _dt
+import json
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+__all__ = [
+    "BookError",
+    "Chapter",
+    "ChapterResult",
+    "PROFILES",
+    "SCORECARD",
+    "default_profile",
+    "execute",
+    "find_root",
+    "html_index",
+    "read_toc",
+    "render",
+    "scorecard",
+    "select",
+    "stage",
+    "summary",
+    "timings",
+]
+
+PROFILES = ("quick", "paper")
+SCORECARD = "scorecard"
+"""The chapter that tabulates every claim; always executed last."""
+DEFAULT_TIMEOUT_S = 1800
+"""Per-cell execution limit, generous: the paper profile trains networks in single cells."""
+INJECTED_TAG = "injected-parameters"
+HIDE_TAG = "remove-cell"
+
+
+class BookError(Exception):
+    """A problem with the book's files or the request (bad chapter name, missing file)."""
+
+
+@dataclass(frozen=True)
+class Chapter:
+    """One page of ``_toc.yml``: ``name`` (file stem), ``docname`` (toc entry), ``source``."""
+
+    name: str
+    docname: str
+    source: Path
+    notebook: bool
+    """Whether the page is a jupytext notebook (executed) rather than a plain page (copied)."""
+
+
+@dataclass
+class ChapterResult:
+    """How one chapter's execution went."""
+
+    chapter: str
+    ok: bool
+    seconds: float
+    output: Path | None = None
+    cell: int | None = None
+    """1-based position of the failing cell among the chapter's own cells."""
+    line: int | None = None
+    """Line of the failing cell in the chapter's ``.md`` source, when found."""
+    cell_source: str | None = None
+    error: str | None = None
+    warnings: list[str] = field(default_factory=list)
+
+    def describe(self) -> str:
+        """One or two lines naming the chapter, the failing cell and the error."""
+        if self.ok:
+            return f"{self.chapter}: ok ({self.seconds:.1f} s)"
+        where = []
+        if self.cell is not None:
+            where.append(f"cell {self.cell}")
+        if self.line is not None:
+            where.append(f"line {self.line} of its .md")
+        head = f"{self.chapter}: FAILED" + (f" at {', '.join(where)}" if where else "")
+        text = head + f": {self.error}"
+        if self.cell_source:
+            text += f"\n    > {self.cell_source}"
+        return text
+
+
+# ---------------------------------------------------------------------------------------
+# The book's files
+
+
+def find_root(start=None) -> Path:
+    """The project folder: the first at or above ``start`` (default: cwd) with ``_toc.yml``
+    and ``_config.yml``. Raises :class:`BookError` if there is none."""
+    here = Path(start or Path.cwd()).resolve()
+    for folder in (here, *here.parents):
+        if (folder / "_toc.yml").is_file() and (folder / "_config.yml").is_file():
+            return folder
+    raise BookError(
+        f"no _toc.yml and _config.yml in {here} or above it: run eos-book inside the "
+        "eos-book repository, or pass --root"
+    )
+
+
+def _toc_files(entries, out):
+    for entry in entries or []:
+        if not isinstance(entry, dict):
+            raise BookError(f"_toc.yml: unexpected entry {entry!r}")
+        if "glob" in entry:
+            raise BookError("_toc.yml: 'glob' entries are not supported; list each file")
+        if "file" in entry:
+            out.append(str(entry["file"]))
+        for key in ("chapters", "sections", "parts"):
+            _toc_files(entry.get(key), out)
+    return out
+
+
+def _is_notebook(path: Path) -> bool:
+    """Whether ``path`` is a notebook: an .ipynb, or text with a jupytext/kernelspec header."""
+    if path.suffix == ".ipynb":
+        return True
+    if path.suffix != ".md":
+        return False
+    text = path.read_text(encoding="utf-8")
+    if not text.startswith("---"):
+        return False
+    end = text.find("\n---", 3)
+    header = text[3:end] if end > 0 else ""
+    import yaml
+
+    try:
+        meta = yaml.safe_load(header) or {}
+    except yaml.YAMLError as error:
+        raise BookError(f"{path}: the YAML front matter does not parse: {error}") from error
+    return isinstance(meta, dict) and ("jupytext" in meta or "kernelspec" in meta)
+
+
+def read_toc(root) -> list[Chapter]:
+    """The pages of ``root/_toc.yml`` in order; a listed file that is missing raises
+    :class:`BookError` naming it."""
+    import yaml
+
+    root = Path(root)
+    try:
+        toc = yaml.safe_load((root / "_toc.yml").read_text(encoding="utf-8"))
+    except (OSError, yaml.YAMLError) as error:
+        raise BookError(f"cannot read {root / '_toc.yml'}: {error}") from error
+    if not isinstance(toc, dict) or "root" not in toc:
+        raise BookError(f"{root / '_toc.yml'} must have a 'root:' entry (format: jb-book)")
+    docnames = [str(toc["root"])] + _toc_files(
+        [{"chapters": toc.get("chapters"), "parts": toc.get("parts")}], []
+    )
+    chapters, seen = [], set()
+    for docname in docnames:
+        stem = Path(docname)
+        if stem.suffix in (".md", ".ipynb"):
+            stem = stem.with_suffix("")
+        candidates = [root / f"{stem}{s}" for s in (".md", ".ipynb")]
+        source = next((c for c in candidates if c.is_file()), None)
+        if source is None:
+            raise BookError(
+                f"_toc.yml lists {docname!r} but {candidates[0].relative_to(root)} does not exist"
+            )
+        if stem.name in seen:
+            raise BookError(f"_toc.yml lists two pages named {stem.name!r}; names must be unique")
+        seen.add(stem.name)
+        chapters.append(Chapter(stem.name, str(stem), source, _is_notebook(source)))
+    return chapters
+
+
+def select(chapters, names=None) -> list[Chapter]:
+    """The notebook chapters named in ``names`` (stem, ``book/stem`` or ``book/stem.md``), in
+    toc order with the scorecard last; all of them when ``names`` is empty. When some are
+    named, the scorecard is added so that it reflects the new claims. Unknown names raise
+    :class:`BookError` listing the valid ones."""
+    notebooks = [c for c in chapters if c.notebook]
+    by_name = {c.name: c for c in notebooks}
+    if names:
+        wanted = []
+        for raw in names:
+            name = Path(raw).name
+            for suffix in (".md", ".ipynb"):
+                name = name.removesuffix(suffix)
+            if name not in by_name:
+                pages = sorted(c.name for c in chapters if not c.notebook)
+                hint = f" ({', '.join(pages)} are plain pages, not executed)" if pages else ""
+                raise BookError(
+                    f"unknown chapter {raw!r}; valid chapters: {', '.join(by_name) or '(none)'}"
+                    + hint
+                )
+            wanted.append(name)
+        if SCORECARD in by_name:
+            wanted.append(SCORECARD)
+        chosen = [c for c in notebooks if c.name in wanted]
+    else:
+        chosen = list(notebooks)
+    return sorted(chosen, key=lambda c: c.name == SCORECARD)
+
+
+# ---------------------------------------------------------------------------------------
+# Staging and execution
+
+
+def _atomic_write_text(path: Path, text: str) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as fh:
+            fh.write(text)
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+_SKIP_COPY = ("__pycache__", ".ipynb_checkpoints", "_build", ".jupyter_cache")
+
+
+def stage(root, build_dir) -> Path:
+    """Refresh ``<build_dir>/book``: config, toc and every non-notebook file of ``book/``.
+
+    Executed notebooks already there are kept (chapters not re-executed keep their last
+    output); a stale ``.md`` copy of a notebook chapter is removed.
+    """
+    root, staging = Path(root), Path(build_dir) / "book"
+    chapters = read_toc(root)
+    staging.mkdir(parents=True, exist_ok=True)
+    for name in ("_config.yml", "_toc.yml"):
+        shutil.copy2(root / name, staging / name)
+    notebook_sources = {c.source.resolve() for c in chapters if c.notebook}
+    for folder in {c.source.parent for c in chapters} | {root / "book"}:
+        if not folder.is_dir():
+            continue
+        for path in folder.rglob("*"):
+            rel = path.relative_to(root)
+            if any(part in _SKIP_COPY for part in rel.parts) or path.is_dir():
+                continue
+            if path.suffix == ".ipynb" or path.resolve() in notebook_sources:
+                continue
+            target = staging / rel
+            target.parent.mkdir(parents=True, exist_ok=True)
+            shutil.copy2(path, target)
+    static = root / "book" / "_static"
+    if static.is_dir():  # Jupyter Book reads _static/ beside _config.yml
+        shutil.copytree(static, staging / "_static", dirs_exist_ok=True)
+    _stage_mathjax(root, staging)
+    for c in chapters:
+        if c.notebook:
+            stale = staging / c.source.relative_to(root)
+            if stale.suffix != ".ipynb":
+                stale.unlink(missing_ok=True)
+    return staging
+
+
+MATHJAX_ENTRY = "tex-mml-chtml.js"
+
+
+def _local_mathjax(root: Path) -> Path | None:
+    """A local MathJax 3 ``es5`` folder: ``$EOS_MATHJAX_DIR``, or ``ROOT/node_modules/mathjax/es5``
+    (``npm install mathjax@3``); None when there is none (the HTML then loads MathJax's CDN)."""
+    for folder in (os.environ.get("EOS_MATHJAX_DIR"), root / "node_modules" / "mathjax" / "es5"):
+        if folder and (Path(folder) / MATHJAX_ENTRY).is_file():
+            return Path(folder)
+    return None
+
+
+def _stage_mathjax(root: Path, staging: Path) -> None:
+    """Serve MathJax from the book itself when a local copy exists, so that the HTML renders
+    its math offline: the copy goes to ``html/mathjax/`` (``html_extra_path``, not ``_static``,
+    where Jupyter Book would load every .js file on every page) and the staged ``_config.yml``
+    points ``mathjax_path`` at it."""
+    import yaml
+
+    source = _local_mathjax(root)
+    if source is None:
+        return
+    target = staging / "_mathjax" / "mathjax"
+    if not (target / MATHJAX_ENTRY).is_file():
+        shutil.copytree(source, target, dirs_exist_ok=True)
+    config_path = staging / "_config.yml"
+    config = yaml.safe_load(config_path.read_text(encoding="utf-8")) or {}
+    sphinx_config = config.setdefault("sphinx", {}).setdefault("config", {})
+    sphinx_config["html_extra_path"] = list(sphinx_config.get("html_extra_path", [])) + ["_mathjax"]
+    sphinx_config["mathjax_path"] = f"../mathjax/{MATHJAX_ENTRY}"  # relative to _static/
+    excluded = list(config.get("exclude_patterns", []))
+    config["exclude_patterns"] = excluded + ["_mathjax"]
+    config_path.write_text(yaml.safe_dump(config, sort_keys=False, allow_unicode=True),
+                           encoding="utf-8")
+
+
+def _to_notebook(chapter: Chapter):
+    import jupytext
+
+    nb = jupytext.read(chapter.source)
+    nb.metadata.setdefault(
+        "kernelspec", {"name": "python3", "display_name": "Python 3", "language": "python"}
+    )
+    nb.metadata.pop("jupytext", None)  # the staged .ipynb is not paired with anything
+    return nb
+
+
+@contextlib.contextmanager
+def _chapter_lock(build_dir: Path, name: str, log):
+    """Serialise executions of one chapter across processes (``fcntl.flock``)."""
+    locks = build_dir / "locks"
+    locks.mkdir(parents=True, exist_ok=True)
+    with open(locks / f"{name}.lock", "w") as fh:
+        try:
+            import fcntl
+        except ImportError:  # pragma: no cover - not POSIX
+            yield
+            return
+        try:
+            fcntl.flock(fh, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            log(f"{name}: another eos-book process is executing it; waiting for it to finish")
+            fcntl.flock(fh, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(fh, fcntl.LOCK_UN)
+
+
+@contextlib.contextmanager
+def _environment(values: dict):
+    old = {k: os.environ.get(k) for k in values}
+    os.environ.update({k: str(v) for k, v in values.items()})
+    try:
+        yield
+    finally:
+        for k, v in old.items():
+            if v is None:
+                os.environ.pop(k, None)
+            else:
+                os.environ[k] = v
+
+
+def _cell_status(cell) -> str | None:
+    return cell.get("metadata", {}).get("papermill", {}).get("status")
+
+
+def _tags(cell) -> list:
+    return cell.setdefault("metadata", {}).setdefault("tags", [])
+
+
+def _own_cells(nb):
+    """The chapter's own cells: without papermill's injected-parameters and error cells."""
+    return [
+        c
+        for c in nb.cells
+        if INJECTED_TAG not in _tags(c) and "papermill-error-cell-tag" not in _tags(c)
+    ]
+
+
+def _hide_injected(nb) -> None:
+    """Tag papermill's injected-parameters cell ``remove-cell``, and the chapter's own
+    ``parameters`` cell too when one was injected (its defaults no longer apply)."""
+    injected = any(INJECTED_TAG in _tags(cell) for cell in nb.cells)
+    for cell in nb.cells:
+        tags = _tags(cell)
+        hide = INJECTED_TAG in tags or (injected and "parameters" in tags)
+        if hide and HIDE_TAG not in tags:
+            tags.append(HIDE_TAG)
+
+
+def _error_line(text: str, limit: int = 300) -> str:
+    text = " ".join(str(text).strip().splitlines()[:1]) if text else ""
+    return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
+def _locate_failure(result: ChapterResult, nb, chapter: Chapter) -> None:
+    """Fill ``result.cell``, ``line``, ``cell_source`` and (if missing) ``error`` from ``nb``."""
+    cells = _own_cells(nb)
+    failed = None
+    for cell in cells:
+        if cell.get("cell_type") != "code":
+            continue
+        errors = [o for o in cell.get("outputs", []) if o.get("output_type") == "error"]
+        if errors or _cell_status(cell) in ("failed", "running"):
+            failed = cell
+            if errors and not result.error:
+                result.error = _error_line(f"{errors[0].get('ename')}: {errors[0].get('evalue')}")
+            break
+    if failed is None:
+        return
+    result.cell = cells.index(failed) + 1
+    source = failed.get("source", "")
+    first = next((ln for ln in source.splitlines() if ln.strip()), "")
+    result.cell_source = _error_line(first, 160) or None
+    try:
+        text = chapter.source.read_text(encoding="utf-8")
+    except OSError:
+        return
+    at = text.find(source.strip()) if source.strip() else -1
+    if at >= 0:
+        result.line = text.count("\n", 0, at) + 1
+
+
+def _load_json(path: Path, default):
+    try:
+        return json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return default
+
+
+def _record_timing(build_dir: Path, result: ChapterResult, profile: str, device: str) -> None:
+    path = build_dir / "timings.json"
+    table = _load_json(path, {})
+    if not isinstance(table, dict):
+        table = {}
+    table[result.chapter] = {
+        "seconds": round(result.seconds, 2),
+        "device": device,
+        "profile": profile,
+        "ok": result.ok,
+        "date": _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"),
+    }
+    _atomic_write_text(path, json.dumps(table, indent=1) + "\n")
+
+
+def _execute_one(chapter, root, build_dir, staging, parameters, timeout, progress, log):
+    import nbformat
+    import papermill
+
+    rel = chapter.source.relative_to(root).with_suffix(".ipynb")
+    target = staging / rel
+    work = build_dir / "executing"
+    work.mkdir(parents=True, exist_ok=True)
+    tag = f"{chapter.name}.{os.getpid()}"
+    source_nb, output_nb = work / f"{tag}.input.ipynb", work / f"{tag}.ipynb"
+    result = ChapterResult(chapter.name, ok=False, seconds=0.0)
+    start = time.perf_counter()
+    try:
+        nb = _to_notebook(chapter)
+        if not any("parameters" in c.get("metadata", {}).get("tags", []) for c in nb.cells):
+            result.warnings.append(
+                "no cell tagged 'parameters': papermill put the parameters at the top"
+            )
+        nbformat.write(nb, source_nb)
+        target.parent.mkdir(parents=True, exist_ok=True)
+        papermill.execute_notebook(
+            str(source_nb),
+            str(output_nb),
+            parameters=parameters,
+            progress_bar=progress,
+            request_save_on_cell_execute=True,
+            execution_timeout=timeout,
+            start_timeout=120,
+            cwd=str(target.parent),
+        )
+        result.ok = True
+    except Exception as error:  # noqa: BLE001 - every failure is reported, none stops the run
+        ename = getattr(error, "ename", None)
+        evalue = getattr(error, "evalue", None)
+        if ename:
+            result.error = _error_line(f"{ename}: {evalue}")
+        else:
+            result.error = _error_line(f"{type(error).__name__}: {error}")
+    finally:
+        result.seconds = time.perf_counter() - start
+        source_nb.unlink(missing_ok=True)
+    if output_nb.is_file():
+        try:
+            out = nbformat.read(output_nb, as_version=4)
+            _hide_injected(out)
+            if not result.ok:
+                _locate_failure(result, out, chapter)
+            _atomic_write_text(target, nbformat.writes(out))
+            result.output = target
+        except Exception as error:  # noqa: BLE001
+            result.warnings.append(f"could not read the executed notebook: {error}")
+        finally:
+            output_nb.unlink(missing_ok=True)
+    return result
+
+
+def execute(
+    root=None,
+    build_dir=None,
+    profile: str = "quick",
+    chapters=None,
+    *,
+    timeout: int = DEFAULT_TIMEOUT_S,
+    results_dir=None,
+    progress: bool = True,
+    log=None,
+) -> list[ChapterResult]:
+    """Stage the book and execute the notebook ``chapters`` (names; all when empty).
+
+    One chapter's failure does not stop the others; each chapter's old claims file is
+    removed first, so the scorecard never shows the claims of an earlier run as current.
+    Returns one :class:`ChapterResult` per executed chapter.
+    """
+    from tqdm.auto import tqdm
+
+    from .claims import _device_name
+
+    if profile not in PROFILES:
+        raise BookError(f"unknown profile {profile!r}; choose one of {', '.join(PROFILES)}")
+    if not (isinstance(timeout, int) and timeout > 0):
+        raise BookError(f"timeout must be a positive number of seconds, got {timeout!r}")
+    root = find_root(root)
+    build_dir = Path(build_dir or root / "_build").resolve()
+    chosen = select(read_toc(root), chapters)
+    staging = stage(root, build_dir)
+    claims_dir = build_dir / "claims"
+    claims_dir.mkdir(parents=True, exist_ok=True)
+    results_dir = Path(
+        results_dir or os.environ.get("EOS_RESULTS_DIR") or build_dir / "results"
+    ).resolve()
+    results_dir.mkdir(parents=True, exist_ok=True)
+    device = _device_name()
+    log = log or tqdm.write
+    results = []
+    bar = tqdm(chosen, desc="chapters", unit="chapter", disable=not progress)
+    for chapter in bar:
+        bar.set_postfix_str(chapter.name)
+        log(f"[eos-book] executing {chapter.name} ({chapter.source.relative_to(root)})")
+        parameters = {
+            "profile": profile,
+            "claims_dir": str(claims_dir),
+            "results_dir": str(results_dir),
+        }
+        if chapter.name == SCORECARD:
+            parameters["timings_path"] = str(build_dir / "timings.json")
+        env = {
+            "EOS_PROFILE": profile,
+            "EOS_CLAIMS_DIR": claims_dir,
+            "EOS_RESULTS_DIR": results_dir,
+        }
+        with _chapter_lock(build_dir, chapter.name, log), _environment(env):
+            (claims_dir / f"{chapter.name}.json").unlink(missing_ok=True)
+            result = _execute_one(
+                chapter, root, build_dir, staging, parameters, timeout, progress, log
+            )
+            _record_timing(build_dir, result, profile, device)
+        log(f"[eos-book] {result.describe()}")
+        results.append(result)
+    return results
+
+
+def summary(results) -> str:
+    """A closing report: every chapter with its time; failures with their cell and error."""
+    failed = [r for r in results if not r.ok]
+    lines = [f"executed {len(results)} chapter(s): {len(results) - len(failed)} ok, "
+             f"{len(failed)} failed"]
+    for r in results:
+        lines.append("  " + r.describe().replace("\n", "\n  "))
+        lines.extend(f"    warning: {w}" for w in r.warnings)
+    return "\n".join(lines)
+
+
+# ---------------------------------------------------------------------------------------
+# Rendering
+
+
+def html_index(build_dir) -> Path:
+    """Where :func:`render` puts the book's front page."""
+    return Path(build_dir) / "book" / "_build" / "html" / "index.html"
+
+
+def _jupyter_book_command() -> list[str]:
+    exe = Path(sys.executable).parent / "jupyter-book"
+    if exe.is_file():
+        return [str(exe)]
+    found = shutil.which("jupyter-book")
+    if found:
+        return [found]
+    raise BookError("jupyter-book is not installed: pip install -e '.[dev]'")
+
+
+def render(build_dir, *, strict: bool = True, nitpick: bool = False, quiet: bool = False) -> int:
+    """``jupyter-book build`` the staged book (execution off, every page rebuilt).
+
+    ``strict`` turns warnings into errors (``-W --keep-going``: all are listed, then the
+    build fails); ``nitpick`` adds ``-n`` (every unresolved reference warns). Returns the
+    exit code of ``jupyter-book``.
+    """
+    staging = Path(build_dir) / "book"
+    if not (staging / "_toc.yml").is_file():
+        raise BookError(f"nothing staged in {staging}: run eos-book execute first")
+    cmd = _jupyter_book_command() + ["build", str(staging), "--all"]
+    if strict:
+        cmd += ["--warningiserror", "--keep-going"]
+    if nitpick:
+        cmd.append("-n")
+    if quiet:
+        cmd.append("-q")
+    return subprocess.run(cmd, check=False).returncode
+
+
+# ---------------------------------------------------------------------------------------
+# Profiles
+
+
+def default_profile() -> tuple[str, str]:
+    """``("paper", why)`` when torch sees a GPU and CIFAR-10 is on disk, else ``("quick", why)``."""
+    try:
+        import torch
+
+        gpu = torch.cuda.is_available()
+    except Exception as error:  # noqa: BLE001
+        return "quick", f"torch unusable ({error})"
+    if not gpu:
+        return "quick", "no CUDA GPU visible to torch"
+    try:
+        from . import data
+
+        found = data.available("cifar10-5k")
+        where = data.data_dir()
+    except Exception as error:  # noqa: BLE001
+        return "quick", f"cannot check for CIFAR-10 ({error})"
+    if not found:
+        return "quick", f"GPU found, but CIFAR-10 is not in {where}"
+    return "paper", "GPU and CIFAR-10 found"
+
+
+# ---------------------------------------------------------------------------------------
+# The scorecard page
+
+
+def _toc_order(start=None) -> list[str]:
+    try:
+        return [c.name for c in read_toc(find_root(start))]
+    except BookError:
+        return []
+
+
+def _fmt_seconds(s) -> str:
+    try:
+        s = float(s)
+    except (TypeError, ValueError):
+        return "?"
+    return f"{s:.1f} s" if s < 120 else f"{s / 60:.1f} min"
+
+
+def scorecard(claims_dir=None, start=None):
+    """Every claim of every chapter as Markdown: a summary line, then a table (chapter, paper
+    item, claim, measured, expected, verdict, profile, device, date) in the toc's order."""
+    from .claims import _markdown, load_claims, markdown_table
+
+    records = load_claims(claims_dir)
+    order = {name: i for i, name in enumerate(_toc_order(start))}
+    records.sort(key=lambda r: order.get(r.get("chapter"), len(order)))
+    if not records:
+        return _markdown("*No claims recorded yet: execute the chapters with `eos-book execute`.*")
+    failed = [r for r in records if not r.get("passed")]
+    chapters = list(dict.fromkeys(r.get("chapter") for r in records))
+    verdict = "all passed ✅" if not failed else f"**{len(failed)} failed** ❌"
+    columns = ("chapter", "paper_item", "claim", "measured", "expected", "passed", "profile",
+               "device", "date")
+    return _markdown(
+        f"**{len(records)} claims** from {len(chapters)} chapter(s): {verdict}.\n\n"
+        + markdown_table(records, columns=columns)
+    )
+
+
+def timings(timings_path, start=None):
+    """Each chapter's last execution (wall time, device, profile, status, date) as Markdown."""
+    from .claims import _markdown
+
+    data = _load_json(Path(timings_path), {}) if timings_path else {}
+    order = {name: i for i, name in enumerate(_toc_order(start))}
+    rows = sorted(
+        ((n, t) for n, t in (data.items() if isinstance(data, dict) else []) if isinstance(t, dict)),
+        key=lambda kv: order.get(kv[0], len(order)),
+    )
+    if not rows:
+        return _markdown("*No timings recorded yet.*")
+    lines = [
+        "| chapter | wall time | device | profile | status | date |",
+        "|---|---|---|---|---|---|",
+    ]
+    for name, t in rows:
+        status = "✅ executed" if t.get("ok") else "❌ failed"
+        lines.append(
+            f"| {name} | {_fmt_seconds(t.get('seconds'))} | {t.get('device', '?')} | "
+            f"{t.get('profile', '?')} | {status} | {t.get('date', '?')} |"
+        )
+    return _markdown("\n".join(lines))
+
+
+def result_dicts(results) -> list[dict]:
+    """``results`` as JSON-ready dicts."""
+    return [{k: (str(v) if isinstance(v, Path) else v) for k, v in asdict(r).items()} for r in results]

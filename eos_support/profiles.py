@@ -1,0 +1,92 @@
+"""The book's two profiles: ``paper`` (CIFAR-10 5k, as in the paper) and ``quick`` (Fashion-MNIST, 2 CPU cores).
+
+A chapter asks :func:`get` for its profile and :func:`gd_run` for a network trained by full-batch GD;
+runs that several chapters share (the same configuration) are computed once and read from the run store.
+Each profile's ``settings`` hold the step sizes and lengths chosen so that every regime shows on its
+data set; the book prints them.
+"""
+
+import os
+from dataclasses import dataclass, field
+from functools import lru_cache
+
+import torch
+
+from .data import load_dataset
+from .models import fully_connected
+from .train import train_gd
+
+
+@dataclass(frozen=True)
+class Profile:
+    """A data set, its size, the device, and the experiments' settings."""
+
+    name: str
+    dataset: str
+    n_train: int
+    description: str
+    settings: dict = field(default_factory=dict)
+
+    @property
+    def device(self):
+        return "cuda" if torch.cuda.is_available() else "cpu"
+
+    def data(self, loss="ce"):
+        """The profile's training data, preprocessed and on the device (loaded once per process)."""
+        return _load(self.dataset, loss, self.device, self.n_train)
+
+
+@lru_cache(maxsize=8)
+def _load(name, loss, device, n_train):
+    return load_dataset(name, loss=loss, device=device, n_train=n_train)
+
+
+PROFILES = {
+    "paper": Profile(
+        name="paper",
+        dataset=os.environ.get("EOS_PAPER_DATASET", "cifar10-5k"),
+        n_train=5000,
+        description="the paper's settings on the first 5,000 CIFAR-10 training images",
+        settings={},
+    ),
+    "quick": Profile(
+        name="quick",
+        dataset="fashion-mnist-5k",
+        n_train=1000,
+        description="the same experiments on the first 1,000 Fashion-MNIST training images, sized for 2 CPU cores",
+        settings={},
+    ),
+}
+
+
+def get(name):
+    """The profile called ``name`` ("quick" or "paper")."""
+    if name not in PROFILES:
+        raise ValueError(f"unknown profile {name!r}: choose one of {sorted(PROFILES)}")
+    return PROFILES[name]
+
+
+def gd_run(profile, eta, activation="tanh", loss="ce", depth=2, width=200, seed=0, results_dir=None, **options):
+    """Train the fully connected network of Cohen et al. (2021) with GD on the profile's data.
+
+    ``options`` go to :func:`eos_support.train.train_gd` (max_steps, acc_goal, sharpness_every, ...).
+    """
+    profile = get(profile) if isinstance(profile, str) else profile
+    data = profile.data(loss)
+    model = fully_connected(data, depth=depth, width=width, activation=activation, seed=seed, device=profile.device)
+    label = f"{activation or 'linear'}, depth {depth}, {loss}, η = {eta:.4g}"
+    return train_gd(model, data, loss, eta, results_dir=results_dir, label=label, **options)
+
+
+def sgd_run(profile, eta, activation="tanh", loss="ce", depth=2, width=200, seed=0, results_dir=None, **options):
+    """Train the same network as :func:`gd_run` with SGD (Section 5); ``seed`` seeds both θ⁰ and the minibatches.
+
+    ``options`` go to :func:`eos_support.train.train_sgd` (batch_size, epochs, samples, ...).
+    """
+    from .train import train_sgd
+
+    profile = get(profile) if isinstance(profile, str) else profile
+    data = profile.data(loss)
+    model = fully_connected(data, depth=depth, width=width, activation=activation, seed=seed, device=profile.device)
+    label = f"SGD {activation or 'linear'}, depth {depth}, {loss}, η = {eta:.4g}"
+    return train_sgd(model, data, loss, eta, seed=seed, results_dir=results_dir, label=label, **options)

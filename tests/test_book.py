@@ -1,0 +1,155 @@
+"""eos_support.book: the toc, staging, the executed notebooks, the scorecard, the render."""
+
+from __future__ import annotations
+
+import json
+
+import nbformat
+import pytest
+
+from eos_support import book
+from eos_support.claims import ClaimBook
+
+
+def test_read_toc_and_select(mini_book):
+    chapters = book.read_toc(mini_book)
+    assert [c.name for c in chapters] == ["intro", "good", "bad", "scorecard"]
+    assert [c.notebook for c in chapters] == [False, True, True, True]
+    assert [c.name for c in book.select(chapters)] == ["good", "bad", "scorecard"]
+    # a subset, named in any spelling, in toc order; the scorecard is added, last
+    chosen = book.select(chapters, ["book/bad.md", "good"])
+    assert [c.name for c in chosen] == ["good", "bad", "scorecard"]
+    assert [c.name for c in book.select(chapters, ["scorecard", "bad"])] == ["bad", "scorecard"]
+    with pytest.raises(book.BookError, match="valid chapters: good, bad, scorecard"):
+        book.select(chapters, ["intro"])
+
+
+def test_repository_toc_order():
+    """The repository's _toc.yml lists the chapters in the paper's order, scorecard last."""
+    import yaml
+
+    from conftest import REPO
+
+    toc = yaml.safe_load((REPO / "_toc.yml").read_text())
+    assert toc["format"] == "jb-book" and toc["root"] == "book/intro"
+    assert [c["file"] for c in toc["chapters"]] == [
+        "book/quadratics", "book/stationary_points", "book/causes", "book/relative_progress",
+        "book/directional_smoothness", "book/theorem2", "book/relu_depth", "book/sharpness",
+        "book/sgd", "book/scorecard",
+    ]
+
+
+def test_config_renders_executed_notebooks_only():
+    import yaml
+
+    from conftest import REPO
+
+    config = yaml.safe_load((REPO / "_config.yml").read_text())
+    assert config["execute"]["execute_notebooks"] == "off"
+    assert config["only_build_toc_files"] is True
+    assert {"dollarmath", "amsmath"} <= set(config["parse"]["myst_enable_extensions"])
+    assert config["launch_buttons"]["binderhub_url"] and config["launch_buttons"]["colab_url"]
+    assert config["repository"]["url"].startswith("https://github.com/")
+
+
+def test_stage_copies_pages_not_chapter_sources(mini_book, tmp_path):
+    (mini_book / "book" / "figure.svg").write_text("<svg/>")
+    staging = book.stage(mini_book, tmp_path / "build")
+    assert (staging / "_config.yml").is_file() and (staging / "_toc.yml").is_file()
+    assert (staging / "book" / "intro.md").is_file()
+    assert (staging / "book" / "figure.svg").is_file()
+    assert not (staging / "book" / "good.md").exists()
+    assert not (staging / "book" / "scorecard.md").exists()
+
+
+def test_executed_notebooks_hide_the_parameters(executed_mini_book):
+    root, _, _ = executed_mini_book
+    nb = nbformat.read(root / "_build" / "book" / "book" / "good.ipynb", as_version=4)
+    injected = [c for c in nb.cells if "injected-parameters" in c.metadata.get("tags", [])]
+    assert len(injected) == 1
+    assert "remove-cell" in injected[0].metadata["tags"]
+    assert "claims_dir = " in injected[0].source and "quick" in injected[0].source
+    parameters = [c for c in nb.cells if "parameters" in c.metadata.get("tags", [])]
+    assert all("remove-cell" in c.metadata["tags"] for c in parameters)
+    assert "jupytext" not in nb.metadata
+
+
+def test_failed_notebook_keeps_its_error(executed_mini_book):
+    root, _, _ = executed_mini_book
+    nb = nbformat.read(root / "_build" / "book" / "book" / "bad.ipynb", as_version=4)
+    errors = [o for c in nb.cells if c.cell_type == "code" for o in c.get("outputs", [])
+              if o.get("output_type") == "error"]
+    assert errors and errors[0]["ename"] == "ZeroDivisionError"
+
+
+def test_scorecard_lists_claims_in_toc_order(mini_book, tmp_path, monkeypatch):
+    claims = tmp_path / "claims"
+    for name, ok in (("bad", False), ("good", True)):
+        b = ClaimBook(name, "quick", claims, device="cpu")
+        b.check("Experiment 5", f"{name} claim", 1.5, "≈ 1", ok)
+        b.write()
+    monkeypatch.chdir(mini_book)
+    text = book.scorecard(claims).data
+    assert "**2 claims** from 2 chapter(s): **1 failed** ❌" in text
+    rows = [line for line in text.splitlines() if line.startswith("| good") or
+            line.startswith("| bad")]
+    assert [r.split("|")[1].strip() for r in rows] == ["good", "bad"]
+    assert rows[0].count("|") == 10  # nine columns
+    assert "No claims recorded" in book.scorecard(tmp_path / "none").data
+
+
+def test_timings_table(tmp_path):
+    path = tmp_path / "timings.json"
+    path.write_text(json.dumps({"good": {"seconds": 300, "device": "cpu", "profile": "quick",
+                                         "ok": True, "date": "d"}}))
+    text = book.timings(path).data
+    assert "| good | 5.0 min | cpu | quick | ✅ executed | d |" in text
+    assert "No timings" in book.timings(tmp_path / "missing.json").data
+
+
+def test_scorecard_page_shows_the_claims(executed_mini_book):
+    root, _, _ = executed_mini_book
+    nb = nbformat.read(root / "_build" / "book" / "book" / "scorecard.ipynb", as_version=4)
+    shown = "".join(o.get("data", {}).get("text/markdown", "") for c in nb.cells
+                    if c.cell_type == "code" for o in c.get("outputs", []))
+    assert "one plus one is two" in shown and "| good |" in shown and "❌ failed" in shown
+
+
+def test_render_builds_html_with_warnings_as_errors(executed_mini_book):
+    root, _, _ = executed_mini_book
+    code = book.render(root / "_build", strict=True, quiet=True)
+    assert code == 0
+    index = book.html_index(root / "_build")
+    assert index.is_file()
+    html = root / "_build" / "book" / "_build" / "html" / "book"
+    good = (html / "good.html").read_text()
+    assert "one plus one is two" in good and "<table" in good
+    assert "injected-parameters" not in good
+    scorecard = (html / "scorecard.html").read_text()
+    assert "<table" in scorecard and "✅" in scorecard
+
+
+def test_execute_rejects_bad_requests(mini_book):
+    with pytest.raises(book.BookError, match="unknown profile"):
+        book.execute(mini_book, profile="huge")
+    with pytest.raises(book.BookError, match="timeout"):
+        book.execute(mini_book, timeout=0)
+
+
+def test_stage_serves_a_local_mathjax(mini_book, tmp_path, monkeypatch):
+    import yaml
+
+    es5 = tmp_path / "es5"
+    (es5 / "output").mkdir(parents=True)
+    (es5 / "tex-mml-chtml.js").write_text("// MathJax")
+    (es5 / "output" / "font.woff").write_text("")
+    monkeypatch.setenv("EOS_MATHJAX_DIR", str(es5))
+    staging = book.stage(mini_book, tmp_path / "build")
+    assert (staging / "_mathjax" / "mathjax" / "output" / "font.woff").is_file()
+    config = yaml.safe_load((staging / "_config.yml").read_text())
+    assert config["sphinx"]["config"]["mathjax_path"] == "../mathjax/tex-mml-chtml.js"
+    assert config["sphinx"]["config"]["html_extra_path"] == ["_mathjax"]
+    assert config["execute"]["execute_notebooks"] == "off"  # the rest is kept
+    monkeypatch.delenv("EOS_MATHJAX_DIR")
+    staging = book.stage(mini_book, tmp_path / "plain")
+    assert "mathjax_path" not in (staging / "_config.yml").read_text()

@@ -1,0 +1,152 @@
+"""eos-book's command line: help, bad requests, claims, and executing a book with a failure."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from eos_support.claims import ClaimBook
+from eos_support.cli import build_parser, main
+
+
+def run(argv, capsys):
+    code = main(argv)
+    out = capsys.readouterr()
+    return code, out.out, out.err
+
+
+@pytest.mark.parametrize(
+    "command, words",
+    [
+        ([], ["execute", "build", "claims", "quick", "paper"]),
+        (["execute"], ["papermill", "profile", "failing chapter", "cell", "--timeout"]),
+        (["build"], ["jupyter-book build", "index.html", "--no-execute"]),
+        (["claims"], ["claim", "verdict", "--json", "paper_item"]),
+        (["list"], ["_toc.yml", "notebook"]),
+    ],
+)
+def test_every_command_has_help_saying_what_it_does(command, words, capsys):
+    with pytest.raises(SystemExit) as info:
+        main(command + ["--help"])
+    assert info.value.code == 0
+    text = " ".join(capsys.readouterr().out.split())
+    for word in words:
+        assert word in text, (command, word)
+
+
+def test_no_command_prints_help_and_fails(capsys):
+    code, out, err = run([], capsys)
+    assert code == 2 and "eos-book execute" in err
+
+
+def test_bad_profile_is_refused(capsys):
+    with pytest.raises(SystemExit) as info:
+        main(["execute", "--profile", "fast"])
+    assert info.value.code == 2
+    assert "invalid choice: 'fast'" in capsys.readouterr().err
+
+
+def test_unknown_chapter_lists_the_valid_ones(mini_book, capsys):
+    code, out, err = run(["execute", "--root", str(mini_book), "nonsense"], capsys)
+    assert code == 2
+    assert "unknown chapter 'nonsense'" in err
+    assert "valid chapters: good, bad, scorecard" in err
+    assert "intro are plain pages" in err
+
+
+def test_missing_toc_file_is_named(mini_book, capsys):
+    (mini_book / "book" / "bad.md").unlink()
+    code, out, err = run(["execute", "--root", str(mini_book)], capsys)
+    assert code == 2 and "book/bad.md does not exist" in err
+
+
+def test_outside_a_book(tmp_path, capsys, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    code, out, err = run(["list"], capsys)
+    assert code == 2 and "no _toc.yml" in err
+
+
+def test_list(mini_book, capsys):
+    code, out, err = run(["list", "--root", str(mini_book)], capsys)
+    assert code == 0
+    lines = [line.split() for line in out.splitlines()]
+    assert lines == [
+        ["intro", "page", "book/intro.md"],
+        ["good", "notebook", "book/good.md"],
+        ["bad", "notebook", "book/bad.md"],
+        ["scorecard", "notebook", "book/scorecard.md"],
+    ]
+
+
+def test_claims_exit_codes_and_json(tmp_path, capsys):
+    build = tmp_path / "build"
+    code, out, err = run(["claims", "--build-dir", str(build)], capsys)
+    assert code == 1 and "no claims recorded" in err
+
+    book = ClaimBook("one", "quick", build / "claims", device="cpu")
+    book.check("Example 1", "converges", 1e-9, "< 1e-8", True)
+    book.finish()
+    code, out, err = run(["claims", "--build-dir", str(build)], capsys)
+    assert code == 0 and "PASS" in out and "1 claims: 1 passed, 0 failed" in out
+
+    code, out, err = run(["claims", "--json", "--build-dir", str(build)], capsys)
+    assert code == 0
+    records = json.loads(out)
+    assert set(records[0]) >= {
+        "chapter", "paper_item", "claim", "measured", "expected", "passed", "profile"
+    }
+    assert records[0]["chapter"] == "one" and records[0]["passed"] is True
+
+    other = ClaimBook("two", "quick", build / "claims", device="cpu")
+    other.check("Theorem 2", "identity holds", 1e-3, "< 1e-6", False)
+    with pytest.raises(AssertionError):
+        other.finish()
+    code, out, err = run(["claims", "--build-dir", str(build)], capsys)
+    assert code == 1 and "FAIL" in out and "2 claims: 1 passed, 1 failed" in out
+    code, out, err = run(["claims", "--json", "--build-dir", str(build)], capsys)
+    assert code == 1 and [r["passed"] for r in json.loads(out)] == [True, False]
+
+
+def test_execute_names_the_failing_chapter_and_cell(executed_mini_book):
+    root, code, text = executed_mini_book
+    assert code == 1
+    assert "profile: quick (requested)" in text
+    summary = text[text.index("executed 3 chapter(s)"):]
+    assert "2 ok, 1 failed" in summary
+    assert "good: ok" in summary and "scorecard: ok" in summary
+    assert "bad: FAILED at cell 4, line" in summary
+    assert "ZeroDivisionError: division by zero" in summary
+    assert "> y = x / 0" in summary
+    # the other chapters still executed, the scorecard last, and the claims were recorded
+    build = root / "_build"
+    assert (build / "book" / "book" / "good.ipynb").is_file()
+    assert (build / "book" / "book" / "scorecard.ipynb").is_file()
+    assert (build / "claims" / "good.json").is_file()
+    assert not (build / "claims" / "bad.json").exists()
+    timings = json.loads((build / "timings.json").read_text())
+    assert list(timings) == ["good", "bad", "scorecard"]
+    assert timings["bad"]["ok"] is False and timings["good"]["ok"] is True
+    assert timings["good"]["device"] == "cpu" or timings["good"]["device"].startswith("cuda:")
+
+
+def test_claims_after_execute(executed_mini_book, capsys):
+    root, _, _ = executed_mini_book
+    code, out, err = run(["claims", "--root", str(root)], capsys)
+    assert code == 0 and "one plus one is two" in out
+
+
+def test_console_script_is_installed():
+    script = Path(sys.executable).with_name("eos-book")
+    if not script.is_file():
+        pytest.skip("eos-book is not installed in this environment (pip install -e .)")
+    result = subprocess.run([str(script), "--help"], capture_output=True, text=True, timeout=60)
+    assert result.returncode == 0 and "eos-book build" in result.stdout
+
+
+def test_parser_defaults():
+    args = build_parser().parse_args(["execute"])
+    assert args.profile is None and args.chapters == [] and args.timeout == 1800
