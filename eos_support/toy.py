@@ -3,7 +3,7 @@
 from dataclasses import dataclass
 
 import torch
-from torch.func import grad, hessian
+from torch.func import grad, hessian, vmap
 
 from ._checks import check_eta, check_theta, scalar
 
@@ -73,7 +73,10 @@ class TwoWells:
         for name, x0 in (("sharp minimum", -1.0), ("saddle", -0.4), ("flat minimum", 1.0)):
             p = torch.tensor([x0, 0.0], dtype=dtype)
             for _ in range(100):
-                p = p - torch.linalg.solve(d2f(p), df(p))
+                step = torch.linalg.solve(d2f(p), df(p))
+                p = p - step
+                if float(step.abs().max()) <= 4 * torch.finfo(dtype).eps:  # converged (quadratically)
+                    break
             points[name] = p
         return points
 
@@ -95,3 +98,48 @@ def gd(f, theta0, eta, steps, bound=1e12):
         if not bool(torch.isfinite(theta).all()) or float(theta.norm()) > bound:
             break
     return torch.stack(rows)
+
+
+DIVERGED = -2
+"""Label of :func:`basins` for a start whose run left every bounded region (non-finite or huge)."""
+ELSEWHERE = -1
+"""Label of :func:`basins` for a start whose run stayed bounded but is near none of the points."""
+
+
+def basins(f, points, grid, eta, steps, tol=1e-6, bound=1e12):
+    """Where GD from each start of ``grid`` ends: a basin map (Theorem 1).
+
+    ``points`` are the candidate limits, a ``(k, d)`` tensor or a dict of name → point (its values,
+    in order); ``grid`` is an ``(n, d)`` tensor of starts. All n runs of ``steps`` GD steps advance
+    together, one batched gradient (``torch.func.vmap``) per step. Returns a ``LongTensor`` of n
+    labels: ``i`` if the last iterate is within ``tol`` of ``points[i]`` (Euclidean norm),
+    :data:`ELSEWHERE` (−1) if it is near none of them but finite, :data:`DIVERGED` (−2) if the run
+    became non-finite or left the ball of radius ``bound``.
+    """
+    eta = check_eta(eta)
+    if isinstance(points, dict):
+        points = list(points.values())
+    if isinstance(points, (list, tuple)):
+        points = torch.stack([torch.as_tensor(p) for p in points])
+    if not isinstance(grid, torch.Tensor) or grid.dim() != 2 or not grid.is_floating_point():
+        raise ValueError("grid must be a floating-point (n, d) tensor of starts, e.g. torch.cartesian_prod(xs, ys)")
+    points = torch.as_tensor(points).to(grid)
+    if points.dim() != 2 or points.shape[1] != grid.shape[1]:
+        raise ValueError(f"points must be (k, {grid.shape[1]}) to match the grid, got shape {tuple(points.shape)}")
+    if int(steps) < 0:
+        raise ValueError(f"steps must be >= 0, got {steps}")
+    f = scalar(f)
+    # the runs are independent, so the gradient of the summed losses is every run's own gradient
+    # (one backward pass for all rows: several times faster than vmap(grad(f)))
+    df = grad(lambda thetas: vmap(f)(thetas).sum())
+    theta = grid.detach().clone()
+    gone = torch.zeros(grid.shape[0], dtype=torch.bool, device=grid.device)
+    for _ in range(int(steps)):
+        theta = theta - eta * df(theta)
+        gone |= ~torch.isfinite(theta).all(dim=1) | (torch.linalg.vector_norm(theta, dim=1) > bound)
+        # park diverged runs at a harmless finite point so they cannot spread NaNs or overflow
+        theta = torch.where(gone[:, None], grid, theta)
+    dist = torch.cdist(theta, points)
+    near, which = dist.min(dim=1)
+    labels = torch.where(near <= tol, which, torch.full_like(which, ELSEWHERE))
+    return torch.where(gone, torch.full_like(labels, DIVERGED), labels)

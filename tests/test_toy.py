@@ -1,0 +1,130 @@
+"""eos_support.toy: the paper's small costs, plain GD and basin maps, against closed forms."""
+
+import pytest
+import torch
+from torch.func import grad, hessian
+
+from eos_support.toy import (
+    DIVERGED,
+    ELSEWHERE,
+    TwoWells,
+    basins,
+    example1,
+    example2,
+    example3_linear,
+    example3_tanh,
+    gd,
+    quadratic,
+)
+
+F64 = torch.float64
+
+
+@pytest.mark.parametrize("k", [39, 40, 41])
+def test_example1_theta1_multiplied_by_one_minus_40_eta(k):
+    """GD on 20θ1² + θ2² multiplies θ1 by (1 − 40η) and θ2 by (1 − 2η) at every step."""
+    eta, steps = 2 / k, 50
+    theta0 = torch.tensor([0.7, -1.3], dtype=F64)
+    run = gd(example1, theta0, eta, steps)
+    t = torch.arange(steps + 1, dtype=F64)
+    torch.testing.assert_close(run[:, 0], theta0[0] * (1 - 40 * eta) ** t, rtol=1e-12, atol=0)
+    torch.testing.assert_close(run[:, 1], theta0[1] * (1 - 2 * eta) ** t, rtol=1e-12, atol=0)
+
+
+def test_quadratic_matches_example1_and_its_gradient():
+    theta = torch.tensor([0.3, -2.0], dtype=F64)
+    f = quadratic(torch.diag(torch.tensor([40.0, 2.0], dtype=F64)))
+    assert f(theta).item() == pytest.approx(example1(theta).item(), rel=1e-15)
+    q = torch.tensor([1.0, -1.0], dtype=F64)
+    g = grad(quadratic(torch.eye(2, dtype=F64), q=q, r=3.0))(theta)
+    torch.testing.assert_close(g, theta + q)
+
+
+def test_quadratic_rejects_non_square_matrix():
+    with pytest.raises(ValueError, match="square"):
+        quadratic(torch.ones(2, 3))
+
+
+def test_examples_2_and_3_values():
+    theta = torch.tensor([0.5, 0.25], dtype=F64)
+    assert example2(theta).item() == pytest.approx(torch.tanh(torch.tensor(5.0625)).item())
+    assert example3_linear(theta).item() == pytest.approx(0.125**2)
+    assert example3_tanh(theta).item() == pytest.approx((0.5 * torch.tanh(torch.tensor(0.25)).item()) ** 2)
+
+
+def test_example3_valley_sharpness_is_two_theta1_squared():
+    """At (θ1, 0) both one-neuron costs have Hessian diag(0, 2θ1²)."""
+    for f in (example3_linear, example3_tanh):
+        H = hessian(f)(torch.tensor([13.0, 0.0], dtype=F64))
+        torch.testing.assert_close(H, torch.diag(torch.tensor([0.0, 338.0], dtype=F64)))
+
+
+def test_two_wells_stationary_points_are_stationary_and_classified():
+    f = TwoWells()
+    points = f.stationary_points()
+    assert list(points) == ["sharp minimum", "saddle", "flat minimum"]
+    for p in points.values():
+        assert grad(f)(p).norm().item() < 1e-12
+    eig = {name: torch.linalg.eigvalsh(hessian(f)(p)) for name, p in points.items()}
+    assert (eig["sharp minimum"] > 0).all() and (eig["flat minimum"] > 0).all()
+    assert eig["saddle"][0] < 0 < eig["saddle"][1]
+    # the docstring's claim: the well near x = -1 is sharp, the one near x = +1 flat
+    assert eig["sharp minimum"][-1] > 5 * eig["flat minimum"][-1]
+    assert points["sharp minimum"][0] < points["saddle"][0] < points["flat minimum"][0]
+
+
+def test_gd_stops_on_divergence_and_keeps_the_last_iterate():
+    run = gd(example1, torch.tensor([1.0, 0.0], dtype=F64), 2 / 39, 10_000, bound=1e6)
+    assert len(run) < 10_001
+    assert run[-1].norm().item() > 1e6
+    assert (run[:-1].norm(dim=1) <= 1e6).all()
+    overflow = gd(lambda th: torch.exp(th[0] ** 2), torch.tensor([3.0, 0.0], dtype=F64), 1.0, 100)
+    assert len(overflow) < 101 and not torch.isfinite(overflow[-1]).all()
+    assert torch.isfinite(overflow[:-1]).all()  # it stops at the first non-finite iterate
+
+
+def test_gd_zero_steps_and_bad_input():
+    theta0 = torch.tensor([1.0, 2.0], dtype=F64)
+    assert torch.equal(gd(example1, theta0, 0.01, 0), theta0[None])
+    with pytest.raises(ValueError, match="eta"):
+        gd(example1, theta0, -0.1, 5)
+    with pytest.raises(ValueError, match="1-D"):
+        gd(example1, theta0[None], 0.1, 5)
+    with pytest.raises(ValueError, match="steps"):
+        gd(example1, theta0, 0.1, -1)
+
+
+def _slow_label(f, points, start, eta, steps, tol):
+    run = gd(f, start, eta, steps)
+    if len(run) < steps + 1:
+        return DIVERGED
+    dist = torch.stack([(run[-1] - p).norm() for p in points])
+    return int(dist.argmin()) if dist.min() <= tol else ELSEWHERE
+
+
+@pytest.mark.parametrize("eta", [0.1, 0.25, 0.5])
+def test_basins_agree_with_a_loop_of_gd_runs(eta):
+    f = TwoWells()
+    points = list(f.stationary_points().values())
+    starts = torch.tensor([[-1.2, 0.5], [-0.8, -1.0], [0.3, 1.5], [2.5, -0.4], [-2.8, 1.9]], dtype=F64)
+    labels = basins(f, points, starts, eta, 300, tol=1e-6)
+    expected = [_slow_label(f, points, s, eta, 300, 1e-6) for s in starts]
+    assert labels.tolist() == expected
+    assert labels.dtype == torch.long
+
+
+def test_basins_labels_each_outcome():
+    """Converged (index into a dict's values), bounded elsewhere, and diverged."""
+    points = {"origin": torch.zeros(2, dtype=F64)}
+    starts = torch.tensor([[0.5, 0.5], [1.0, 0.0]], dtype=F64)
+    # Example 1 at η = 2/41 converges; at η = 2/40 θ1 oscillates forever; at 2/39 it diverges
+    assert basins(example1, points, starts, 2 / 41, 2000).tolist() == [0, 0]
+    assert basins(example1, points, starts, 2 / 40, 2000).tolist() == [ELSEWHERE, ELSEWHERE]
+    assert basins(example1, points, starts, 2 / 39, 2000, bound=1e8).tolist() == [DIVERGED, DIVERGED]
+
+
+def test_basins_rejects_bad_shapes():
+    with pytest.raises(ValueError, match="grid"):
+        basins(example1, torch.zeros(1, 2), torch.zeros(2), 0.1, 3)
+    with pytest.raises(ValueError, match="points"):
+        basins(example1, torch.zeros(1, 3), torch.zeros(4, 2), 0.1, 3)
