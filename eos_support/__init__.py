@@ -9,3 +9,9 @@ chapter checks), :mod:`eos_support.book` and :mod:`eos_support.cli` (the book's 
 """
 
 __version__ = "0.1.0"
+
+import warnings as _warnings
+
+# torch.func's forward-mode derivatives (Hessian-vector products) trigger torch's own deprecation
+# notice for torch.jit.script on first use; it concerns torch internals, not this package's code.
+_warnings.filterwarnings("ignore", message=r"`torch\.jit\.script` is deprecated", category=FutureWarning)
