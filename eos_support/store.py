@@ -69,19 +69,30 @@ class RunStore:
             return None
         try:
             state = torch.load(path, map_location="cpu", weights_only=True)
-            ok = (
-                isinstance(state, dict)
-                and state.get("format") == FORMAT
-                and state.get("version") == __version__
-                and state.get("config") == json.loads(json.dumps(self.config, default=str))
-            )
-            why = "it was written by another version or for another configuration"
+            why = self._mismatch(state)
         except Exception as err:  # a truncated or corrupted file
-            ok, why = False, f"it cannot be read ({type(err).__name__}: {err})"
-        if ok:
+            state, why = None, f"it cannot be read ({type(err).__name__}: {err})"
+        if why is None:
             return state
-        warnings.warn(f"recomputing {path.name}: {why}", stacklevel=3)
+        what = "checkpoint" if path == self.partial else "stored run"
+        warnings.warn(f"cannot use the {what} {path}: {why}; recomputing it", stacklevel=3)
         path.replace(path.with_name(path.name + ".bad"))
+        return None
+
+    def _mismatch(self, state):
+        """Why ``state`` (a file's contents) is not this configuration's run, or None."""
+        if not isinstance(state, dict):
+            return f"it holds a {type(state).__name__}, not a stored run"
+        if state.get("format") != FORMAT:
+            return f"its file format is {state.get('format')!r}, this eos_support reads {FORMAT}"
+        if state.get("version") != __version__:
+            return f"it was written by eos_support {state.get('version')}, this is {__version__}"
+        mine = json.loads(json.dumps(self.config, default=str))
+        theirs = state.get("config")
+        if theirs != mine:
+            keys = sorted(k for k in set(mine) | set(theirs or {})
+                          if not isinstance(theirs, dict) or theirs.get(k) != mine.get(k))
+            return f"it was computed for another configuration ({', '.join(keys)} differ)"
         return None
 
     def load(self):

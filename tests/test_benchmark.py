@@ -1,0 +1,29 @@
+"""The speed benchmark (benchmarks/bench.py) at its smoke size: it runs, every fast path agrees with the
+obvious reference, and it prints its table. Timings are not asserted (shared CI machines are noisy)."""
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parents[1]
+
+
+def test_benchmark_smoke_runs_and_every_fast_path_agrees_with_the_reference(tmp_path):
+    proc = subprocess.run(
+        [sys.executable, str(REPO / "benchmarks" / "bench.py"), "--size", "smoke", "--device", "cpu",
+         "--threads", "1", "--out", str(tmp_path)],
+        cwd=REPO, capture_output=True, text=True, timeout=900,
+    )
+    assert proc.returncode == 0, proc.stdout[-4000:] + proc.stderr[-4000:]
+    assert "| row | what | target | package |" in proc.stdout
+    (record_path,) = tmp_path.glob("*-smoke.json")
+    record = json.loads(record_path.read_text())
+    assert record["all_checks_passed"] and not record["errors"]
+    assert record["checks"] and all(c["passed"] for c in record["checks"])
+    rows = {r["row"] for r in record["rows"]}
+    assert {"1", "2c", "2w", "3", "4", "5", "6", "8"} <= rows
+    for r in record["rows"]:
+        assert r["met"] != "error", r
+    assert record_path.with_suffix(".md").read_text().count("\n|") >= len(record["rows"]) + 1
+    assert record["git"]["commit"] is None or len(record["git"]["commit"]) == 40
