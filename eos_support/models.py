@@ -111,7 +111,12 @@ def _activation(name: str | None):
 
 
 def _seeded(build, seed: int, dtype: torch.dtype, device) -> nn.Sequential:
+    default = torch.get_default_dtype()
     with torch.random.fork_rng(devices=[]):
         torch.manual_seed(seed)
-        model = build()
+        torch.set_default_dtype(torch.float32)  # the draw must not depend on the caller's default
+        try:
+            model = build()
+        finally:
+            torch.set_default_dtype(default)
     return model.to(dtype=dtype, device=torch.device(device or "cpu"))
