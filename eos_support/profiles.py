@@ -71,7 +71,7 @@ PROFILES = {
                 n_train=5000, etas=(2 / 30,), max_steps=3000, acc_goal=0.95, sharpness_every=100, sharpness_iters=20,
             ),
             "experiment3": dict(
-                n_train=5000, etas=(2 / 20, 2 / 10, 2 / 5), max_steps=1500, acc_goal=0.95, sharpness_every=25,
+                n_train=5000, etas=(2 / 10, 2 / 5), max_steps=1500, acc_goal=0.95, sharpness_every=25,
                 sharpness_iters=20, snapshot_every=50, diverge_eta=100.0, diverge_steps=100,
             ),
         },
