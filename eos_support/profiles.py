@@ -7,7 +7,7 @@ data set; the book prints them.
 """
 
 import os
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from functools import lru_cache
 
 import torch
@@ -96,6 +96,30 @@ def gd_run(profile, eta, activation="tanh", loss="ce", depth=2, width=200, seed=
     model = fully_connected(data, depth=depth, width=width, activation=activation, seed=seed, device=profile.device)
     label = f"{activation or 'linear'}, depth {depth}, {loss}, η = {eta:.4g}"
     return train_gd(model, data, loss, eta, results_dir=results_dir, label=label, **options)
+
+
+TRAIN_OPTIONS = ("max_steps", "acc_goal", "sharpness_every", "sharpness_iters", "snapshot_every")
+
+
+def experiment_profile(profile, name):
+    """The profile with the data size that experiment ``name`` asks for in its settings ("n_train")."""
+    profile = get(profile) if isinstance(profile, str) else profile
+    return replace(profile, n_train=profile.settings[name].get("n_train", profile.n_train))
+
+
+def experiment_runs(profile, name, etas=None, results_dir=None, **override):
+    """The tanh, cross-entropy GD runs of the experiment ``name`` in ``profile.settings``, one per η.
+
+    The settings give the step sizes ("etas"), the training options and optionally "n_train"; several
+    chapters ask for the same runs and get them from the run store.
+    """
+    data_profile = experiment_profile(profile, name)
+    settings = data_profile.settings[name]
+    options = {k: settings[k] for k in TRAIN_OPTIONS if k in settings} | override
+    return {
+        eta: gd_run(data_profile, eta, activation="tanh", loss="ce", results_dir=results_dir, progress=False, **options)
+        for eta in (settings["etas"] if etas is None else etas)
+    }
 
 
 def sgd_run(profile, eta, activation="tanh", loss="ce", depth=2, width=200, seed=0, results_dir=None, **options):

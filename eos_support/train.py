@@ -87,6 +87,19 @@ def _device_name(device):
     return torch.cuda.get_device_name(device) if device.type == "cuda" else device.type
 
 
+def _identity(kind, model, theta0, data, loss, eta):
+    """What makes two runs the same run, apart from the trainer's options: part of the store's key."""
+    return dict(
+        kind=kind,
+        model=repr(model),
+        theta0=fingerprint(theta0),
+        data=data.name,
+        data_fingerprint=fingerprint(data.x_train, data.y_train),
+        loss=str(loss),
+        eta=eta,
+    )
+
+
 def train_gd(
     model,
     data,
@@ -128,13 +141,7 @@ def train_gd(
     theta0 = f.theta0
     max_steps = int(max_steps)
     config = dict(
-        kind="gd",
-        model=repr(model),
-        theta0=fingerprint(theta0),
-        data=data.name,
-        data_fingerprint=fingerprint(data.x_train, data.y_train),
-        loss=str(loss),
-        eta=eta,
+        _identity("gd", model, theta0, data, loss, eta),
         max_steps=max_steps,
         acc_goal=acc_goal,
         sharpness_every=sharpness_every,
@@ -153,6 +160,18 @@ def train_gd(
         return _run_from_state(state, resumed=False)
     trainer = _GDTrainer(f, theta0, config, store, label or f"η = {eta:.4g}")
     return trainer.run(progress, checkpoint_s)
+
+
+def _gradient_loss_and_correct(f):
+    """θ ↦ (∇f(θ), (f(θ), number of correctly classified training examples)) in one pass."""
+    targets = f.targets
+    labels = targets if targets.dim() == 1 else targets.argmax(-1)
+
+    def loss_and_correct(theta):
+        out = f.outputs(theta)
+        return f.loss(out, targets), (out.argmax(-1) == labels).sum()
+
+    return grad_and_value(loss_and_correct, has_aux=True)
 
 
 def _run_from_state(state, resumed):
@@ -206,13 +225,7 @@ class _GDTrainer:
         self.loss0 = None
 
         targets = f.targets
-
-        def loss_and_correct(theta):
-            out = f.outputs(theta)
-            labels = targets if targets.dim() == 1 else targets.argmax(-1)
-            return f.loss(out, targets), (out.argmax(-1) == labels).sum()
-
-        self.value_and_grad = grad_and_value(loss_and_correct, has_aux=True)
+        self.value_and_grad = _gradient_loss_and_correct(f)
         self.n = len(targets)
         self.df = grad(f)
         if self.f64_steps:
@@ -441,13 +454,7 @@ def train_sgd(
     f = ModuleLoss(model, data.x_train, data.y_train, loss)
     theta0 = f.theta0
     config = dict(
-        kind="sgd",
-        model=repr(model),
-        theta0=fingerprint(theta0),
-        data=data.name,
-        data_fingerprint=fingerprint(data.x_train, data.y_train),
-        loss=str(loss),
-        eta=eta,
+        _identity("sgd", model, theta0, data, loss, eta),
         batch_size=batch_size,
         epochs=epochs,
         samples=samples,
@@ -473,14 +480,7 @@ class _SGDTrainer:
         self.h = {k: torch.full((E + 1,), math.nan, dtype=dt, device=dev) for k in SGD_HISTORY}
         self.theta, self.epoch = theta0, -1  # the last fully recorded epoch
         self.wall_s, self.loss0, self.status, self.resumed = 0.0, None, None, False
-        targets = f.targets
-
-        def loss_and_correct(theta):
-            out = f.outputs(theta)
-            labels = targets if targets.dim() == 1 else targets.argmax(-1)
-            return f.loss(out, targets), (out.argmax(-1) == labels).sum()
-
-        self.full = grad_and_value(loss_and_correct, has_aux=True)
+        self.full = _gradient_loss_and_correct(f)
         self.value_and_grad = grad_and_value(f)
 
         def minibatch(theta, x, y):
