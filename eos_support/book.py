@@ -42,6 +42,7 @@ __all__ = [
     "PROFILES",
     "SCORECARD",
     "default_profile",
+    "paper_dataset",
     "execute",
     "find_root",
     "html_index",
@@ -388,6 +389,25 @@ def _hide_injected(nb) -> None:
             tags.append(HIDE_TAG)
 
 
+WIDGET_VIEW = "application/vnd.jupyter.widget-view+json"
+
+
+def _drop_widget_state(nb) -> None:
+    """Make the page static: a widget needs a kernel to do anything, and its saved state makes
+    myst-nb load require.js and the widget manager from CDNs on the page (failing offline with
+    console errors). Drop the state, and show a widget's output as a pointer to the launch
+    buttons; the chapter's figures are the static version."""
+    nb.metadata.pop("widgets", None)
+    for cell in nb.cells:
+        for output in cell.get("outputs", []):
+            data = output.get("data")
+            if isinstance(data, dict) and WIDGET_VIEW in data:
+                output["data"] = {
+                    "text/plain": "(an interactive widget: launch this page as a notebook, "
+                    "with the rocket button at the top, to use it)"
+                }
+
+
 def _error_line(text: str, limit: int = 300) -> str:
     text = " ".join(str(text).strip().splitlines()[:1]) if text else ""
     return text if len(text) <= limit else text[: limit - 1] + "…"
@@ -406,6 +426,12 @@ def _locate_failure(result: ChapterResult, nb, chapter: Chapter) -> None:
             if errors and not result.error:
                 result.error = _error_line(f"{errors[0].get('ename')}: {errors[0].get('evalue')}")
             break
+    if failed is None and result.error and result.error.startswith("DeadKernelError"):
+        # papermill marks the cell whose kernel died "completed": the last cell that started
+        started = [c for c in cells if c.get("cell_type") == "code"
+                   and _cell_status(c) not in (None, "pending")]
+        failed = started[-1] if started else None
+        result.error += " (the kernel process ended: out of memory, or a crash in native code?)"
     if failed is None:
         return
     result.cell = cells.index(failed) + 1
@@ -488,6 +514,7 @@ def _execute_one(chapter, root, build_dir, staging, parameters, timeout, progres
         try:
             out = nbformat.read(output_nb, as_version=4)
             _hide_injected(out)
+            _drop_widget_state(out)
             if not result.ok:
                 _locate_failure(result, out, chapter)
             _atomic_write_text(target, nbformat.writes(out))
@@ -618,8 +645,15 @@ def render(build_dir, *, strict: bool = True, nitpick: bool = False, quiet: bool
 # Profiles
 
 
+def paper_dataset() -> str:
+    """The paper profile's data set: ``$EOS_PAPER_DATASET`` (e.g. ``npz:/data/cifar10.npz``),
+    else ``cifar10-5k`` (CIFAR-10's python batches under ``$EOS_DATA_DIR``)."""
+    return os.environ.get("EOS_PAPER_DATASET") or "cifar10-5k"
+
+
 def default_profile() -> tuple[str, str]:
-    """``("paper", why)`` when torch sees a GPU and CIFAR-10 is on disk, else ``("quick", why)``."""
+    """``("paper", why)`` when torch sees a GPU and the paper's data (CIFAR-10, or
+    ``$EOS_PAPER_DATASET``) is on disk, else ``("quick", why)``."""
     try:
         import torch
 
@@ -631,13 +665,14 @@ def default_profile() -> tuple[str, str]:
     try:
         from . import data
 
-        found = data.available("cifar10-5k")
-        where = data.data_dir()
+        name = paper_dataset()
+        found = data.available(name)
+        where = name[4:] if name.startswith("npz:") else data.data_dir()
     except Exception as error:  # noqa: BLE001
         return "quick", f"cannot check for CIFAR-10 ({error})"
     if not found:
         return "quick", f"GPU found, but CIFAR-10 is not in {where}"
-    return "paper", "GPU and CIFAR-10 found"
+    return "paper", f"GPU and CIFAR-10 ({where}) found"
 
 
 # ---------------------------------------------------------------------------------------

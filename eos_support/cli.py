@@ -25,7 +25,15 @@ Execute, render and check the executable reproduction of Ahn, Zhang & Sra,
 
 Profiles: 'quick' (Fashion-MNIST, a laptop's CPU, minutes) and 'paper' (CIFAR-10 5k as in
 the paper, a GPU). The default is 'paper' when torch sees a GPU and CIFAR-10 is on disk,
-'quick' otherwise. Run 'eos-book COMMAND --help' for each command's options.
+'quick' otherwise; the choice is printed first. Run 'eos-book COMMAND --help' for each
+command's options.
+
+Environment: EOS_DATA_DIR (where CIFAR-10 is read or downloaded), EOS_PAPER_DATASET
+(npz:PATH, the paper profile's images from an .npz with x_train and y_train),
+EOS_RESULTS_DIR (the run cache), EOS_MATHJAX_DIR (a local MathJax 3 es5 folder, so that the
+HTML renders its math offline).
+
+Start with:  eos-book build --profile quick
 """
 
 
@@ -174,9 +182,20 @@ def _check_paper_data() -> str | None:
     """None when CIFAR-10 is usable (on disk, or downloaded now), else what to do."""
     try:
         from . import data
+        from .book import paper_dataset
     except Exception as error:  # noqa: BLE001
         return f"cannot import eos_support.data ({error})"
-    if data.available("cifar10-5k"):
+    name = paper_dataset()
+    if name.startswith("npz:"):
+        if data.available(name):
+            return None
+        return (
+            f"EOS_PAPER_DATASET={name} names a file that does not exist. Point it at an .npz "
+            f"with x_train (N, 32, 32, 3) uint8 images and y_train labels, unset it to use "
+            f"CIFAR-10 from {data.data_dir()}, or run the quick profile: "
+            f"eos-book build --profile quick"
+        )
+    if data.available(name):
         return None
     print(
         f"[eos-book] CIFAR-10 is not in {data.data_dir()}: downloading it with torchvision "

@@ -1,0 +1,54 @@
+"""Draw docs/edge_of_stability.png, the README's figure, from a real quick-profile run.
+
+    python docs/make_figure.py [ETA]
+
+Full-batch GD on the quick profile (Fashion-MNIST, 1,000 images, the 784-200-200-10 tanh
+network of Cohen et al.), with the paper's diagnostics at every step: the training loss, the
+sharpness against 2/η, and the relative progress RP (Definition 1) against 0. The run is
+cached in the book's run store ($EOS_RESULTS_DIR), so it is computed once.
+"""
+
+import sys
+from pathlib import Path
+
+import matplotlib
+
+matplotlib.use("Agg")
+import matplotlib.pyplot as plt  # noqa: E402
+import numpy as np  # noqa: E402
+import torch  # noqa: E402
+
+from eos_support import plots, profiles  # noqa: E402
+
+ETA = float(sys.argv[1]) if len(sys.argv) > 1 else 0.3
+STEPS = int(sys.argv[2]) if len(sys.argv) > 2 else 600
+OUT = Path(__file__).resolve().parent / "edge_of_stability.png"
+
+
+def main():
+    torch.set_num_threads(min(2, torch.get_num_threads()))
+    run = profiles.gd_run("quick", ETA, max_steps=STEPS, acc_goal=0.99, sharpness_every=20,
+                          sharpness_iters=15)
+    h = run.history
+    plots.style()
+    fig, (top, mid, low) = plt.subplots(3, 1, figsize=(plots.WIDTH, 6.0), sharex=True)
+    top.plot(h["loss"], lw=1.2)
+    top.set(ylabel="training loss", yscale="log")
+    mid.plot(h["sharpness_step"], h["sharpness"], "-o", ms=4, lw=1.4,
+             label="sharpness (top Hessian eigenvalue, every 20 steps)")
+    plots.two_over_eta(mid, ETA)
+    mid.set(ylabel="sharpness")
+    mid.legend(loc="lower right")
+    rp = h["rp"]
+    low.plot(np.arange(len(rp)), rp, lw=0.6, color=plots.COLORS[1])
+    low.axhline(0, ls="--", color="0.3", lw=1.0)
+    low.set(ylabel="relative progress RP", xlabel="GD step $t$",
+            ylim=(-1.1, max(0.6, float(np.nanpercentile(rp, 99.5)))))
+    fig.savefig(OUT, dpi=110)
+    print(f"{OUT} ({OUT.stat().st_size / 1e3:.0f} kB): η = {ETA}, {run.steps} steps, "
+          f"status {run.status}, final accuracy {h['accuracy'][-1]:.3f}, "
+          f"max sharpness {np.nanmax(h['sharpness']):.2f} vs 2/η = {2 / ETA:.2f}, {run.wall_s:.0f} s")
+
+
+if __name__ == "__main__":
+    main()

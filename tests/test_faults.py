@@ -1,0 +1,432 @@
+"""Failure that loses nothing: faults injected into runs, the store, the runner and the command line.
+
+- an interrupt (SIGINT, SIGKILL) in the middle of a long run in another process, then a rerun that
+  resumes from the last checkpoint and ends with exactly the numbers of an uninterrupted run;
+- truncated, corrupted or empty result files and checkpoints: detected, set aside, recomputed;
+- a checkpoint that cannot be resumed (another version, another configuration): a warning says
+  why, and the run is recomputed;
+- NaN and infinity in a run: status "diverged", a result rather than an error, stored like others;
+- two processes executing the same chapter at once: the per-chapter lock serialises them;
+- chapters that fail in other ways than test_cli's (a failed claim, a dead kernel, a cell over
+  its time limit): each named with its cell while the others still execute;
+- bad parameters on the command line and in the API: clear errors.
+"""
+
+from __future__ import annotations
+
+import json
+import signal
+import subprocess
+import sys
+import textwrap
+import time
+import warnings
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+
+import fault_worker
+from conftest import HEADER, PARAMETERS, REPO
+from eos_support import train as train_module
+from eos_support.cli import main
+from eos_support.data import Dataset
+from eos_support.models import fully_connected
+from eos_support.train import train_gd, train_sgd
+
+TESTS = Path(__file__).resolve().parent
+
+
+@pytest.fixture(scope="module")
+def reference():
+    """The uninterrupted run (not stored anywhere)."""
+    return fault_worker.run(cache=False)
+
+
+def assert_same_run(run, reference):
+    assert run.status == reference.status == "max_steps"
+    assert set(run.history) == set(reference.history)
+    for key, value in reference.history.items():
+        assert np.array_equal(value, run.history[key], equal_nan=True), key
+    assert torch.equal(run.theta, reference.theta)
+
+
+def partial_step(results_dir) -> int:
+    (checkpoint,) = Path(results_dir).glob("*.partial.pt")
+    return int(torch.load(checkpoint, weights_only=True)["t"])
+
+
+# -- interrupts -------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("sig", [signal.SIGINT, signal.SIGKILL], ids=["SIGINT", "SIGKILL"])
+def test_interrupted_run_resumes_to_the_same_numbers(tmp_path, reference, sig):
+    worker = subprocess.Popen(
+        [sys.executable, str(TESTS / "fault_worker.py"), str(tmp_path)],
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+    )
+    try:
+        deadline = time.monotonic() + 120
+        while not (list(tmp_path.glob("*.partial.pt")) and partial_step(tmp_path) >= 20):
+            assert worker.poll() is None, worker.communicate()  # a checkpoint past step 20:
+            assert time.monotonic() < deadline, "no checkpoint within 120 s"  # under way
+            time.sleep(0.05)
+        worker.send_signal(sig)
+        out, err = worker.communicate(timeout=60)
+    finally:
+        if worker.poll() is None:
+            worker.kill()
+            worker.wait()
+    assert "done" not in out, "the run finished before the signal: make fault_worker.STEPS larger"
+    if sig == signal.SIGINT:
+        assert worker.returncode != 0 and "KeyboardInterrupt" in err
+    else:
+        assert worker.returncode == -signal.SIGKILL
+    assert not [p for p in tmp_path.glob("*.pt") if not p.name.endswith(".partial.pt")]
+    stopped_at = partial_step(tmp_path)
+    assert 20 <= stopped_at < fault_worker.STEPS
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # a clean resume warns about nothing
+        resumed = fault_worker.run(tmp_path)
+    assert resumed.resumed
+    assert_same_run(resumed, reference)
+    assert not list(tmp_path.glob("*.partial.pt")), "the checkpoint outlived the finished run"
+    again = fault_worker.run(tmp_path)  # now stored: read back, not recomputed
+    assert not again.resumed and again.wall_s == resumed.wall_s
+    assert_same_run(again, reference)
+
+
+def interrupt_at(monkeypatch, step):
+    """Make the next GD run raise KeyboardInterrupt at ``step`` (once; resumed runs go on)."""
+    original = train_module._GDTrainer._step
+
+    def step_or_interrupt(self, t):
+        if t == step and not self.resumed:
+            raise KeyboardInterrupt
+        return original(self, t)
+
+    monkeypatch.setattr(train_module._GDTrainer, "_step", step_or_interrupt)
+
+
+def checkpointed(tmp_path, monkeypatch, step=fault_worker.STEPS // 2):
+    """A results folder holding the run's checkpoint at ``step`` (and no finished run)."""
+    interrupt_at(monkeypatch, step)
+    with pytest.raises(KeyboardInterrupt):
+        fault_worker.run(tmp_path)
+    monkeypatch.undo()
+    (partial,) = tmp_path.glob("*.partial.pt")
+    return partial
+
+
+# -- damaged files ----------------------------------------------------------------------------
+
+DAMAGE = {
+    "truncated": lambda data: data[: len(data) // 2],
+    "corrupted": lambda data: data[:64] + bytes(b ^ 0x5A for b in data[64:4096]) + data[4096:],
+    "empty": lambda data: b"",
+}
+
+
+@pytest.mark.parametrize("damage", DAMAGE)
+def test_damaged_checkpoint_is_set_aside_and_the_run_recomputed(tmp_path, monkeypatch, reference,
+                                                                damage):
+    partial = checkpointed(tmp_path, monkeypatch)
+    partial.write_bytes(DAMAGE[damage](partial.read_bytes()))
+    with pytest.warns(UserWarning, match=r"cannot use the checkpoint .*: it cannot be read"):
+        run = fault_worker.run(tmp_path)
+    assert not run.resumed
+    assert_same_run(run, reference)
+    assert partial.with_name(partial.name + ".bad").is_file()  # kept for inspection
+
+
+@pytest.mark.parametrize("damage", ["corrupted", "empty"])
+def test_damaged_stored_run_is_recomputed(tmp_path, damage):
+    first = fault_worker.run(tmp_path, steps=30)
+    (stored,) = tmp_path.glob("*.pt")
+    stored.write_bytes(DAMAGE[damage](stored.read_bytes()))
+    with pytest.warns(UserWarning, match=r"cannot use the stored run .*: it cannot be read"):
+        again = fault_worker.run(tmp_path, steps=30)
+    for key, value in first.history.items():
+        assert np.array_equal(value, again.history[key], equal_nan=True), key
+
+
+@pytest.mark.parametrize(
+    "change, reason",
+    [
+        (lambda s: s.update(version="0.0.1"), r"written by eos_support 0\.0\.1, this is "),
+        (lambda s: s.update(format=0), r"file format is 0"),
+        (lambda s: s["config"].update(eta=0.25), r"another configuration \(eta differ\)"),
+        (lambda s: s.clear(), r"file format is None"),
+    ],
+    ids=["other version", "other format", "other configuration", "not a run"],
+)
+def test_a_run_that_cannot_resume_says_why(tmp_path, monkeypatch, reference, change, reason):
+    partial = checkpointed(tmp_path, monkeypatch)
+    state = torch.load(partial, weights_only=True)
+    change(state)
+    torch.save(state, partial)
+    with pytest.warns(UserWarning, match=r"cannot use the checkpoint .*" + reason):
+        run = fault_worker.run(tmp_path)
+    assert not run.resumed
+    assert_same_run(run, reference)
+
+
+def test_claims_file_damaged(tmp_path, capsys):
+    claims = tmp_path / "build" / "claims"
+    claims.mkdir(parents=True)
+    (claims / "quadratics.json").write_text('[{"chapter": "quadratics", "paper_it')
+    assert main(["claims", "--build-dir", str(tmp_path / "build")]) == 1
+    err = capsys.readouterr().err
+    assert "quadratics.json is unreadable" in err and "re-execute chapter 'quadratics'" in err
+
+
+# -- NaN and infinity -------------------------------------------------------------------------
+
+
+def tiny(x_fill=None, n=32):
+    g = torch.Generator().manual_seed(0)
+    x = torch.randn(n, 5, generator=g, dtype=torch.float64)
+    if x_fill is not None:
+        x[3, 2] = x_fill
+    y = torch.randint(0, 3, (n,), generator=g)
+    data = Dataset(x, y, None, None, 3, "tiny", "random", 5)
+    return fully_connected(data, depth=2, width=6, activation="tanh", seed=0,
+                           dtype=torch.float64), data
+
+
+@pytest.mark.parametrize("value", [float("nan"), float("inf")], ids=["nan", "inf"])
+def test_non_finite_data_makes_a_diverged_run(tmp_path, value):
+    model, data = tiny(value)
+    run = train_gd(model, data, "ce", 0.1, 50, results_dir=tmp_path, progress=False)
+    assert run.status == "diverged" and run.steps <= 1  # inf: tanh(inf) is finite, ∇f is not
+    assert not np.isfinite(run.history["loss"][-1]) and np.all(np.isfinite(run.history["loss"][:-1]))
+    again = train_gd(*tiny(value), "ce", 0.1, 50, results_dir=tmp_path, progress=False)
+    assert again.status == "diverged" and again.wall_s == run.wall_s  # stored like any run
+
+
+def test_overflow_to_infinity_and_nan_mid_run_is_diverged(tmp_path):
+    """Only non-finite losses stop this run (diverge_factor = ∞): GD with a huge step overflows."""
+    g = torch.Generator().manual_seed(0)
+    x = torch.randn(32, 5, generator=g)
+    y = torch.nn.functional.one_hot(torch.randint(0, 3, (32,), generator=g), 3).float()
+    data = Dataset(x * 30, y, None, None, 3, "tiny-mse", "random", 5)
+    model = fully_connected(data, depth=2, width=6, activation=None, seed=0)
+    run = train_gd(model, data, "mse", 50.0, 400, diverge_factor=float("inf"), check_every=1,
+                   results_dir=tmp_path, progress=False)
+    loss = run.history["loss"]
+    assert run.status == "diverged"
+    assert run.steps > 0 and np.all(np.isfinite(loss[:-1])) and not np.isfinite(loss[-1])
+    assert len(run.history["rp"]) == run.steps
+
+
+def test_non_finite_data_makes_a_diverged_sgd_run(tmp_path):
+    model, data = tiny(float("nan"))
+    run = train_sgd(model, data, "ce", 0.1, batch_size=8, epochs=3, samples=4,
+                    results_dir=tmp_path, progress=False)
+    assert run.status == "diverged"
+
+
+# -- the runner: two processes, failing chapters ----------------------------------------------
+
+SLOW = HEADER + """
+# A slow chapter
+
+""" + PARAMETERS + """
+```{code-cell} ipython3
+import time
+from pathlib import Path
+
+from eos_support.claims import ClaimBook
+
+log = Path(claims_dir).parent / "intervals.txt"
+start = time.time()
+time.sleep(2)
+with open(log, "a") as fh:
+    fh.write(f"{start} {time.time()}\\n")
+claims = ClaimBook("slow", profile, claims_dir)
+claims.check("Example 1", "slept", 2, "2", True)
+claims.finish()
+```
+"""
+
+
+def book_with(root: Path, chapters: dict[str, str]) -> Path:
+    """A book folder with an intro page and ``chapters`` (name: jupytext source), no scorecard."""
+    (root / "book").mkdir(parents=True)
+    (root / "book" / "intro.md").write_text("# A test book\n")
+    (root / "_config.yml").write_text((REPO / "_config.yml").read_text())
+    toc = ["format: jb-book", "root: book/intro", "chapters:"]
+    toc += [f"  - file: book/{name}" for name in chapters]
+    (root / "_toc.yml").write_text("\n".join(toc) + "\n")
+    for name, source in chapters.items():
+        (root / "book" / f"{name}.md").write_text(source)
+    return root
+
+
+def eos_book(*args, **kwargs):
+    return subprocess.Popen([sys.executable, "-m", "eos_support.cli", *args], text=True,
+                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, **kwargs)
+
+
+def test_two_processes_executing_the_same_chapter(tmp_path):
+    root = book_with(tmp_path / "book", {"slow": SLOW})
+    build = tmp_path / "build"
+    args = ["execute", "--root", str(root), "--build-dir", str(build), "--profile", "quick",
+            "--no-progress", "slow"]
+    first = eos_book(*args)
+    second = eos_book(*args)
+    outs = [p.communicate(timeout=300)[0] for p in (first, second)]
+    assert [first.returncode, second.returncode] == [0, 0], outs
+    assert any("another eos-book process is executing it; waiting" in o for o in outs), outs
+    spans = sorted(tuple(map(float, line.split()))
+                   for line in (build / "intervals.txt").read_text().splitlines())
+    assert len(spans) == 2 and spans[0][1] <= spans[1][0], f"the executions overlapped: {spans}"
+    records = json.loads((build / "claims" / "slow.json").read_text())
+    assert [r["passed"] for r in records] == [True]
+    import nbformat
+
+    nbformat.validate(nbformat.read(build / "book" / "book" / "slow.ipynb", as_version=4))
+    assert not list((build / "executing").iterdir()), "temporary notebooks left behind"
+
+
+def chapter(name, *cells):
+    body = "".join(f"\n```{{code-cell}} ipython3\n{textwrap.dedent(c).strip()}\n```\n"
+                   for c in cells)
+    return HEADER + f"\n# {name}\n\n" + PARAMETERS + body
+
+
+FAILING = {
+    "good": chapter("good", """
+        from eos_support.claims import ClaimBook
+        claims = ClaimBook("good", profile, claims_dir, device="cpu")
+        claims.check("Example 1", "holds", 1, "1", True)
+        claims.finish()"""),
+    "claimfails": chapter("claimfails", """
+        from eos_support.claims import ClaimBook
+        claims = ClaimBook("claimfails", profile, claims_dir, device="cpu")
+        claims.check("Theorem 2", "the identity holds", 0.5, "< 1e-9", False)""", """
+        claims.finish()"""),
+    "kerneldies": chapter("kerneldies", "x = 1", """
+        import os, signal
+        os.kill(os.getpid(), signal.SIGKILL)"""),
+    "hangs": chapter("hangs", "import time", "time.sleep(600)"),
+    "last": chapter("last", """
+        from eos_support.claims import ClaimBook
+        claims = ClaimBook("last", profile, claims_dir, device="cpu")
+        claims.check("Example 1", "still executed", 1, "1", True)
+        claims.finish()"""),
+}
+
+
+def test_failing_chapters_are_named_with_their_cell_and_the_others_execute(tmp_path):
+    root = book_with(tmp_path / "book", FAILING)
+    build = tmp_path / "build"
+    proc = eos_book("execute", "--root", str(root), "--build-dir", str(build), "--profile",
+                    "quick", "--no-progress", "--timeout", "10")
+    out = proc.communicate(timeout=600)[0]
+    assert proc.returncode == 1, out
+    summary = out[out.index("executed 5 chapter(s)"):]
+    assert "2 ok, 3 failed" in summary, summary
+    assert "good: ok" in summary and "last: ok" in summary
+    # cells counted from the chapter's first (its title), papermill's own cell aside
+    assert "claimfails: FAILED at cell 4, line 28 of its .md: ClaimsFailed" in summary
+    assert "> claims.finish()" in summary
+    assert "kerneldies: FAILED at cell 4, line 26 of its .md: DeadKernelError" in summary
+    assert "> import os, signal" in summary
+    assert "hangs: FAILED at cell 4, line 26 of its .md: CellTimeoutError" in summary
+    assert "> time.sleep(600)" in summary
+    recorded = sorted(p.stem for p in (build / "claims").glob("*.json"))
+    assert recorded == ["claimfails", "good", "last"]  # a failed claim is still recorded
+    timings = json.loads((build / "timings.json").read_text())
+    assert {k: v["ok"] for k, v in timings.items()} == {
+        "good": True, "claimfails": False, "kerneldies": False, "hangs": False, "last": True}
+
+
+# -- bad parameters ---------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "argv, message",
+    [
+        (["execute", "--timeout", "0"], "timeout must be a positive number of seconds"),
+        (["execute", "--timeout", "soon"], "invalid int value: 'soon'"),
+        (["build", "--profile", "fast"], "invalid choice: 'fast'"),
+        (["execute", "--root", "/nonexistent/folder"], "no _toc.yml and _config.yml"),
+        (["frobnicate"], "invalid choice: 'frobnicate'"),
+        (["claims", "--jsn"], "unrecognized arguments: --jsn"),
+    ],
+)
+def test_bad_command_lines_get_clear_errors(mini_book, monkeypatch, capsys, argv, message):
+    monkeypatch.chdir(mini_book)
+    try:
+        code = main(argv)
+    except SystemExit as exit:  # argparse
+        code = exit.code
+    assert code == 2
+    assert message in capsys.readouterr().err
+
+
+def test_paper_profile_without_cifar10_and_network_says_what_to_do(mini_book, monkeypatch,
+                                                                   capsys):
+    from eos_support import data
+
+    def offline(*args, **kwargs):
+        raise data.DatasetUnavailable("CIFAR-10 could not be downloaded (no network)")
+
+    monkeypatch.setattr(data, "available", lambda name: False)
+    monkeypatch.setattr(data, "load_dataset", offline)
+    code = main(["build", "--root", str(mini_book), "--profile", "paper", "--no-progress"])
+    out, err = capsys.readouterr()
+    assert code == 2
+    assert "profile: paper (requested)" in out
+    assert "torchvision.datasets.CIFAR10(root=" in err and "download=True" in err
+    assert "cifar-10-batches-py" in err and "EOS_DATA_DIR" in err
+    assert "eos-book build --profile quick" in err
+    assert not (mini_book / "_build" / "claims").exists(), "nothing may execute"
+
+
+def test_paper_profile_with_a_missing_npz_says_what_to_do(mini_book, monkeypatch, capsys):
+    monkeypatch.setenv("EOS_PAPER_DATASET", "npz:/nonexistent/cifar10.npz")
+    code = main(["execute", "--root", str(mini_book), "--profile", "paper", "--no-progress"])
+    assert code == 2
+    err = " ".join(capsys.readouterr().err.split())
+    assert "EOS_PAPER_DATASET=npz:/nonexistent/cifar10.npz names a file that does not exist" in err
+    assert "eos-book build --profile quick" in err
+
+
+def test_default_profile_is_printed_with_its_reason(monkeypatch, capsys):
+    from eos_support import book, cli
+
+    monkeypatch.setattr(book, "default_profile", lambda: ("quick", "no CUDA GPU visible to torch"))
+    assert cli._choose_profile(None) == "quick"
+    assert ("[eos-book] profile: quick (default: no CUDA GPU visible to torch; choose with "
+            "--profile)") in capsys.readouterr().out
+
+
+@pytest.mark.parametrize(
+    "call, message",
+    [
+        (lambda m, d: train_gd(m, d, "ce", float("nan"), 5), "finite and > 0"),
+        (lambda m, d: train_gd(m, d, "ce", float("inf"), 5), "finite and > 0"),
+        (lambda m, d: train_gd(m, d, "ce", "big", 5), "must be a number"),
+        (lambda m, d: train_gd(m, d, "hinge", 0.1, 5), "loss"),
+        (lambda m, d: train_sgd(m, d, "ce", 0.1, batch_size=0), "batch_size"),
+        (lambda m, d: train_sgd(m, d, "ce", 0.1, epochs=0), "epochs"),
+    ],
+    ids=["eta nan", "eta inf", "eta text", "unknown loss", "batch 0", "epochs 0"],
+)
+def test_bad_api_parameters_get_clear_errors(tmp_path, call, message):
+    model, data = tiny()
+    with pytest.raises(ValueError, match=message):
+        call(model, data)
+
+
+def test_unknown_profile_and_data_set():
+    from eos_support import data, profiles
+
+    with pytest.raises(ValueError, match="unknown profile 'huge'.*paper.*quick"):
+        profiles.get("huge")
+    with pytest.raises(ValueError, match="valid names"):
+        data.load_dataset("mnist-5k")
