@@ -1,4 +1,4 @@
-"""Runs stored by a key of their full configuration and the package's version.
+"""Runs stored by a key of their full configuration and the code that computes them.
 
 A finished run lives in ``<root>/<key>.pt``; an unfinished one leaves ``<key>.partial.pt``, its last
 checkpoint, from which the next call resumes. Files are written atomically (temporary file, then
@@ -11,6 +11,7 @@ import json
 import os
 import tempfile
 import warnings
+from functools import lru_cache
 from pathlib import Path
 
 import torch
@@ -18,6 +19,17 @@ import torch
 from . import __version__
 
 FORMAT = 1
+COMPUTING_MODULES = ("_checks.py", "curvature.py", "diagnostics.py", "objective.py", "store.py", "train.py")
+"""The modules whose code decides a run's numbers; models and data enter the key through θ⁰ and the data."""
+
+
+@lru_cache(maxsize=1)
+def code_version():
+    """The package version and a hash of :data:`COMPUTING_MODULES`: an edit there invalidates stored runs."""
+    h = hashlib.sha256()
+    for name in COMPUTING_MODULES:
+        h.update((Path(__file__).parent / name).read_bytes())
+    return f"{__version__}+{h.hexdigest()[:12]}"
 
 
 def default_root():
@@ -35,8 +47,8 @@ def fingerprint(*tensors):
 
 
 def run_key(config):
-    """The key of a configuration: a hash of its JSON with the package version and file format."""
-    blob = json.dumps({"config": config, "version": __version__, "format": FORMAT}, sort_keys=True, default=str)
+    """The key of a configuration: a hash of its JSON with the code version and file format."""
+    blob = json.dumps({"config": config, "version": code_version(), "format": FORMAT}, sort_keys=True, default=str)
     return hashlib.sha256(blob.encode()).hexdigest()[:20]
 
 
@@ -52,7 +64,7 @@ class RunStore:
 
     def _write(self, path, state):
         self.root.mkdir(parents=True, exist_ok=True)
-        state = {**state, "config": self.config, "version": __version__, "format": FORMAT}
+        state = {**state, "config": self.config, "version": code_version(), "format": FORMAT}
         fd, tmp = tempfile.mkstemp(dir=self.root, prefix=f".{path.name}.", suffix=".tmp")
         try:
             with os.fdopen(fd, "wb") as fh:
@@ -85,8 +97,8 @@ class RunStore:
             return f"it holds a {type(state).__name__}, not a stored run"
         if state.get("format") != FORMAT:
             return f"its file format is {state.get('format')!r}, this eos_support reads {FORMAT}"
-        if state.get("version") != __version__:
-            return f"it was written by eos_support {state.get('version')}, this is {__version__}"
+        if state.get("version") != code_version():
+            return f"it was written by eos_support {state.get('version')}, this is {code_version()}"
         mine = json.loads(json.dumps(self.config, default=str))
         theirs = state.get("config")
         if theirs != mine:
