@@ -14,7 +14,7 @@ import torch
 
 from .data import load_dataset
 from .models import fully_connected
-from .train import train_gd
+from .train import train_gd, train_sgd
 
 
 @dataclass(frozen=True)
@@ -86,16 +86,21 @@ def get(name):
     return PROFILES[name]
 
 
+def _network(profile, loss, activation, depth, width, seed):
+    """The profile's data for ``loss`` and the fully connected network of Cohen et al. (2021) on it."""
+    profile = get(profile) if isinstance(profile, str) else profile
+    data = profile.data(loss)
+    model = fully_connected(data, depth=depth, width=width, activation=activation, seed=seed, device=profile.device)
+    return data, model, f"{activation or 'linear'}, depth {depth}, {loss}"
+
+
 def gd_run(profile, eta, activation="tanh", loss="ce", depth=2, width=200, seed=0, results_dir=None, **options):
     """Train the fully connected network of Cohen et al. (2021) with GD on the profile's data.
 
     ``options`` go to :func:`eos_support.train.train_gd` (max_steps, acc_goal, sharpness_every, ...).
     """
-    profile = get(profile) if isinstance(profile, str) else profile
-    data = profile.data(loss)
-    model = fully_connected(data, depth=depth, width=width, activation=activation, seed=seed, device=profile.device)
-    label = f"{activation or 'linear'}, depth {depth}, {loss}, η = {eta:.4g}"
-    return train_gd(model, data, loss, eta, results_dir=results_dir, label=label, **options)
+    data, model, name = _network(profile, loss, activation, depth, width, seed)
+    return train_gd(model, data, loss, eta, results_dir=results_dir, label=f"{name}, η = {eta:.4g}", **options)
 
 
 TRAIN_OPTIONS = ("max_steps", "acc_goal", "sharpness_every", "sharpness_iters", "snapshot_every")
@@ -127,10 +132,6 @@ def sgd_run(profile, eta, activation="tanh", loss="ce", depth=2, width=200, seed
 
     ``options`` go to :func:`eos_support.train.train_sgd` (batch_size, epochs, samples, ...).
     """
-    from .train import train_sgd
-
-    profile = get(profile) if isinstance(profile, str) else profile
-    data = profile.data(loss)
-    model = fully_connected(data, depth=depth, width=width, activation=activation, seed=seed, device=profile.device)
-    label = f"SGD {activation or 'linear'}, depth {depth}, {loss}, η = {eta:.4g}"
+    data, model, name = _network(profile, loss, activation, depth, width, seed)
+    label = f"SGD {name}, η = {eta:.4g}"
     return train_sgd(model, data, loss, eta, seed=seed, results_dir=results_dir, label=label, **options)
