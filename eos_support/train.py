@@ -156,10 +156,15 @@ def train_gd(
         dtype=str(theta0.dtype),
     )
     store = RunStore(config, results_dir) if cache else None
+    return _stored_or_run(store, lambda: _GDTrainer(f, theta0, config, store, label or f"η = {eta:.4g}"),
+                          progress, checkpoint_s)
+
+
+def _stored_or_run(store, make_trainer, progress, checkpoint_s):
+    """The stored run if ``store`` has it; else train (resuming from its checkpoint, if any)."""
     if store is not None and (state := store.load()) is not None:
         return _run_from_state(state, resumed=False)
-    trainer = _GDTrainer(f, theta0, config, store, label or f"η = {eta:.4g}")
-    return trainer.run(progress, checkpoint_s)
+    return make_trainer().run(progress, checkpoint_s)
 
 
 def _gradient_loss_and_correct(f):
@@ -463,10 +468,8 @@ def train_sgd(
         dtype=str(theta0.dtype),
     )
     store = RunStore(config, results_dir) if cache else None
-    if store is not None and (state := store.load()) is not None:
-        return _run_from_state(state, resumed=False)
-    trainer = _SGDTrainer(f, theta0, config, store, label or f"SGD η = {eta:.4g}", chunk_size)
-    return trainer.run(progress, checkpoint_s)
+    trainer = lambda: _SGDTrainer(f, theta0, config, store, label or f"SGD η = {eta:.4g}", chunk_size)  # noqa: E731
+    return _stored_or_run(store, trainer, progress, checkpoint_s)
 
 
 class _SGDTrainer:
@@ -516,6 +519,10 @@ class _SGDTrainer:
         self.epoch, self.wall_s, self.loss0 = state["t"], state["wall_s"], state["loss0"]
         self.resumed = True
 
+    def _checkpoint(self):
+        if self.store is not None:
+            self.store.save_checkpoint(self._state(final=False))
+
     # -- the loop ---------------------------------------------------------------------------
     def run(self, progress, checkpoint_s):
         start = 0
@@ -543,19 +550,15 @@ class _SGDTrainer:
                 if self.status is None and now - last_ckpt > checkpoint_s:
                     self.wall_s += now - tick
                     tick = last_ckpt = now
-                    if self.store is not None:
-                        self.store.save_checkpoint(self._state(final=False))
+                    self._checkpoint()
         except KeyboardInterrupt:
             self.wall_s += time.perf_counter() - tick
-            if self.store is not None and self.epoch >= 0 and self.status is None:
-                self.store.save_checkpoint(self._state(final=False))
+            if self.epoch >= 0 and self.status is None:
+                self._checkpoint()
             raise
         finally:
             bar.close()
-            try:
-                signal.signal(signal.SIGTERM, previous_handler)
-            except ValueError:
-                pass
+            _restore_sigterm(previous_handler)
         self.status = self.status or "max_epochs"
         self.wall_s += time.perf_counter() - tick
         state = self._state(final=True)

@@ -128,3 +128,22 @@ def test_bad_arguments_are_named(tmp_path):
         train_gd(net(data), data, "ce", 0.1, 5, profile_every=2, results_dir=tmp_path)
     with pytest.raises(ValueError, match="acc_goal"):
         train_gd(net(data), data, "ce", 0.1, 5, acc_goal=95, results_dir=tmp_path)
+
+
+def test_trainers_run_outside_the_main_thread(tmp_path):
+    # Signal handlers can only be set in the main thread: the trainers must leave them alone elsewhere.
+    import threading
+
+    from eos_support.train import train_sgd
+
+    data, results = tiny_data(), {}
+
+    def work():
+        results["gd"] = train_gd(net(data), data, "ce", 0.5, 5, results_dir=tmp_path, progress=False)
+        results["sgd"] = train_sgd(net(data), data, "ce", 0.5, batch_size=16, epochs=2, samples=4,
+                                   results_dir=tmp_path, progress=False)
+
+    thread = threading.Thread(target=work)
+    thread.start()
+    thread.join()
+    assert results["gd"].status == "max_steps" and results["sgd"].status == "max_epochs"
