@@ -35,19 +35,17 @@ import torch
 import torch.nn.functional as F
 from scipy.sparse.linalg import LinearOperator, eigsh
 from torch.func import grad, grad_and_value, jvp
-from torch.nn.utils import parameters_to_vector, vector_to_parameters
-from torch.utils.data import DataLoader, TensorDataset
+from torch.nn.utils import parameters_to_vector
+
+from eos_support import diagnostics, sgd_diagnostics
+from eos_support.curvature import hessian_operator, lanczos, top_eigen
+from eos_support.data import Dataset
+from eos_support.models import fully_connected
+from eos_support.objective import ModuleLoss
+from eos_support.train import train_gd
+from reference import EIG_TOL, Reference, plain_grad_fn, plain_step_fn, synthetic_data  # benchmarks/reference.py
 
 REPO = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(REPO))  # run from a checkout without installing; the installed package wins otherwise
-
-from eos_support import diagnostics  # noqa: E402
-from eos_support.curvature import hessian_operator, lanczos, top_eigen  # noqa: E402
-from eos_support.data import Dataset  # noqa: E402
-from eos_support.ensemble import gd_ensemble  # noqa: E402
-from eos_support.models import fully_connected  # noqa: E402
-from eos_support.objective import ModuleLoss  # noqa: E402
-from eos_support.train import train_gd  # noqa: E402
 
 # n examples x d inputs, d-width-width-classes tanh network, cross-entropy. ``chunk``: the reference's
 # DataLoader batch; ``steps``: trainer steps per timing; ``train_steps``: row 3's run (sharpness every
@@ -55,15 +53,14 @@ from eos_support.train import train_gd  # noqa: E402
 SIZES = {
     "smoke": dict(n=200, d=48, width=24, classes=10, chunk=100, eta=0.2, steps=10, check_steps=4,
                   train_steps=10, every=5, taus=20, tau_chunk=None, samples=32, batch=20,
-                  sgd_chunk=16, ensemble=4, repeats=3, heavy_repeats=1, tracking_calls=2),
+                  sgd_chunk=16, repeats=3, heavy_repeats=1, tracking_calls=2),
     "cpu": dict(n=1000, d=784, width=200, classes=10, chunk=1000, eta=0.05, steps=20, check_steps=8,
                 train_steps=40, every=20, taus=100, tau_chunk=25, samples=256, batch=50,
-                sgd_chunk=32, ensemble=4, repeats=5, heavy_repeats=1, tracking_calls=2),
+                sgd_chunk=32, repeats=5, heavy_repeats=1, tracking_calls=2),
     "paper": dict(n=5000, d=3072, width=200, classes=10, chunk=1000, eta=0.02, steps=200, check_steps=10,
                   train_steps=100, every=20, taus=100, tau_chunk=50, samples=256, batch=128,
-                  sgd_chunk=64, ensemble=4, repeats=7, heavy_repeats=2, tracking_calls=3),
+                  sgd_chunk=64, repeats=7, heavy_repeats=2, tracking_calls=3),
 }
-EIG_TOL = 1e-4  # issue 5, target 2: the top eigenvalue to 1e-4 relative
 TRUTH_TOL = 1e-8  # the float64 eigsh that checks it
 TARGETS = {
     "1": "≤ 1.5 × plain step (CUDA-graphed on GPU)",
@@ -72,7 +69,6 @@ TARGETS = {
     "3": "≥ 200 × (GPU), ≥ 5 × (2 CPU cores)",
     "4": "≤ 1.2 × {} gradients",
     "5": "≤ 1.2 × {} gradients",
-    "6": "≤ 2 × one network",
     "7": "paper ≤ 10 min (GPU), quick ≤ 15 min (CPU)",
     "8": "≤ 2 × float32 (GPU)",
 }
@@ -171,106 +167,7 @@ class PeakMemory:
         return False
 
 
-# -- the reference: the obvious way -----------------------------------------------------------------
-
-
-class Reference:
-    """An ``nn.Module`` trained with autograd on data that stays on the host; each pass moves it to the
-    device through a ``DataLoader`` in chunks, reads the loss with ``.item()`` per chunk, and gets RP,
-    L and Hessian-vector products from extra passes."""
-
-    def __init__(self, model, x, y, device, chunk):
-        self.model, self.device = model, torch.device(device)
-        self.params = list(model.parameters())
-        self.loader = DataLoader(TensorDataset(x.cpu(), y.cpu()), batch_size=chunk, shuffle=False)
-        self.x, self.y, self.n = x.cpu(), y.cpu(), len(y)
-        self.dtype = self.params[0].dtype
-        self.hvps = 0
-
-    def theta(self):
-        return parameters_to_vector(self.params).detach().clone()
-
-    def set_theta(self, theta):
-        with torch.no_grad():
-            vector_to_parameters(theta.detach().clone(), self.params)
-
-    def loss_and_grad(self):
-        """Full-batch loss, accuracy and gradient, accumulated chunk by chunk."""
-        for p in self.params:
-            p.grad = None
-        total, correct = 0.0, 0
-        for xb, yb in self.loader:
-            xb, yb = xb.to(self.device), yb.to(self.device)
-            out = self.model(xb)
-            loss = F.cross_entropy(out, yb, reduction="sum") / self.n
-            loss.backward()
-            total += loss.item()
-            correct += (out.argmax(1) == yb).sum().item()
-        return total, correct / self.n, parameters_to_vector([p.grad for p in self.params]).detach().clone()
-
-    def step(self, eta):
-        """A plain GD step, no diagnostics."""
-        loss, _, _ = self.loss_and_grad()
-        with torch.no_grad():
-            for p in self.params:
-                p -= eta * p.grad
-        return loss
-
-    def step_with_diagnostics(self, eta):
-        """A GD step, then RP(θ) and L(θ; η∇f(θ)) from an extra loss and gradient pass at θ − η∇f(θ)."""
-        theta = self.theta()
-        loss, acc, g = self.loss_and_grad()
-        gg = float(g @ g)
-        self.set_theta(theta - eta * g)
-        loss1, _, g1 = self.loss_and_grad()
-        return dict(loss=loss, accuracy=acc, rp=(loss1 - loss) / (eta * gg), ds=float(g @ (g - g1)) / (eta * gg))
-
-    def grad_at(self, theta):
-        self.set_theta(theta)
-        return self.loss_and_grad()
-
-    def hvp(self, v):
-        """∇²f(θ)v by double backward, chunk by chunk."""
-        self.hvps += 1
-        out = None
-        vs = [c.view_as(p) for c, p in zip(torch.split(v, [p.numel() for p in self.params]), self.params)]
-        for xb, yb in self.loader:
-            xb, yb = xb.to(self.device), yb.to(self.device)
-            loss = F.cross_entropy(self.model(xb), yb, reduction="sum") / self.n
-            gs = torch.autograd.grad(loss, self.params, create_graph=True)
-            dot = sum((g * w).sum() for g, w in zip(gs, vs))
-            hv = parameters_to_vector(torch.autograd.grad(dot, self.params))
-            out = hv if out is None else out + hv
-        return out.detach()
-
-    def top_eigen(self, tol=EIG_TOL, v0=None):
-        """λ_max by ARPACK (``eigsh``), each product a host → device → host round trip."""
-        d = sum(p.numel() for p in self.params)
-
-        def matvec(v):
-            w = torch.as_tensor(np.ascontiguousarray(v).reshape(-1), dtype=self.dtype).to(self.device)
-            return self.hvp(w).cpu().double().numpy()
-
-        if v0 is None:
-            v0 = np.random.default_rng(0).standard_normal(d)
-        start = self.hvps
-        vals, vecs = eigsh(LinearOperator((d, d), matvec=matvec, dtype=np.float64), k=1, which="LA", tol=tol,
-                           v0=np.asarray(v0, dtype=np.float64))
-        return float(vals[0]), vecs[:, 0], self.hvps - start
-
-
 # -- problem -----------------------------------------------------------------------------------------
-
-
-def synthetic_data(n, d, classes, seed=0, dtype=torch.float32):
-    """Class means plus noise, standardised per feature: a data set with class structure (and hence
-    outlying top Hessian eigenvalues, as on real images) of the paper's shapes."""
-    g = torch.Generator().manual_seed(seed)
-    means = torch.randn(classes, d, generator=g)
-    y = torch.randint(0, classes, (n,), generator=g)
-    x = 0.5 * means[y] + torch.randn(n, d, generator=g)
-    x = (x - x.mean(0)) / x.std(0)
-    return x.to(dtype), y
 
 
 class Problem:
@@ -302,7 +199,7 @@ def train(problem, steps, dtype=None, **options):
         problem.x.to(dtype), problem.y, None, None, problem.cfg["classes"], problem.data.name + f"-{dtype}",
         problem.data.source, problem.cfg["d"])
     options.setdefault("sharpness_every", None)
-    return train_gd(problem.model(dtype), data, "ce", problem.cfg["eta"], steps, cache=False, progress=False,
+    return train_gd(problem.model(dtype), data, "ce", eta=problem.cfg["eta"], max_steps=steps, progress=False,
                     **options)
 
 
@@ -311,29 +208,6 @@ def trainer_timer(problem, dtype=None):
     (``Run.wall_s``, which ends with a host read of the last loss) over steps + 1 evaluations."""
     steps = problem.cfg["steps"]
     return lambda: train(problem, steps, dtype).wall_s / (steps + 1)
-
-
-# -- plain steps (the baselines of targets 1, 4, 5): data on the device, full batch -------------------
-
-
-def plain_step_fn(model, x, y, eta):
-    opt = torch.optim.SGD(model.parameters(), lr=eta)
-
-    def step():
-        opt.zero_grad(set_to_none=True)
-        F.cross_entropy(model(x), y).backward()
-        opt.step()
-
-    return step
-
-
-def plain_grad_fn(model, x, y):
-    def gradient():
-        for p in model.parameters():
-            p.grad = None
-        F.cross_entropy(model(x), y).backward()
-
-    return gradient
 
 
 def cuda_graphed(fn):
@@ -619,18 +493,13 @@ class Bench:
     # row 5 --------------------------------------------------------------------------------------
     def row5(self):
         cfg, p, clock = self.cfg, self.p, self.clock
-        erp_fn = getattr(diagnostics, "expected_relative_progress", None)
-        if erp_fn is None:
-            self.add("5", "E[RP] and (5.1) from 256 minibatches", TARGETS["5"].format(256), None, None, None,
-                     "n.a. (not available yet)", "eos_support.diagnostics.expected_relative_progress is missing")
-            return
         f, eta, M, b = p.loss(), cfg["eta"], cfg["samples"], cfg["batch"]
         theta = f.theta0
-        idx = diagnostics.sample_minibatches(cfg["n"], b, M, torch.Generator().manual_seed(0), self.device)
+        idx = sgd_diagnostics.sample_minibatches(cfg["n"], b, M, torch.Generator().manual_seed(0), self.device)
 
         def package():
-            G = diagnostics.batch_gradients(f, theta, idx, cfg["sgd_chunk"])
-            return erp_fn(f, theta, eta, G, chunk_size=cfg["sgd_chunk"])
+            G = sgd_diagnostics.batch_gradients(f, theta, idx, cfg["sgd_chunk"])
+            return sgd_diagnostics.expected_relative_progress(f, theta, eta, G, chunk_size=cfg["sgd_chunk"])
 
         out = package()
         ref = p.reference()
@@ -660,30 +529,6 @@ class Bench:
                  ratio, self.met(ratio <= 1.2, ratio / 1.2),
                  f"baseline = {M} {how} full-batch gradients; peak memory {fmt_mb(mem.mb)}")
 
-    # row 6 --------------------------------------------------------------------------------------
-    def row6(self):
-        cfg, p, clock = self.cfg, self.p, self.clock
-        k, K = cfg["ensemble"], cfg["check_steps"]
-        f = p.loss()
-        etas = [cfg["eta"] * s for s in np.linspace(0.5, 2.0, k)]
-        thetas = f.theta0.expand(k, -1).clone()
-        run = gd_ensemble(f, thetas, etas, K)
-        for i, eta in enumerate(etas):
-            ref = p.reference()
-            hist = [ref.step_with_diagnostics(eta) for _ in range(K)]
-            for key in ("loss", "rp", "ds"):
-                self.check_close("6", f"ensemble member {i} (η = {eta:.3g}) {key} vs reference", getattr(run, key)[i, :K].cpu(),
-                                 [r[key] for r in hist], self.tol())
-        S = cfg["steps"]
-        t = clock.interleaved(dict(k=(lambda: gd_ensemble(f, thetas, etas, S), 1),
-                                   one=(lambda: gd_ensemble(f, thetas[:1], etas[:1], S), 1),
-                                   trainer=trainer_timer(p)), cfg["repeats"])
-        t4, t1, one = t["k"] / (S + 1), t["one"] / (S + 1), t["trainer"]
-        ratio = t4 / one
-        self.add("6", f"ensemble of {k} networks, one vmapped step (gd_ensemble) vs one network's train_gd step",
-                 TARGETS["6"], t4, one, ratio, self.met(ratio <= 2, ratio / 2),
-                 f"gd_ensemble with 1 network {fmt_s(t1)} per step ({t4 / t1:.2f} ×)")
-
     # row 8 --------------------------------------------------------------------------------------
     def row8(self):
         cfg, p = self.cfg, self.p
@@ -704,7 +549,7 @@ class Bench:
 
     def all(self, only=None):
         for name, fn in (("1 step", self.row1), ("2 eigen", self.row2), ("3 training", self.row3),
-                         ("4 profile", self.row4), ("5 E[RP]", self.row5), ("6 ensemble", self.row6),
+                         ("4 profile", self.row4), ("5 E[RP]", self.row5),
                          ("7 book", self.row7), ("8 float64", self.row8)):
             if only is None or name.split()[0] in only:
                 self.run(name, fn)

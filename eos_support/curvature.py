@@ -5,7 +5,7 @@ from dataclasses import dataclass
 import torch
 from torch.func import grad, hessian as _hessian, vjp
 
-from ._checks import check_theta, scalar
+from .checks import check_theta, scalar
 
 
 def hessian_operator(f, theta):

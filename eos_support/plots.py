@@ -65,6 +65,22 @@ def figsize(ncols=1, nrows=1, height=None):
     return (WIDTH, per_row * nrows)
 
 
+REFERENCE = {"color": "0.25", "linestyle": "--", "linewidth": 1.2, "zorder": 1.5}
+"""How reference lines (thresholds, the levels 0 and −1 of RP) look in every figure."""
+
+
+def reference_lines(ax, *values, axis="y", **line):
+    """Dashed reference lines at ``values`` (horizontal for ``axis="y"``); keywords override the style.
+
+    Returns the lines. ``reference_lines(ax, 0, -1)`` draws RP's two levels: 0 (no progress) and −1
+    (a small descent step).
+    """
+    if axis not in ("x", "y"):
+        raise ValueError(f"axis must be 'x' or 'y', got {axis!r}")
+    draw = ax.axhline if axis == "y" else ax.axvline
+    return [draw(v, **(REFERENCE | line)) for v in values]
+
+
 def two_over_eta(ax, eta, axis="y", label=True, **line):
     """Draw the stability threshold 2/η on ``ax`` as a dashed line (horizontal for ``axis="y"``).
 
@@ -74,11 +90,6 @@ def two_over_eta(ax, eta, axis="y", label=True, **line):
     eta = float(eta)
     if not math.isfinite(eta) or eta <= 0:
         raise ValueError(f"step size eta must be finite and > 0, got {eta!r}")
-    if axis not in ("x", "y"):
-        raise ValueError(f"axis must be 'x' or 'y', got {axis!r}")
-    kw = {"color": "0.25", "linestyle": "--", "linewidth": 1.2, "zorder": 1.5}
-    kw.update(line)
     if label:
-        kw.setdefault("label", "2/η" if label is True else str(label))
-    draw = ax.axhline if axis == "y" else ax.axvline
-    return draw(2 / eta, **kw)
+        line.setdefault("label", "2/η" if label is True else str(label))
+    return reference_lines(ax, 2 / eta, axis=axis, **line)[0]

@@ -1,39 +1,144 @@
-"""The book's two profiles: ``paper`` (CIFAR-10 5k, as in the paper) and ``quick`` (Fashion-MNIST, 2 CPU cores).
+"""The book's two profiles, and every experiment's settings in each: the one home of that knowledge.
 
-A chapter asks :func:`get` for its profile and :func:`gd_run` for a network trained by full-batch GD;
-runs that several chapters share (the same configuration) are computed once and read from the run store.
-Each profile's ``settings`` hold the step sizes and lengths chosen so that every regime shows on its
-data set; the book prints them.
+``paper`` runs the paper's settings on the first 5,000 CIFAR-10 training images (a GPU); ``quick`` runs
+the same experiments on Fashion-MNIST, sized for 2 CPU cores, with step sizes chosen so that each regime
+shows. A chapter asks its profile for runs by experiment name and prints how they were made::
+
+    P = profiles.get("quick", results_dir="_build/results")
+    print(P.describe("experiment3"))
+    runs = P.runs("experiment3")          # {η: Run}, computed once and then read from the run cache
+
+:func:`default_profile` says which profile a machine gets, :func:`paper_dataset` which data the paper
+profile reads (``$EOS_PAPER_DATASET``, e.g. ``npz:/data/cifar10.npz``, else CIFAR-10).
 """
 
+from __future__ import annotations
+
 import os
+from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from functools import lru_cache
+from pathlib import Path
 
+import numpy as np
 import torch
 
 from .data import load_dataset
 from .models import fully_connected
+from .objective import ModuleLoss
+from .phases import eta_name
 from .train import train_gd, train_sgd
+
+NAMES = ("quick", "paper")
+
+
+def paper_dataset() -> str:
+    """The paper profile's data set: ``$EOS_PAPER_DATASET`` (``npz:PATH``) if set, else ``cifar10-5k``."""
+    return os.environ.get("EOS_PAPER_DATASET") or "cifar10-5k"
+
+
+@dataclass(frozen=True)
+class Experiment:
+    """One experiment's settings in one profile.
+
+    The networks are Cohen et al.'s fully connected ones (``depths`` hidden layers of ``width`` units,
+    each of ``activations``) on the first ``n_train`` images with ``loss``, initialised from ``seed``,
+    trained by ``trainer`` ("gd" or "sgd") at each of ``etas`` with the trainer's ``options`` (fields of
+    :class:`~eos_support.train.GDOptions` or :class:`~eos_support.train.SGDOptions` besides η).
+    ``extra`` holds the chapter's settings that are not training options (grids, sample counts);
+    ``note`` says why the setting differs from the paper's.
+    """
+
+    paper_item: str
+    n_train: int
+    etas: tuple[float, ...]
+    options: Mapping = field(default_factory=dict)
+    trainer: str = "gd"
+    activations: tuple = ("tanh",)
+    depths: tuple = (2,)
+    width: int = 200
+    loss: str = "ce"
+    seed: int = 0
+    extra: Mapping = field(default_factory=dict)
+    note: str = ""
 
 
 @dataclass(frozen=True)
 class Profile:
-    """A data set, its size, the device, and the experiments' settings."""
+    """A data set, the experiments' settings on it, and where runs are cached (``results_dir``; None: nowhere)."""
 
     name: str
     dataset: str
-    n_train: int
     description: str
-    settings: dict = field(default_factory=dict)
+    experiments: Mapping[str, Experiment]
+    results_dir: Path | None = None
 
     @property
-    def device(self):
+    def device(self) -> str:
         return "cuda" if torch.cuda.is_available() else "cpu"
 
-    def data(self, loss="ce"):
-        """The profile's training data, preprocessed and on the device (loaded once per process)."""
-        return _load(self.dataset, loss, self.device, self.n_train)
+    def __getitem__(self, name) -> Experiment:
+        if name not in self.experiments:
+            raise KeyError(f"profile {self.name!r} has no experiment {name!r}; it has {', '.join(self.experiments)}")
+        return self.experiments[name]
+
+    def data(self, n_train, loss="ce"):
+        """The first ``n_train`` training images, preprocessed and on the device (loaded once per process)."""
+        return _load(self.dataset, loss, self.device, n_train)
+
+    def network(self, name, activation=None, depth=None):
+        """``(data, model)``: a fresh copy of experiment ``name``'s network at its initialisation, and its data."""
+        e = self[name]
+        data = self.data(e.n_train, e.loss)
+        activation = e.activations[0] if activation is None else activation
+        model = fully_connected(data, depth=depth or e.depths[0], width=e.width, activation=activation,
+                                seed=e.seed, device=self.device)
+        return data, model
+
+    def objective(self, name, activation=None, depth=None) -> ModuleLoss:
+        """Experiment ``name``'s training loss f(θ) as a function of the flat parameters (at θ⁰: ``f.theta0``)."""
+        data, model = self.network(name, activation, depth)
+        return ModuleLoss(model, data.x_train, data.y_train, self[name].loss)
+
+    def run(self, name, eta=None, activation=None, depth=None, **overrides):
+        """One run of experiment ``name`` (at its only η unless ``eta`` is given); ``overrides`` replace options."""
+        e = self[name]
+        if eta is None:
+            if len(e.etas) != 1:
+                raise ValueError(f"{name} has several step sizes {e.etas}: pass eta=")
+            eta = e.etas[0]
+        data, model = self.network(name, activation, depth)
+        act = e.activations[0] if activation is None else activation
+        label = f"{act or 'linear'}, depth {depth or e.depths[0]}, η = {eta_name(eta)}"
+        trainer = {"gd": train_gd, "sgd": train_sgd}[e.trainer]
+        seed = {"seed": e.seed} if e.trainer == "sgd" else {}
+        options = {**e.options, **seed, **overrides}
+        return trainer(model, data, e.loss, eta=eta, cache=self.results_dir, label=label, **options)
+
+    def runs(self, name, **overrides) -> dict:
+        """``{η: Run}`` for every step size of experiment ``name``."""
+        return {eta: self.run(name, eta, **overrides) for eta in self[name].etas}
+
+    def describe(self, name) -> str:
+        """Experiment ``name``'s settings in words, for the chapter to print."""
+        e = self[name]
+        acts = ", ".join(a or "no activation" for a in e.activations)
+        depths = " and ".join(str(d) for d in e.depths)
+        trainer = "full-batch GD" if e.trainer == "gd" else f"SGD, minibatches of {e.options['batch_size']}"
+        lines = [f"{e.paper_item}, profile {self.name!r}: the first {e.n_train:,} training images of {self.dataset}",
+                 f"  network: {acts}; {depths} hidden layers of width {e.width}; loss {e.loss}; {trainer}; "
+                 f"float32 on {self.device}",
+                 f"  η ∈ {{{', '.join(eta_name(x) for x in e.etas)}}} ({', '.join(f'{x:.4g}' for x in e.etas)})"]
+        lines += [f"  {k}: {_show(v)}" for k, v in {**e.options, **e.extra}.items()]
+        if e.note:
+            lines.append(f"  note: {e.note}")
+        return "\n".join(lines)
+
+
+def _show(value):
+    if isinstance(value, (tuple, list, np.ndarray)) and len(value) > 6:
+        return f"{len(value)} values from {value[0]:g} to {value[-1]:g}"
+    return value
 
 
 @lru_cache(maxsize=8)
@@ -41,97 +146,108 @@ def _load(name, loss, device, n_train):
     return load_dataset(name, loss=loss, device=device, n_train=n_train)
 
 
-PROFILES = {
-    "paper": Profile(
-        name="paper",
-        dataset=os.environ.get("EOS_PAPER_DATASET", "cifar10-5k"),
-        n_train=5000,
-        description="the paper's settings on the first 5,000 CIFAR-10 training images",
-        settings={
-            # Experiments 2-4 (tanh, cross-entropy, GD until 95 % train accuracy). The paper's figure
-            # legends did not survive; 2/60 is Experiment 3's (Experiment 5 reuses it), 2/10 Remark 4's.
-            "experiment2": dict(
-                etas=(2 / 500, 2 / 1000), max_steps=200_000, acc_goal=0.95, sharpness_every=500, sharpness_iters=20,
-            ),
-            "experiment3": dict(
-                etas=(2 / 90, 2 / 60, 2 / 30), max_steps=50_000, acc_goal=0.95, sharpness_every=20, sharpness_iters=20,
-                snapshot_every=200, diverge_eta=2 / 10, diverge_steps=5_000,
-            ),
-        },
-    ),
-    "quick": Profile(
-        name="quick",
-        dataset="fashion-mnist-5k",
-        n_train=1000,
-        description="the same experiments on the first 1,000 Fashion-MNIST training images, sized for 2 CPU cores",
-        settings={
-            # Experiments 2-4 on 5,000 images: on 1,000, 95 % train accuracy comes within ~60 steps,
-            # before the edge of stability settles (see book/relative_progress.md).
-            "experiment2": dict(
-                n_train=5000, etas=(2 / 30,), max_steps=3000, acc_goal=0.95, sharpness_every=100, sharpness_iters=20,
-            ),
-            "experiment3": dict(
-                n_train=5000, etas=(2 / 10, 2 / 5), max_steps=1500, acc_goal=0.95, sharpness_every=25,
-                sharpness_iters=20, snapshot_every=50, diverge_eta=100.0, diverge_steps=100,
-            ),
-        },
-    ),
-}
+SGD_ETAS = (2 / 50, 2 / 100, 2 / 150)
 
 
-def get(name):
-    """The profile called ``name`` ("quick" or "paper")."""
-    if name not in PROFILES:
-        raise ValueError(f"unknown profile {name!r}: choose one of {sorted(PROFILES)}")
-    return PROFILES[name]
+def _paper() -> Profile:
+    gd95 = dict(acc_goal=0.95, sharpness_iters=20)
+    sgd = dict(batch_size=32, epochs=100, samples=128, chunk_size=64)
+    return Profile("paper", paper_dataset(), "the paper's settings on the first 5,000 CIFAR-10 training images", {
+        "experiment1": Experiment("Experiment 1", 5000, (2 / 30,), dict(max_steps=3000, sharpness_every=20,
+                                  sharpness_iters=20), activations=(None, "tanh", "relu")),
+        "experiment2": Experiment("Experiment 2", 5000, (2 / 500, 2 / 1000),
+                                  dict(max_steps=200_000, sharpness_every=500, **gd95)),
+        "experiment3": Experiment("Experiment 3", 5000, (2 / 90, 2 / 60, 2 / 30),
+                                  dict(max_steps=50_000, sharpness_every=20, snapshot_every=200, **gd95)),
+        "remark4": Experiment("Remark 4", 5000, (2 / 10,), dict(max_steps=5000, sharpness_every=None)),
+        "experiment5": Experiment("Experiment 5", 5000, (2 / 60,), dict(
+            max_steps=20_000, acc_goal=0.95, sharpness_every=None, profile_every=5,
+            taus=tuple(np.arange(1, 101) / 100), float64_every=100)),
+        "experiment6": Experiment("Experiment 6", 5000, (2 / 200, 2 / 30), dict(
+            max_steps=20_000, acc_goal=0.95, sharpness_every=None), activations=("relu",), depths=(2, 4)),
+        "corollary1": Experiment("Corollary 1", 5000, (), extra=dict(per_run=8, points=9, iters=20, tol=1e-4),
+                                 note="checked at unstable-phase iterates of the Experiment 3 runs"),
+        "experiment7": Experiment("Experiment 7", 5000, (2 / 100,), sgd, trainer="sgd", activations=("relu",)),
+        "experiment8": Experiment("Experiment 8", 5000, SGD_ETAS, sgd, trainer="sgd", activations=("relu",)),
+        "experiment9": Experiment("Experiment 9", 5000, SGD_ETAS, sgd, trainer="sgd", activations=("tanh",)),
+    })
 
 
-def _network(profile, loss, activation, depth, width, seed):
-    """The profile's data for ``loss`` and the fully connected network of Cohen et al. (2021) on it."""
-    profile = get(profile) if isinstance(profile, str) else profile
-    data = profile.data(loss)
-    model = fully_connected(data, depth=depth, width=width, activation=activation, seed=seed, device=profile.device)
-    return data, model, f"{activation or 'linear'}, depth {depth}, {loss}"
+def _quick() -> Profile:
+    gd95 = dict(acc_goal=0.95, sharpness_iters=20)
+    sgd = dict(batch_size=32, epochs=25, samples=32, chunk_size=32)
+    five_k = ("5,000 images: on 1,000, 95 % train accuracy comes within ~60 steps, before the edge of "
+              "stability settles (see the chapter)")
+    return Profile("quick", "fashion-mnist-5k", "the same experiments on Fashion-MNIST, sized for 2 CPU cores", {
+        "experiment1": Experiment("Experiment 1", 1000, (2 / 7,), dict(max_steps=250, sharpness_every=20,
+                                  sharpness_iters=20), activations=(None, "tanh", "relu"),
+                                  note="η = 2/7: the linear network does not diverge at 2/10 on this data set"),
+        "experiment2": Experiment("Experiment 2", 5000, (2 / 30,), dict(max_steps=3000, sharpness_every=100,
+                                  **gd95), note=five_k),
+        "experiment3": Experiment("Experiment 3", 5000, (2 / 10, 2 / 5), dict(
+            max_steps=1500, sharpness_every=25, snapshot_every=50, **gd95), note=five_k),
+        "remark4": Experiment("Remark 4", 5000, (100.0,), dict(max_steps=100, sharpness_every=None),
+                              note="divergence needs a far larger η on Fashion-MNIST (see the chapter)"),
+        "experiment5": Experiment("Experiment 5", 1000, (2 / 5,), dict(
+            max_steps=150, sharpness_every=None, profile_every=5, taus=tuple(np.arange(1, 21) / 20),
+            float64_every=30)),
+        "experiment6": Experiment("Experiment 6", 1000, (2 / 30, 2 / 7), dict(max_steps=200, sharpness_every=None),
+                                  activations=("relu",), depths=(2, 4),
+                                  note="step sizes for Fashion-MNIST: the paper's leave GD stable here"),
+        "corollary1": Experiment("Corollary 1", 5000, (), extra=dict(per_run=2, points=2, iters=10, tol=1e-3),
+                                 note="checked at unstable-phase iterates of the Experiment 3 runs"),
+        "experiment7": Experiment("Experiment 7", 1000, (2 / 100,), sgd, trainer="sgd", activations=("relu",)),
+        "experiment8": Experiment("Experiment 8", 1000, SGD_ETAS, sgd, trainer="sgd", activations=("relu",)),
+        "experiment9": Experiment("Experiment 9", 1000, SGD_ETAS, sgd, trainer="sgd", activations=("tanh",)),
+    })
 
 
-def gd_run(profile, eta, activation="tanh", loss="ce", depth=2, width=200, seed=0, results_dir=None, **options):
-    """Train the fully connected network of Cohen et al. (2021) with GD on the profile's data.
-
-    ``options`` go to :func:`eos_support.train.train_gd` (max_steps, acc_goal, sharpness_every, ...).
-    """
-    data, model, name = _network(profile, loss, activation, depth, width, seed)
-    return train_gd(model, data, loss, eta, results_dir=results_dir, label=f"{name}, η = {eta:.4g}", **options)
-
-
-TRAIN_OPTIONS = ("max_steps", "acc_goal", "sharpness_every", "sharpness_iters", "snapshot_every")
+def get(name, results_dir=None) -> Profile:
+    """The profile called ``name`` ("quick" or "paper"), caching its runs in ``results_dir`` (None: nowhere)."""
+    builders = {"quick": _quick, "paper": _paper}
+    if name not in builders:
+        raise ValueError(f"unknown profile {name!r}: choose one of {', '.join(NAMES)}")
+    profile = builders[name]()
+    return replace(profile, results_dir=None if results_dir is None else Path(results_dir))
 
 
-def experiment_profile(profile, name):
-    """The profile with the data size that experiment ``name`` asks for in its settings ("n_train")."""
-    profile = get(profile) if isinstance(profile, str) else profile
-    return replace(profile, n_train=profile.settings[name].get("n_train", profile.n_train))
+def default_profile() -> tuple[str, str]:
+    """``("paper", why)`` when torch sees a GPU and the paper's data is on disk, else ``("quick", why)``."""
+    if not torch.cuda.is_available():
+        return "quick", "no CUDA GPU visible to torch"
+    from . import data
+
+    name = paper_dataset()
+    try:
+        found = data.available(name)
+    except ValueError as error:
+        return "quick", f"GPU found, but {error}"
+    where = name[4:] if name.startswith("npz:") else data.data_dir()
+    if not found:
+        return "quick", f"GPU found, but CIFAR-10 is not in {where}"
+    return "paper", f"GPU and CIFAR-10 ({where}) found"
 
 
-def experiment_runs(profile, name, etas=None, results_dir=None, **override):
-    """The tanh, cross-entropy GD runs of the experiment ``name`` in ``profile.settings``, one per η.
+def paper_data_problem(log=print) -> str | None:
+    """None when the paper profile's data is usable (on disk, or downloaded now), else what to do."""
+    from . import data
 
-    The settings give the step sizes ("etas"), the training options and optionally "n_train"; several
-    chapters ask for the same runs and get them from the run store.
-    """
-    data_profile = experiment_profile(profile, name)
-    settings = data_profile.settings[name]
-    options = {k: settings[k] for k in TRAIN_OPTIONS if k in settings} | override
-    return {
-        eta: gd_run(data_profile, eta, activation="tanh", loss="ce", results_dir=results_dir, progress=False, **options)
-        for eta in (settings["etas"] if etas is None else etas)
-    }
-
-
-def sgd_run(profile, eta, activation="tanh", loss="ce", depth=2, width=200, seed=0, results_dir=None, **options):
-    """Train the same network as :func:`gd_run` with SGD (Section 5); ``seed`` seeds both θ⁰ and the minibatches.
-
-    ``options`` go to :func:`eos_support.train.train_sgd` (batch_size, epochs, samples, ...).
-    """
-    data, model, name = _network(profile, loss, activation, depth, width, seed)
-    label = f"SGD {name}, η = {eta:.4g}"
-    return train_sgd(model, data, loss, eta, seed=seed, results_dir=results_dir, label=label, **options)
+    name, folder = paper_dataset(), data.data_dir()
+    if name.startswith("npz:"):
+        if data.available(name):
+            return None
+        return (f"EOS_PAPER_DATASET={name} names a file that does not exist. Point it at an .npz with x_train "
+                f"(N, 32, 32, 3) uint8 images and y_train labels, unset it to use CIFAR-10 from {folder}, "
+                "or run the quick profile: eos-book build --profile quick")
+    if data.available(name):
+        return None
+    log(f"CIFAR-10 is not in {folder}: downloading it with torchvision (about 170 MB)...")
+    try:
+        data.load_dataset("cifar10-5k", download=True)
+    except Exception as error:  # noqa: BLE001 - every failure gets the same advice
+        return (f"the paper profile needs CIFAR-10, which is not on disk and could not be downloaded ({error}).\n"
+                "Either download it on a machine with a network: python -c \"import torchvision; "
+                f"torchvision.datasets.CIFAR10(root='{folder}', download=True)\"  and copy the folder "
+                f"cifar-10-batches-py into {folder} (or set EOS_DATA_DIR to the folder that holds it),\n"
+                "or run the quick profile, which works offline: eos-book build --profile quick")
+    return None

@@ -1,15 +1,24 @@
-"""Runs stored by a key of their full configuration and the code that computes them.
+"""Runs stored by a key of everything that decides their numbers, and resumed from checkpoints.
 
 A finished run lives in ``<root>/<key>.pt``; an unfinished one leaves ``<key>.partial.pt``, its last
-checkpoint, from which the next call resumes. Files are written atomically (temporary file, then
-rename), so an interrupt never leaves half a file; a file that cannot be read, or was written by
-another version or for another configuration, is set aside and recomputed, with a warning.
+checkpoint, from which the next call resumes. Files are written atomically, so an interrupt never
+leaves half a file; a file that cannot be read, or was written by other code or for another
+configuration, is set aside (``.bad``) and recomputed, with a warning.
+
+The key covers the trainer's options, θ⁰, the data, the loss, the package's computing code, and the
+model's code: the source files of its module classes and their plain attributes. What cannot be
+keyed safely (a callable loss, a model class whose source is not readable, an attribute that prints
+as a memory address) raises :class:`UncacheableError`: such a run is computed, never cached.
 """
 
+from __future__ import annotations
+
 import hashlib
+import inspect
+import io
 import json
 import os
-import tempfile
+import re
 import warnings
 from functools import lru_cache
 from pathlib import Path
@@ -17,36 +26,112 @@ from pathlib import Path
 import torch
 
 from . import __version__
+from .system import atomic_write
 
-FORMAT = 1
-COMPUTING_MODULES = ("_checks.py", "curvature.py", "diagnostics.py", "objective.py", "store.py", "train.py")
-"""The modules whose code decides a run's numbers; models and data enter the key through θ⁰ and the data."""
+FORMAT = 2
+PACKAGE = Path(__file__).parent
+COMPUTING_MODULES = ("checks.py", "curvature.py", "diagnostics.py", "sgd_diagnostics.py", "objective.py",
+                     "store.py", "train/__init__.py", "train/loop.py", "train/gd.py", "train/sgd.py")
+"""The modules whose code decides a run's numbers; the model's own code enters through :func:`model_key`."""
+
+
+class UncacheableError(ValueError):
+    """The run cannot be keyed safely, so a cached copy could be stale: compute it with ``cache=None``."""
 
 
 @lru_cache(maxsize=1)
-def code_version():
+def code_version() -> str:
     """The package version and a hash of :data:`COMPUTING_MODULES`: an edit there invalidates stored runs."""
     h = hashlib.sha256()
     for name in COMPUTING_MODULES:
-        h.update((Path(__file__).parent / name).read_bytes())
+        h.update((PACKAGE / name).read_bytes())
     return f"{__version__}+{h.hexdigest()[:12]}"
 
 
-def default_root():
-    """``$EOS_RESULTS_DIR``, else ``~/.cache/eos-book/results``."""
-    return Path(os.environ.get("EOS_RESULTS_DIR", Path.home() / ".cache" / "eos-book" / "results"))
+def default_root() -> Path:
+    """``$XDG_CACHE_HOME/eos-book/runs`` (``~/.cache/eos-book/runs`` when the variable is unset)."""
+    base = os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache"
+    return Path(base) / "eos-book" / "runs"
 
 
-def fingerprint(*tensors):
+def cache_root(cache) -> Path | None:
+    """Where a trainer caches: None or False for nowhere, True for :func:`default_root`, else the folder."""
+    if cache is None or cache is False:
+        return None
+    if cache is True:
+        return default_root()
+    if isinstance(cache, (str, os.PathLike)):
+        return Path(cache).expanduser()
+    raise ValueError(f"cache must be None (no caching), True (the default folder) or a folder, got {cache!r}")
+
+
+def fingerprint(*tensors) -> str:
     """A short hash of tensors' contents (data, initial parameters)."""
     h = hashlib.sha256()
     for t in tensors:
         h.update(str((tuple(t.shape), str(t.dtype))).encode())
-        h.update(t.detach().cpu().contiguous().view(torch.uint8).numpy().tobytes())
+        h.update(t.detach().cpu().contiguous().reshape(-1).view(torch.uint8).numpy().tobytes())
     return h.hexdigest()[:16]
 
 
-def run_key(config):
+_ADDRESS = re.compile(r" at 0x[0-9a-fA-F]+")
+_PLAIN = (bool, int, float, str, bytes, type(None))
+
+
+def _attribute_key(owner, name, value):
+    """A module attribute as text for the key; raises :class:`UncacheableError` when it has no stable text."""
+    if isinstance(value, torch.Tensor):
+        return f"tensor:{fingerprint(value)}"
+    if isinstance(value, _PLAIN) or (isinstance(value, (tuple, list)) and all(isinstance(v, _PLAIN) for v in value)):
+        return repr(value)
+    text = repr(value)
+    if _ADDRESS.search(text):
+        raise UncacheableError(f"the attribute {owner}.{name} prints as {text!r}, a memory address: it cannot key "
+                               "a cached run. Pass cache=None, or keep the attribute a number, string or tensor")
+    return text
+
+
+def _class_source(cls) -> str:
+    """The source file of a user's module class (torch's own classes are keyed by torch's version)."""
+    if cls.__module__.split(".")[0] == "torch":
+        return f"{cls.__module__}.{cls.__qualname__}@torch {torch.__version__}"
+    try:
+        return hashlib.sha256(Path(inspect.getsourcefile(cls)).read_bytes()).hexdigest()[:16]
+    except (TypeError, OSError) as error:
+        raise UncacheableError(
+            f"the source of {cls.__qualname__} cannot be read ({error}), so an edit of its forward() would "
+            "go unnoticed by the run cache: pass cache=None, or define the class in a .py file") from None
+
+
+def model_key(model: torch.nn.Module) -> str:
+    """A hash of the model's code and configuration: for every submodule, its class's source file, its
+    ``extra_repr``, its parameters' names and shapes, its plain attributes (a hyper-parameter kept as
+    ``self.scale = 2`` included) and its buffers' contents. Parameter values enter the key through θ⁰."""
+    h = hashlib.sha256()
+    for path, module in model.named_modules():
+        for cls in type(module).__mro__:
+            if cls is torch.nn.Module or not issubclass(cls, torch.nn.Module):
+                continue
+            h.update(f"{path}:{cls.__qualname__}:{_class_source(cls)}".encode())
+        h.update(f"{path}({module.extra_repr()})".encode())
+        for name, param in module._parameters.items():
+            h.update(f"{path}.{name}:{None if param is None else tuple(param.shape)}".encode())
+        for name, value in sorted(vars(module).items()):
+            if not name.startswith("_"):
+                h.update(f"{path}.{name}={_attribute_key(type(module).__qualname__, name, value)}".encode())
+        for name, buffer in module.named_buffers(recurse=False):
+            h.update(f"{path}.{name}:{fingerprint(buffer)}".encode())
+    return h.hexdigest()[:16]
+
+
+def loss_key(loss) -> str:
+    """The loss's name; a callable loss cannot be keyed (its closure and globals may change unseen)."""
+    if isinstance(loss, str):
+        return loss
+    raise UncacheableError(f"a callable loss ({loss!r}) cannot key a cached run: use 'ce' or 'mse', or pass cache=None")
+
+
+def run_key(config) -> str:
     """The key of a configuration: a hash of its JSON with the code version and file format."""
     blob = json.dumps({"config": config, "version": code_version(), "format": FORMAT}, sort_keys=True, default=str)
     return hashlib.sha256(blob.encode()).hexdigest()[:20]
@@ -55,26 +140,17 @@ def run_key(config):
 class RunStore:
     """Reads and writes one configuration's finished run and checkpoint under ``root``."""
 
-    def __init__(self, config, root=None):
-        self.config = config
+    def __init__(self, config, root):
+        self.config = json.loads(json.dumps(config, default=str))
         self.key = run_key(config)
-        self.root = Path(root) if root is not None else default_root()
+        self.root = Path(root)
         self.final = self.root / f"{self.key}.pt"
         self.partial = self.root / f"{self.key}.partial.pt"
 
     def _write(self, path, state):
-        self.root.mkdir(parents=True, exist_ok=True)
-        state = {**state, "config": self.config, "version": code_version(), "format": FORMAT}
-        fd, tmp = tempfile.mkstemp(dir=self.root, prefix=f".{path.name}.", suffix=".tmp")
-        try:
-            with os.fdopen(fd, "wb") as fh:
-                torch.save(state, fh)
-                fh.flush()
-                os.fsync(fh.fileno())
-            os.replace(tmp, path)
-        except BaseException:
-            Path(tmp).unlink(missing_ok=True)
-            raise
+        buffer = io.BytesIO()
+        torch.save({**state, "config": self.config, "version": code_version(), "format": FORMAT}, buffer)
+        atomic_write(path, buffer.getvalue())
 
     def _read(self, path):
         if not path.exists():
@@ -99,11 +175,10 @@ class RunStore:
             return f"its file format is {state.get('format')!r}, this eos_support reads {FORMAT}"
         if state.get("version") != code_version():
             return f"it was written by eos_support {state.get('version')}, this is {code_version()}"
-        mine = json.loads(json.dumps(self.config, default=str))
         theirs = state.get("config")
-        if theirs != mine:
-            keys = sorted(k for k in set(mine) | set(theirs or {})
-                          if not isinstance(theirs, dict) or theirs.get(k) != mine.get(k))
+        if theirs != self.config:
+            keys = sorted(k for k in set(self.config) | set(theirs or {})
+                          if not isinstance(theirs, dict) or theirs.get(k) != self.config.get(k))
             return f"it was computed for another configuration ({', '.join(keys)} differ)"
         return None
 

@@ -5,7 +5,7 @@ from dataclasses import dataclass
 import torch
 from torch.func import grad, hessian, vmap
 
-from ._checks import check_eta, check_theta, scalar
+from .checks import check_eta, check_theta, scalar
 
 
 def quadratic(P, q=None, r=0.0):

@@ -32,3 +32,18 @@ def small_network(seed=0, dtype=torch.float64, activation=nn.Tanh):
     x = torch.randn(20, 4, generator=g, dtype=dtype)
     y = torch.randint(0, 3, (20,), generator=g)
     return model, x, y
+
+
+def interrupt_once(monkeypatch, rule_class, unit, at):
+    """Make ``rule_class.advance`` raise KeyboardInterrupt (as Ctrl-C would) the first time the unit it
+    is about to run, ``unit(rule)`` (a step, an epoch), is ``at``; returns the list of units it ran."""
+    original, calls = rule_class.advance, []
+
+    def advance(self):
+        calls.append(unit(self))
+        if calls[-1] == at and calls.count(at) == 1:
+            raise KeyboardInterrupt
+        return original(self)
+
+    monkeypatch.setattr(rule_class, "advance", advance)
+    return calls

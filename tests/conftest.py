@@ -39,7 +39,7 @@ Some math: $f(\\theta) = 20\\theta_1^2 + \\theta_2^2$.
 
 """ + PARAMETERS + """
 ```{code-cell} ipython3
-from eos_support.claims import ClaimBook
+from eos_support.book.claims import ClaimBook
 
 claims = ClaimBook("good", profile, claims_dir)
 claims.check("Example 1", "one plus one is two", 1 + 1, "2", 1 + 1 == 2)
@@ -106,7 +106,7 @@ def executed_mini_book(tmp_path_factory):
     import contextlib
     import io
 
-    from eos_support.cli import main
+    from eos_support.book.cli import main
 
     root = make_mini_book(tmp_path_factory.mktemp("executed") / "mini")
     out = io.StringIO()

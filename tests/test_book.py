@@ -7,21 +7,21 @@ import json
 import nbformat
 import pytest
 
-from eos_support import book
-from eos_support.claims import ClaimBook
+from eos_support.book import report, runner, toc
+from eos_support.book.claims import ClaimBook
 
 
 def test_read_toc_and_select(mini_book):
-    chapters = book.read_toc(mini_book)
+    chapters = toc.read_toc(mini_book)
     assert [c.name for c in chapters] == ["intro", "good", "bad", "scorecard"]
     assert [c.notebook for c in chapters] == [False, True, True, True]
-    assert [c.name for c in book.select(chapters)] == ["good", "bad", "scorecard"]
+    assert [c.name for c in toc.select(chapters)] == ["good", "bad", "scorecard"]
     # a subset, named in any spelling, in toc order; the scorecard is added, last
-    chosen = book.select(chapters, ["book/bad.md", "good"])
+    chosen = toc.select(chapters, ["book/bad.md", "good"])
     assert [c.name for c in chosen] == ["good", "bad", "scorecard"]
-    assert [c.name for c in book.select(chapters, ["scorecard", "bad"])] == ["bad", "scorecard"]
-    with pytest.raises(book.BookError, match="valid chapters: good, bad, scorecard"):
-        book.select(chapters, ["intro"])
+    assert [c.name for c in toc.select(chapters, ["scorecard", "bad"])] == ["bad", "scorecard"]
+    with pytest.raises(toc.BookError, match="valid chapters: good, bad, scorecard"):
+        toc.select(chapters, ["intro"])
 
 
 def test_repository_toc_order():
@@ -54,7 +54,7 @@ def test_config_renders_executed_notebooks_only():
 
 def test_stage_copies_pages_not_chapter_sources(mini_book, tmp_path):
     (mini_book / "book" / "figure.svg").write_text("<svg/>")
-    staging = book.stage(mini_book, tmp_path / "build")
+    staging = runner.stage(mini_book, tmp_path / "build")
     assert (staging / "_config.yml").is_file() and (staging / "_toc.yml").is_file()
     assert (staging / "book" / "intro.md").is_file()
     assert (staging / "book" / "figure.svg").is_file()
@@ -89,22 +89,22 @@ def test_scorecard_lists_claims_in_toc_order(mini_book, tmp_path, monkeypatch):
         b.check("Experiment 5", f"{name} claim", 1.5, "≈ 1", ok)
         b.write()
     monkeypatch.chdir(mini_book)
-    text = book.scorecard(claims).data
+    text = report.scorecard(claims).data
     assert "**2 claims** from 2 chapter(s): **1 failed** ❌" in text
     rows = [line for line in text.splitlines() if line.startswith("| good") or
             line.startswith("| bad")]
     assert [r.split("|")[1].strip() for r in rows] == ["good", "bad"]
     assert rows[0].count("|") == 10  # nine columns
-    assert "No claims recorded" in book.scorecard(tmp_path / "none").data
+    assert "No claims recorded" in report.scorecard(tmp_path / "none").data
 
 
 def test_timings_table(tmp_path):
     path = tmp_path / "timings.json"
     path.write_text(json.dumps({"good": {"seconds": 300, "device": "cpu", "profile": "quick",
                                          "ok": True, "date": "d"}}))
-    text = book.timings(path).data
+    text = report.timings(path).data
     assert "| good | 5.0 min | cpu | quick | ✅ executed | d |" in text
-    assert "No timings" in book.timings(tmp_path / "missing.json").data
+    assert "No timings" in report.timings(tmp_path / "missing.json").data
 
 
 def test_scorecard_page_shows_the_claims(executed_mini_book):
@@ -117,9 +117,9 @@ def test_scorecard_page_shows_the_claims(executed_mini_book):
 
 def test_render_builds_html_with_warnings_as_errors(executed_mini_book):
     root, _, _ = executed_mini_book
-    code = book.render(root / "_build", strict=True, quiet=True)
+    code = runner.render(root / "_build", strict=True, quiet=True)
     assert code == 0
-    index = book.html_index(root / "_build")
+    index = runner.html_index(root / "_build")
     assert index.is_file()
     html = root / "_build" / "book" / "_build" / "html" / "book"
     good = (html / "good.html").read_text()
@@ -130,10 +130,10 @@ def test_render_builds_html_with_warnings_as_errors(executed_mini_book):
 
 
 def test_execute_rejects_bad_requests(mini_book):
-    with pytest.raises(book.BookError, match="unknown profile"):
-        book.execute(mini_book, profile="huge")
-    with pytest.raises(book.BookError, match="timeout"):
-        book.execute(mini_book, timeout=0)
+    with pytest.raises(toc.BookError, match="unknown profile"):
+        runner.execute(mini_book, profile="huge")
+    with pytest.raises(toc.BookError, match="timeout"):
+        runner.execute(mini_book, timeout=0)
 
 
 def test_stage_serves_a_local_mathjax(mini_book, tmp_path, monkeypatch):
@@ -144,12 +144,12 @@ def test_stage_serves_a_local_mathjax(mini_book, tmp_path, monkeypatch):
     (es5 / "tex-mml-chtml.js").write_text("// MathJax")
     (es5 / "output" / "font.woff").write_text("")
     monkeypatch.setenv("EOS_MATHJAX_DIR", str(es5))
-    staging = book.stage(mini_book, tmp_path / "build")
+    staging = runner.stage(mini_book, tmp_path / "build")
     assert (staging / "_mathjax" / "mathjax" / "output" / "font.woff").is_file()
     config = yaml.safe_load((staging / "_config.yml").read_text())
     assert config["sphinx"]["config"]["mathjax_path"] == "../mathjax/tex-mml-chtml.js"
     assert config["sphinx"]["config"]["html_extra_path"] == ["_mathjax"]
     assert config["execute"]["execute_notebooks"] == "off"  # the rest is kept
     monkeypatch.delenv("EOS_MATHJAX_DIR")
-    staging = book.stage(mini_book, tmp_path / "plain")
+    staging = runner.stage(mini_book, tmp_path / "plain")
     assert "mathjax_path" not in (staging / "_config.yml").read_text()

@@ -26,8 +26,8 @@ import pytest
 
 from browser import Chromium, find_chromium, serve
 from conftest import REPO
-from eos_support.book import SCORECARD, BookError, read_toc
-from eos_support.claims import RECORD_KEYS
+from eos_support.book.toc import SCORECARD, BookError, read_toc
+from eos_support.book.claims import RECORD_KEYS
 
 BUILD_TIMEOUT_S = 3300
 pytestmark = pytest.mark.timeout(BUILD_TIMEOUT_S + 300)
@@ -42,7 +42,7 @@ CLAIMING = [c for c in NOTEBOOKS if c.name != SCORECARD]
 
 def _eos_book() -> list[str]:
     script = Path(sys.executable).with_name("eos-book")
-    return [str(script)] if script.is_file() else [sys.executable, "-m", "eos_support.cli"]
+    return [str(script)] if script.is_file() else [sys.executable, "-m", "eos_support.book.cli"]
 
 
 @pytest.fixture(scope="module")

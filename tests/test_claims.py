@@ -1,4 +1,4 @@
-"""eos_support.claims: records, verdicts, atomic files, failures that name the claim."""
+"""eos_support.book.claims: records, verdicts, atomic files, failures that name the claim."""
 
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 import torch
 
-from eos_support.claims import (
+from eos_support.book.claims import (
     RECORD_KEYS,
     ClaimBook,
     ClaimsFailed,
@@ -164,10 +164,8 @@ def test_load_claims_missing_and_corrupt(tmp_path):
         load_claims(tmp_path)
 
 
-def test_default_dir_env_and_project(tmp_path, monkeypatch):
-    monkeypatch.setenv("EOS_CLAIMS_DIR", str(tmp_path / "env"))
-    assert default_claims_dir() == tmp_path / "env"
-    monkeypatch.delenv("EOS_CLAIMS_DIR")
+def test_default_dir_is_the_projects(tmp_path, monkeypatch):
+    monkeypatch.setenv("EOS_CLAIMS_DIR", str(tmp_path / "env"))  # not a channel: parameters are
     project = tmp_path / "project"
     (project / "book").mkdir(parents=True)
     (project / "pyproject.toml").write_text("")

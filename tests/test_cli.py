@@ -9,8 +9,8 @@ from pathlib import Path
 
 import pytest
 
-from eos_support.claims import ClaimBook
-from eos_support.cli import build_parser, main
+from eos_support.book.claims import ClaimBook
+from eos_support.book.cli import build_parser, main
 
 
 def run(argv, capsys):

@@ -28,9 +28,10 @@ import pytest
 import torch
 
 import fault_worker
+from cases import interrupt_once
 from conftest import HEADER, PARAMETERS, REPO
-from eos_support import train as train_module
-from eos_support.cli import main
+from eos_support.train.gd import GDRule
+from eos_support.book.cli import main
 from eos_support.data import Dataset
 from eos_support.models import fully_connected
 from eos_support.train import train_gd, train_sgd
@@ -41,7 +42,7 @@ TESTS = Path(__file__).resolve().parent
 @pytest.fixture(scope="module")
 def reference():
     """The uninterrupted run (not stored anywhere)."""
-    return fault_worker.run(cache=False)
+    return fault_worker.run(cache=None)
 
 
 def assert_same_run(run, reference):
@@ -67,11 +68,8 @@ def test_interrupted_run_resumes_to_the_same_numbers(tmp_path, reference, sig):
         stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
     )
     try:
-        deadline = time.monotonic() + 120
-        while not (list(tmp_path.glob("*.partial.pt")) and partial_step(tmp_path) >= 20):
-            assert worker.poll() is None, worker.communicate()  # a checkpoint past step 20:
-            assert time.monotonic() < deadline, "no checkpoint within 120 s"  # under way
-            time.sleep(0.05)
+        ready = worker.stdout.readline()  # the worker waits after its checkpoint at step >= PAUSE_AT
+        assert ready.startswith("ready"), (ready, worker.communicate(timeout=60))
         worker.send_signal(sig)
         out, err = worker.communicate(timeout=60)
     finally:
@@ -85,29 +83,22 @@ def test_interrupted_run_resumes_to_the_same_numbers(tmp_path, reference, sig):
         assert worker.returncode == -signal.SIGKILL
     assert not [p for p in tmp_path.glob("*.pt") if not p.name.endswith(".partial.pt")]
     stopped_at = partial_step(tmp_path)
-    assert 20 <= stopped_at < fault_worker.STEPS
+    assert stopped_at == int(ready.split()[1]) >= fault_worker.PAUSE_AT
 
     with warnings.catch_warnings():
         warnings.simplefilter("error")  # a clean resume warns about nothing
         resumed = fault_worker.run(tmp_path)
-    assert resumed.resumed
+    assert resumed.source == "resumed"
     assert_same_run(resumed, reference)
     assert not list(tmp_path.glob("*.partial.pt")), "the checkpoint outlived the finished run"
     again = fault_worker.run(tmp_path)  # now stored: read back, not recomputed
-    assert not again.resumed and again.wall_s == resumed.wall_s
+    assert again.source == "stored" and again.wall_s == resumed.wall_s
     assert_same_run(again, reference)
 
 
 def interrupt_at(monkeypatch, step):
     """Make the next GD run raise KeyboardInterrupt at ``step`` (once; resumed runs go on)."""
-    original = train_module._GDTrainer._step
-
-    def step_or_interrupt(self, t):
-        if t == step and not self.resumed:
-            raise KeyboardInterrupt
-        return original(self, t)
-
-    monkeypatch.setattr(train_module._GDTrainer, "_step", step_or_interrupt)
+    interrupt_once(monkeypatch, GDRule, lambda rule: rule.cursor.t, step)
 
 
 def checkpointed(tmp_path, monkeypatch, step=fault_worker.STEPS // 2):
@@ -136,7 +127,7 @@ def test_damaged_checkpoint_is_set_aside_and_the_run_recomputed(tmp_path, monkey
     partial.write_bytes(DAMAGE[damage](partial.read_bytes()))
     with pytest.warns(UserWarning, match=r"cannot use the checkpoint .*: it cannot be read"):
         run = fault_worker.run(tmp_path)
-    assert not run.resumed
+    assert run.source == "computed"
     assert_same_run(run, reference)
     assert partial.with_name(partial.name + ".bad").is_file()  # kept for inspection
 
@@ -169,7 +160,7 @@ def test_a_run_that_cannot_resume_says_why(tmp_path, monkeypatch, reference, cha
     torch.save(state, partial)
     with pytest.warns(UserWarning, match=r"cannot use the checkpoint .*" + reason):
         run = fault_worker.run(tmp_path)
-    assert not run.resumed
+    assert run.source == "computed"
     assert_same_run(run, reference)
 
 
@@ -199,10 +190,10 @@ def tiny(x_fill=None, n=32):
 @pytest.mark.parametrize("value", [float("nan"), float("inf")], ids=["nan", "inf"])
 def test_non_finite_data_makes_a_diverged_run(tmp_path, value):
     model, data = tiny(value)
-    run = train_gd(model, data, "ce", 0.1, 50, results_dir=tmp_path, progress=False)
+    run = train_gd(model, data, "ce", eta=0.1, max_steps=50, cache=tmp_path, progress=False)
     assert run.status == "diverged" and run.steps <= 1  # inf: tanh(inf) is finite, ∇f is not
     assert not np.isfinite(run.history["loss"][-1]) and np.all(np.isfinite(run.history["loss"][:-1]))
-    again = train_gd(*tiny(value), "ce", 0.1, 50, results_dir=tmp_path, progress=False)
+    again = train_gd(*tiny(value), "ce", eta=0.1, max_steps=50, cache=tmp_path, progress=False)
     assert again.status == "diverged" and again.wall_s == run.wall_s  # stored like any run
 
 
@@ -213,8 +204,8 @@ def test_overflow_to_infinity_and_nan_mid_run_is_diverged(tmp_path):
     y = torch.nn.functional.one_hot(torch.randint(0, 3, (32,), generator=g), 3).float()
     data = Dataset(x * 30, y, None, None, 3, "tiny-mse", "random", 5)
     model = fully_connected(data, depth=2, width=6, activation=None, seed=0)
-    run = train_gd(model, data, "mse", 50.0, 400, diverge_factor=float("inf"), check_every=1,
-                   results_dir=tmp_path, progress=False)
+    run = train_gd(model, data, "mse", eta=50.0, max_steps=400, diverge_factor=float("inf"), check_every=1,
+                   cache=tmp_path, progress=False)
     loss = run.history["loss"]
     assert run.status == "diverged"
     assert run.steps > 0 and np.all(np.isfinite(loss[:-1])) and not np.isfinite(loss[-1])
@@ -223,8 +214,8 @@ def test_overflow_to_infinity_and_nan_mid_run_is_diverged(tmp_path):
 
 def test_non_finite_data_makes_a_diverged_sgd_run(tmp_path):
     model, data = tiny(float("nan"))
-    run = train_sgd(model, data, "ce", 0.1, batch_size=8, epochs=3, samples=4,
-                    results_dir=tmp_path, progress=False)
+    run = train_sgd(model, data, "ce", eta=0.1, batch_size=8, epochs=3, samples=4,
+                    cache=tmp_path, progress=False)
     assert run.status == "diverged"
 
 
@@ -238,7 +229,7 @@ SLOW = HEADER + """
 import time
 from pathlib import Path
 
-from eos_support.claims import ClaimBook
+from eos_support.book.claims import ClaimBook
 
 log = Path(claims_dir).parent / "intervals.txt"
 start = time.time()
@@ -266,7 +257,7 @@ def book_with(root: Path, chapters: dict[str, str]) -> Path:
 
 
 def eos_book(*args, **kwargs):
-    return subprocess.Popen([sys.executable, "-m", "eos_support.cli", *args], text=True,
+    return subprocess.Popen([sys.executable, "-m", "eos_support.book.cli", *args], text=True,
                             stdout=subprocess.PIPE, stderr=subprocess.STDOUT, **kwargs)
 
 
@@ -299,12 +290,12 @@ def chapter(name, *cells):
 
 FAILING = {
     "good": chapter("good", """
-        from eos_support.claims import ClaimBook
+        from eos_support.book.claims import ClaimBook
         claims = ClaimBook("good", profile, claims_dir, device="cpu")
         claims.check("Example 1", "holds", 1, "1", True)
         claims.finish()"""),
     "claimfails": chapter("claimfails", """
-        from eos_support.claims import ClaimBook
+        from eos_support.book.claims import ClaimBook
         claims = ClaimBook("claimfails", profile, claims_dir, device="cpu")
         claims.check("Theorem 2", "the identity holds", 0.5, "< 1e-9", False)""", """
         claims.finish()"""),
@@ -313,7 +304,7 @@ FAILING = {
         os.kill(os.getpid(), signal.SIGKILL)"""),
     "hangs": chapter("hangs", "import time", "time.sleep(600)"),
     "last": chapter("last", """
-        from eos_support.claims import ClaimBook
+        from eos_support.book.claims import ClaimBook
         claims = ClaimBook("last", profile, claims_dir, device="cpu")
         claims.check("Example 1", "still executed", 1, "1", True)
         claims.finish()"""),
@@ -397,9 +388,10 @@ def test_paper_profile_with_a_missing_npz_says_what_to_do(mini_book, monkeypatch
 
 
 def test_default_profile_is_printed_with_its_reason(monkeypatch, capsys):
-    from eos_support import book, cli
+    from eos_support import profiles
+    from eos_support.book import cli
 
-    monkeypatch.setattr(book, "default_profile", lambda: ("quick", "no CUDA GPU visible to torch"))
+    monkeypatch.setattr(profiles, "default_profile", lambda: ("quick", "no CUDA GPU visible to torch"))
     assert cli._choose_profile(None) == "quick"
     assert ("[eos-book] profile: quick (default: no CUDA GPU visible to torch; choose with "
             "--profile)") in capsys.readouterr().out
@@ -408,12 +400,12 @@ def test_default_profile_is_printed_with_its_reason(monkeypatch, capsys):
 @pytest.mark.parametrize(
     "call, message",
     [
-        (lambda m, d: train_gd(m, d, "ce", float("nan"), 5), "finite and > 0"),
-        (lambda m, d: train_gd(m, d, "ce", float("inf"), 5), "finite and > 0"),
-        (lambda m, d: train_gd(m, d, "ce", "big", 5), "must be a number"),
-        (lambda m, d: train_gd(m, d, "hinge", 0.1, 5), "loss"),
-        (lambda m, d: train_sgd(m, d, "ce", 0.1, batch_size=0), "batch_size"),
-        (lambda m, d: train_sgd(m, d, "ce", 0.1, epochs=0), "epochs"),
+        (lambda m, d: train_gd(m, d, "ce", eta=float("nan"), max_steps=5), "finite and > 0"),
+        (lambda m, d: train_gd(m, d, "ce", eta=float("inf"), max_steps=5), "finite and > 0"),
+        (lambda m, d: train_gd(m, d, "ce", eta="big", max_steps=5), "must be a number"),
+        (lambda m, d: train_gd(m, d, "hinge", eta=0.1, max_steps=5), "loss"),
+        (lambda m, d: train_sgd(m, d, "ce", eta=0.1, batch_size=0), "batch_size"),
+        (lambda m, d: train_sgd(m, d, "ce", eta=0.1, epochs=0), "epochs"),
     ],
     ids=["eta nan", "eta inf", "eta text", "unknown loss", "batch 0", "epochs 0"],
 )
@@ -426,7 +418,7 @@ def test_bad_api_parameters_get_clear_errors(tmp_path, call, message):
 def test_unknown_profile_and_data_set():
     from eos_support import data, profiles
 
-    with pytest.raises(ValueError, match="unknown profile 'huge'.*paper.*quick"):
+    with pytest.raises(ValueError, match="unknown profile 'huge'.*quick, paper"):
         profiles.get("huge")
     with pytest.raises(ValueError, match="valid names"):
         data.load_dataset("mnist-5k")

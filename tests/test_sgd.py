@@ -8,10 +8,9 @@ import torch
 from torch import nn
 from torch.func import grad, vmap
 
-import eos_support.train as train_module
 from eos_support.curvature import hessian
 from eos_support.data import Dataset
-from eos_support.diagnostics import (
+from eos_support.sgd_diagnostics import (
     batch_gradients,
     expected_relative_progress,
     minibatch_gradients,
@@ -20,8 +19,9 @@ from eos_support.diagnostics import (
 from eos_support.models import fully_connected
 from eos_support.objective import ModuleLoss
 from eos_support.train import train_sgd
+from eos_support.train.sgd import SGDRule
 
-from cases import small_network
+from cases import interrupt_once, small_network
 
 N, B = 12, 4  # a finite sum of 12 terms, minibatches of 4
 
@@ -130,7 +130,7 @@ def test_minibatch_gradients_are_the_minibatches_gradients():
     for row, gi in zip(idx, G):
         assert torch.allclose(gi, grad(f.on(x[row], y[row]))(theta), atol=1e-12)
     # a callable works too, and the same generator seed gives the same draws
-    sampler = lambda th: minibatch_gradients(f, th, 4, 7, torch.Generator().manual_seed(5))  # noqa: E731
+    sampler = lambda th: minibatch_gradients(f, th, 4, 7, torch.Generator().manual_seed(5), chunk_size=3)  # noqa: E731
     assert torch.equal(sampler(theta), G)
     assert expected_relative_progress(f, theta, 0.1, sampler) == expected_relative_progress(f, theta, 0.1, G)
 
@@ -176,7 +176,7 @@ OPTIONS = dict(batch_size=8, epochs=5, samples=4, progress=False)
 
 def test_train_sgd_records_every_epoch_and_is_cached(tmp_path):
     data = toy_data()
-    run = train_sgd(toy_model(), data, "ce", 0.5, results_dir=tmp_path, **OPTIONS)
+    run = train_sgd(toy_model(), data, "ce", eta=0.5, cache=tmp_path, **OPTIONS)
     h = run.history
     assert run.status == "max_epochs" and run.steps == 5
     assert h["epoch"].tolist() == list(range(6)) and h["step"].tolist() == [0, 5, 10, 15, 20, 25]
@@ -187,29 +187,20 @@ def test_train_sgd_records_every_epoch_and_is_cached(tmp_path):
     # the stored estimates are those of expected_relative_progress at the stored θ
     f = ModuleLoss(toy_model(), data.x_train, data.y_train, "ce")
     assert float(f(run.theta)) == pytest.approx(float(h["loss"][-1]), rel=1e-5)
-    again = train_sgd(toy_model(), data, "ce", 0.5, results_dir=tmp_path, **OPTIONS)
-    assert not again.resumed and again.wall_s == run.wall_s
+    again = train_sgd(toy_model(), data, "ce", eta=0.5, cache=tmp_path, **OPTIONS)
+    assert again.source == "stored" and again.wall_s == run.wall_s
     assert all((again.history[k] == h[k]).all() or k == "minibatch_loss" for k in h)
 
 
 def test_train_sgd_resumes_after_an_interrupt_with_identical_history(tmp_path, monkeypatch):
     data = toy_data()
-    reference = train_sgd(toy_model(), data, "ce", 0.5, cache=False, **OPTIONS)
-    original = train_module._SGDTrainer._epoch
-    calls = []
-
-    def interrupted(self, e):
-        calls.append(e)
-        if e == 3 and calls.count(3) == 1:
-            raise KeyboardInterrupt
-        return original(self, e)
-
-    monkeypatch.setattr(train_module._SGDTrainer, "_epoch", interrupted)
+    reference = train_sgd(toy_model(), data, "ce", eta=0.5, cache=None, **OPTIONS)
+    calls = interrupt_once(monkeypatch, SGDRule, lambda rule: rule.epoch + 1, 3)
     with pytest.raises(KeyboardInterrupt):
-        train_sgd(toy_model(), data, "ce", 0.5, results_dir=tmp_path, checkpoint_s=1e9, **OPTIONS)
+        train_sgd(toy_model(), data, "ce", eta=0.5, cache=tmp_path, checkpoint_s=1e9, **OPTIONS)
     assert list(tmp_path.glob("*.partial.pt"))
-    resumed = train_sgd(toy_model(), data, "ce", 0.5, results_dir=tmp_path, **OPTIONS)
-    assert resumed.resumed and calls == [1, 2, 3, 3, 4, 5]
+    resumed = train_sgd(toy_model(), data, "ce", eta=0.5, cache=tmp_path, **OPTIONS)
+    assert resumed.source == "resumed" and calls == [0, 1, 2, 3, 3, 4, 5]
     assert torch.equal(resumed.theta, reference.theta)
     for key, value in reference.history.items():
         assert value.shape == resumed.history[key].shape
@@ -218,7 +209,7 @@ def test_train_sgd_resumes_after_an_interrupt_with_identical_history(tmp_path, m
 
 
 def test_train_sgd_divergence_is_a_status(tmp_path):
-    run = train_sgd(toy_model(), toy_data(loss="mse"), "mse", 50.0, results_dir=tmp_path, **OPTIONS)
+    run = train_sgd(toy_model(), toy_data(loss="mse"), "mse", eta=50.0, cache=tmp_path, **OPTIONS)
     h = run.history
     assert run.status == "diverged"
     last = h["loss"][-1]
@@ -237,7 +228,7 @@ def test_train_sgd_divergence_is_a_status(tmp_path):
     ],
 )
 def test_train_sgd_bad_inputs_are_named(option, match):
-    kwargs = dict(eta=0.1, batch_size=8, epochs=2, samples=4, cache=False, progress=False)
+    kwargs = dict(eta=0.1, batch_size=8, epochs=2, samples=4, cache=None, progress=False)
     kwargs.update(option)
     with pytest.raises(ValueError, match=match):
         train_sgd(toy_model(), toy_data(), "ce", **kwargs)

@@ -2,13 +2,15 @@ import numpy as np
 import pytest
 import torch
 
-from eos_support import train as train_module
 from eos_support.curvature import top_eigen
 from eos_support.data import Dataset
 from eos_support.diagnostics import gd_step, smoothness_profile, theorem2_rp
 from eos_support.models import fully_connected
 from eos_support.objective import ModuleLoss
 from eos_support.train import train_gd
+from eos_support.train.gd import GDRule
+
+from cases import interrupt_once
 
 
 def tiny_data(n=64, d=6, classes=3, seed=0, dtype=torch.float64):
@@ -25,8 +27,8 @@ def net(data, activation="tanh", dtype=torch.float64):
 def test_per_step_diagnostics_match_the_core_functions(tmp_path):
     data, eta = tiny_data(), 0.5
     taus = [0.25, 0.5, 1.0]
-    run = train_gd(net(data), data, "ce", eta, 12, sharpness_every=4, profile_every=6, taus=taus,
-                   snapshot_every=3, results_dir=tmp_path, progress=False)
+    run = train_gd(net(data), data, "ce", eta=eta, max_steps=12, sharpness_every=4, profile_every=6, taus=taus,
+                   snapshot_every=3, cache=tmp_path, progress=False)
     h = run.history
     f = ModuleLoss(net(data), data.x_train, data.y_train, "ce")
     theta = f.theta0
@@ -50,7 +52,7 @@ def test_per_step_diagnostics_match_the_core_functions(tmp_path):
 
 def test_float64_theorem2_columns(tmp_path):
     data = tiny_data(dtype=torch.float32)
-    run = train_gd(net(data, dtype=torch.float32), data, "ce", 0.5, 10, float64_every=5, results_dir=tmp_path, progress=False)
+    run = train_gd(net(data, dtype=torch.float32), data, "ce", eta=0.5, max_steps=10, float64_every=5, cache=tmp_path, progress=False)
     h = run.history
     assert list(h["float64_step"]) == [0, 5, 10]
     assert np.allclose(h["rp64"], h["theorem2_rp64"], rtol=1e-9, atol=1e-12)
@@ -61,7 +63,7 @@ def test_float64_theorem2_columns(tmp_path):
 def test_divergence_is_a_result(tmp_path):
     data = tiny_data()
     onehot = Dataset(data.x_train * 10, torch.nn.functional.one_hot(data.y_train, 3).double(), None, None, 3, "tiny-mse", "random", 6)
-    run = train_gd(net(onehot, activation=None), onehot, "mse", 5.0, 200, results_dir=tmp_path, progress=False)
+    run = train_gd(net(onehot, activation=None), onehot, "mse", eta=5.0, max_steps=200, cache=tmp_path, progress=False)
     assert run.status == "diverged"
     loss = run.history["loss"]
     assert not (np.isfinite(loss[-1]) and loss[-1] <= 1e3 * loss[0])
@@ -70,7 +72,7 @@ def test_divergence_is_a_result(tmp_path):
 
 def test_accuracy_goal_stops_the_run(tmp_path):
     data = tiny_data()
-    run = train_gd(net(data), data, "ce", 0.5, 2000, acc_goal=0.9, results_dir=tmp_path, progress=False)
+    run = train_gd(net(data), data, "ce", eta=0.5, max_steps=2000, acc_goal=0.9, cache=tmp_path, progress=False)
     assert run.status == "acc_goal"
     acc = run.history["accuracy"]
     assert acc[run.goal_step] >= 0.9 and np.all(acc[: run.goal_step] < 0.9)
@@ -79,55 +81,48 @@ def test_accuracy_goal_stops_the_run(tmp_path):
 
 def test_cached_run_is_reused_and_config_changes_recompute(tmp_path):
     data = tiny_data()
-    first = train_gd(net(data), data, "ce", 0.5, 20, results_dir=tmp_path, progress=False)
-    again = train_gd(net(data), data, "ce", 0.5, 20, results_dir=tmp_path, progress=False)
+    first = train_gd(net(data), data, "ce", eta=0.5, max_steps=20, cache=tmp_path, progress=False)
+    again = train_gd(net(data), data, "ce", eta=0.5, max_steps=20, cache=tmp_path, progress=False)
     assert again.wall_s == first.wall_s and np.array_equal(again.history["loss"], first.history["loss"])
-    other = train_gd(net(data), data, "ce", 0.4, 20, results_dir=tmp_path, progress=False)
+    other = train_gd(net(data), data, "ce", eta=0.4, max_steps=20, cache=tmp_path, progress=False)
     assert not np.array_equal(other.history["loss"], first.history["loss"])
 
 
 def test_resume_after_interrupt_gives_the_same_run(tmp_path, monkeypatch):
     data = tiny_data()
-    options = dict(sharpness_every=5, profile_every=7, taus=[0.5, 1.0], results_dir=tmp_path, progress=False)
-    reference = train_gd(net(data), data, "ce", 0.5, 40, cache=False, **options)
+    options = dict(sharpness_every=5, profile_every=7, taus=[0.5, 1.0], cache=tmp_path, progress=False)
+    reference = train_gd(net(data), data, "ce", eta=0.5, max_steps=40, **(options | {"cache": None}))
 
-    original = train_module._GDTrainer._step
-
-    def interrupted(self, t):
-        if t == 23 and not self.resumed:
-            raise KeyboardInterrupt
-        return original(self, t)
-
-    monkeypatch.setattr(train_module._GDTrainer, "_step", interrupted)
+    interrupt_once(monkeypatch, GDRule, lambda rule: rule.cursor.t, 23)
     with pytest.raises(KeyboardInterrupt):
-        train_gd(net(data), data, "ce", 0.5, 40, **options)
+        train_gd(net(data), data, "ce", eta=0.5, max_steps=40, **options)
     assert list(tmp_path.glob("*.partial.pt"))
-    resumed = train_gd(net(data), data, "ce", 0.5, 40, **options)
-    assert resumed.resumed and not list(tmp_path.glob("*.partial.pt"))
+    resumed = train_gd(net(data), data, "ce", eta=0.5, max_steps=40, **options)
+    assert resumed.source == "resumed" and not list(tmp_path.glob("*.partial.pt"))
     for key, value in reference.history.items():
         assert np.array_equal(value, resumed.history[key], equal_nan=True), key
 
 
 def test_corrupted_result_is_recomputed(tmp_path):
     data = tiny_data()
-    first = train_gd(net(data), data, "ce", 0.5, 10, results_dir=tmp_path, progress=False)
+    first = train_gd(net(data), data, "ce", eta=0.5, max_steps=10, cache=tmp_path, progress=False)
     (path,) = tmp_path.glob("*.pt")
     path.write_bytes(path.read_bytes()[:100])
     with pytest.warns(UserWarning, match="cannot be read"):
-        again = train_gd(net(data), data, "ce", 0.5, 10, results_dir=tmp_path, progress=False)
+        again = train_gd(net(data), data, "ce", eta=0.5, max_steps=10, cache=tmp_path, progress=False)
     assert np.array_equal(first.history["loss"], again.history["loss"])
 
 
 def test_bad_arguments_are_named(tmp_path):
     data = tiny_data()
     with pytest.raises(ValueError, match="step size"):
-        train_gd(net(data), data, "ce", -1, 10, results_dir=tmp_path)
+        train_gd(net(data), data, "ce", eta=-1, max_steps=10, cache=tmp_path)
     with pytest.raises(ValueError, match="max_steps"):
-        train_gd(net(data), data, "ce", 0.1, 0, results_dir=tmp_path)
+        train_gd(net(data), data, "ce", eta=0.1, max_steps=0, cache=tmp_path)
     with pytest.raises(ValueError, match="taus"):
-        train_gd(net(data), data, "ce", 0.1, 5, profile_every=2, results_dir=tmp_path)
+        train_gd(net(data), data, "ce", eta=0.1, max_steps=5, profile_every=2, cache=tmp_path)
     with pytest.raises(ValueError, match="acc_goal"):
-        train_gd(net(data), data, "ce", 0.1, 5, acc_goal=95, results_dir=tmp_path)
+        train_gd(net(data), data, "ce", eta=0.1, max_steps=5, acc_goal=95, cache=tmp_path)
 
 
 def test_trainers_run_outside_the_main_thread(tmp_path):
@@ -139,9 +134,9 @@ def test_trainers_run_outside_the_main_thread(tmp_path):
     data, results = tiny_data(), {}
 
     def work():
-        results["gd"] = train_gd(net(data), data, "ce", 0.5, 5, results_dir=tmp_path, progress=False)
-        results["sgd"] = train_sgd(net(data), data, "ce", 0.5, batch_size=16, epochs=2, samples=4,
-                                   results_dir=tmp_path, progress=False)
+        results["gd"] = train_gd(net(data), data, "ce", eta=0.5, max_steps=5, cache=tmp_path, progress=False)
+        results["sgd"] = train_sgd(net(data), data, "ce", eta=0.5, batch_size=16, epochs=2, samples=4,
+                                   cache=tmp_path, progress=False)
 
     thread = threading.Thread(target=work)
     thread.start()

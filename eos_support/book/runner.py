@@ -11,14 +11,14 @@ on that copy with execution off, so the HTML shows exactly what was executed and
 Folders under ``<build>`` (default ``_build`` in the project root):
 
 - ``book/``      the staged book; its HTML lands in ``book/_build/html``
-- ``claims/``    one JSON file of claim records per chapter (:mod:`eos_support.claims`)
-- ``results/``   the chapters' run cache (``$EOS_RESULTS_DIR`` overrides it)
+- ``claims/``    one JSON file of claim records per chapter (:mod:`eos_support.book.claims`)
+- ``results/``   the chapters' run cache (``eos-book --results-dir`` moves it)
 - ``timings.json`` wall time, device, profile and status of each chapter's last execution
 
 Every notebook chapter receives the papermill parameters ``profile``, ``claims_dir`` and
 ``results_dir`` (its first code cell, tagged ``parameters``, must define them); the
-scorecard chapter, executed last, also gets ``timings_path``. The same values are in the
-kernel's environment as ``EOS_PROFILE``, ``EOS_CLAIMS_DIR`` and ``EOS_RESULTS_DIR``.
+scorecard chapter, executed last, also gets ``timings_path``. Parameters are the only channel:
+nothing reaches a chapter through the environment.
 """
 
 from __future__ import annotations
@@ -30,53 +30,19 @@ import os
 import shutil
 import subprocess
 import sys
-import tempfile
 import time
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 from pathlib import Path
 
-__all__ = [
-    "BookError",
-    "Chapter",
-    "ChapterResult",
-    "PROFILES",
-    "SCORECARD",
-    "default_profile",
-    "paper_dataset",
-    "execute",
-    "find_root",
-    "html_index",
-    "read_toc",
-    "render",
-    "scorecard",
-    "select",
-    "stage",
-    "summary",
-    "timings",
-]
+from ..profiles import NAMES as PROFILES
+from ..system import atomic_write, device_name
+from .report import load_json
+from .toc import SCORECARD, BookError, Page, find_root, read_toc, select
 
-PROFILES = ("quick", "paper")
-SCORECARD = "scorecard"
-"""The chapter that tabulates every claim; always executed last."""
 DEFAULT_TIMEOUT_S = 1800
 """Per-cell execution limit, generous: the paper profile trains networks in single cells."""
 INJECTED_TAG = "injected-parameters"
 HIDE_TAG = "remove-cell"
-
-
-class BookError(Exception):
-    """A problem with the book's files or the request (bad chapter name, missing file)."""
-
-
-@dataclass(frozen=True)
-class Chapter:
-    """One page of ``_toc.yml``: ``name`` (file stem), ``docname`` (toc entry), ``source``."""
-
-    name: str
-    docname: str
-    source: Path
-    notebook: bool
-    """Whether the page is a jupytext notebook (executed) rather than a plain page (copied)."""
 
 
 @dataclass
@@ -86,6 +52,8 @@ class ChapterResult:
     chapter: str
     ok: bool
     seconds: float
+    started: float = 0.0
+    """When the execution started (seconds since the epoch)."""
     output: Path | None = None
     cell: int | None = None
     """1-based position of the failing cell among the chapter's own cells."""
@@ -112,131 +80,7 @@ class ChapterResult:
 
 
 # ---------------------------------------------------------------------------------------
-# The book's files
-
-
-def find_root(start=None) -> Path:
-    """The project folder: the first at or above ``start`` (default: cwd) with ``_toc.yml``
-    and ``_config.yml``. Raises :class:`BookError` if there is none."""
-    here = Path(start or Path.cwd()).resolve()
-    for folder in (here, *here.parents):
-        if (folder / "_toc.yml").is_file() and (folder / "_config.yml").is_file():
-            return folder
-    raise BookError(
-        f"no _toc.yml and _config.yml in {here} or above it: run eos-book inside the "
-        "eos-book repository, or pass --root"
-    )
-
-
-def _toc_files(entries, out):
-    for entry in entries or []:
-        if not isinstance(entry, dict):
-            raise BookError(f"_toc.yml: unexpected entry {entry!r}")
-        if "glob" in entry:
-            raise BookError("_toc.yml: 'glob' entries are not supported; list each file")
-        if "file" in entry:
-            out.append(str(entry["file"]))
-        for key in ("chapters", "sections", "parts"):
-            _toc_files(entry.get(key), out)
-    return out
-
-
-def _is_notebook(path: Path) -> bool:
-    """Whether ``path`` is a notebook: an .ipynb, or text with a jupytext/kernelspec header."""
-    if path.suffix == ".ipynb":
-        return True
-    if path.suffix != ".md":
-        return False
-    text = path.read_text(encoding="utf-8")
-    if not text.startswith("---"):
-        return False
-    end = text.find("\n---", 3)
-    header = text[3:end] if end > 0 else ""
-    import yaml
-
-    try:
-        meta = yaml.safe_load(header) or {}
-    except yaml.YAMLError as error:
-        raise BookError(f"{path}: the YAML front matter does not parse: {error}") from error
-    return isinstance(meta, dict) and ("jupytext" in meta or "kernelspec" in meta)
-
-
-def read_toc(root) -> list[Chapter]:
-    """The pages of ``root/_toc.yml`` in order; a listed file that is missing raises
-    :class:`BookError` naming it."""
-    import yaml
-
-    root = Path(root)
-    try:
-        toc = yaml.safe_load((root / "_toc.yml").read_text(encoding="utf-8"))
-    except (OSError, yaml.YAMLError) as error:
-        raise BookError(f"cannot read {root / '_toc.yml'}: {error}") from error
-    if not isinstance(toc, dict) or "root" not in toc:
-        raise BookError(f"{root / '_toc.yml'} must have a 'root:' entry (format: jb-book)")
-    docnames = [str(toc["root"])] + _toc_files(
-        [{"chapters": toc.get("chapters"), "parts": toc.get("parts")}], []
-    )
-    chapters, seen = [], set()
-    for docname in docnames:
-        stem = Path(docname)
-        if stem.suffix in (".md", ".ipynb"):
-            stem = stem.with_suffix("")
-        candidates = [root / f"{stem}{s}" for s in (".md", ".ipynb")]
-        source = next((c for c in candidates if c.is_file()), None)
-        if source is None:
-            raise BookError(
-                f"_toc.yml lists {docname!r} but {candidates[0].relative_to(root)} does not exist"
-            )
-        if stem.name in seen:
-            raise BookError(f"_toc.yml lists two pages named {stem.name!r}; names must be unique")
-        seen.add(stem.name)
-        chapters.append(Chapter(stem.name, str(stem), source, _is_notebook(source)))
-    return chapters
-
-
-def select(chapters, names=None) -> list[Chapter]:
-    """The notebook chapters named in ``names`` (stem, ``book/stem`` or ``book/stem.md``), in
-    toc order with the scorecard last; all of them when ``names`` is empty. When some are
-    named, the scorecard is added so that it reflects the new claims. Unknown names raise
-    :class:`BookError` listing the valid ones."""
-    notebooks = [c for c in chapters if c.notebook]
-    by_name = {c.name: c for c in notebooks}
-    if names:
-        wanted = []
-        for raw in names:
-            name = Path(raw).name
-            for suffix in (".md", ".ipynb"):
-                name = name.removesuffix(suffix)
-            if name not in by_name:
-                pages = sorted(c.name for c in chapters if not c.notebook)
-                hint = f" ({', '.join(pages)} are plain pages, not executed)" if pages else ""
-                raise BookError(
-                    f"unknown chapter {raw!r}; valid chapters: {', '.join(by_name) or '(none)'}"
-                    + hint
-                )
-            wanted.append(name)
-        if SCORECARD in by_name:
-            wanted.append(SCORECARD)
-        chosen = [c for c in notebooks if c.name in wanted]
-    else:
-        chosen = list(notebooks)
-    return sorted(chosen, key=lambda c: c.name == SCORECARD)
-
-
-# ---------------------------------------------------------------------------------------
 # Staging and execution
-
-
-def _atomic_write_text(path: Path, text: str) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as fh:
-            fh.write(text)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
 
 
 _SKIP_COPY = ("__pycache__", ".ipynb_checkpoints", "_build", ".jupyter_cache")
@@ -314,7 +158,7 @@ def _stage_mathjax(root: Path, staging: Path) -> None:
                            encoding="utf-8")
 
 
-def _to_notebook(chapter: Chapter):
+def _to_notebook(chapter: Page):
     import jupytext
 
     nb = jupytext.read(chapter.source)
@@ -345,20 +189,6 @@ def _chapter_lock(build_dir: Path, name: str, log):
             yield
         finally:
             fcntl.flock(fh, fcntl.LOCK_UN)
-
-
-@contextlib.contextmanager
-def _environment(values: dict):
-    old = {k: os.environ.get(k) for k in values}
-    os.environ.update({k: str(v) for k, v in values.items()})
-    try:
-        yield
-    finally:
-        for k, v in old.items():
-            if v is None:
-                os.environ.pop(k, None)
-            else:
-                os.environ[k] = v
 
 
 def _cell_status(cell) -> str | None:
@@ -413,7 +243,7 @@ def _error_line(text: str, limit: int = 300) -> str:
     return text if len(text) <= limit else text[: limit - 1] + "…"
 
 
-def _locate_failure(result: ChapterResult, nb, chapter: Chapter) -> None:
+def _locate_failure(result: ChapterResult, nb, chapter: Page) -> None:
     """Fill ``result.cell``, ``line``, ``cell_source`` and (if missing) ``error`` from ``nb``."""
     cells = _own_cells(nb)
     failed = None
@@ -447,16 +277,9 @@ def _locate_failure(result: ChapterResult, nb, chapter: Chapter) -> None:
         result.line = text.count("\n", 0, at) + 1
 
 
-def _load_json(path: Path, default):
-    try:
-        return json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, ValueError):
-        return default
-
-
 def _record_timing(build_dir: Path, result: ChapterResult, profile: str, device: str) -> None:
     path = build_dir / "timings.json"
-    table = _load_json(path, {})
+    table = load_json(path, {})
     if not isinstance(table, dict):
         table = {}
     table[result.chapter] = {
@@ -466,10 +289,10 @@ def _record_timing(build_dir: Path, result: ChapterResult, profile: str, device:
         "ok": result.ok,
         "date": _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"),
     }
-    _atomic_write_text(path, json.dumps(table, indent=1) + "\n")
+    atomic_write(path, json.dumps(table, indent=1) + "\n")
 
 
-def _execute_one(chapter, root, build_dir, staging, parameters, timeout, progress, log):
+def _execute_one(chapter, root, build_dir, staging, parameters, timeout, progress):
     import nbformat
     import papermill
 
@@ -477,9 +300,11 @@ def _execute_one(chapter, root, build_dir, staging, parameters, timeout, progres
     target = staging / rel
     work = build_dir / "executing"
     work.mkdir(parents=True, exist_ok=True)
+    for stale in work.glob(f"{chapter.name}.*.ipynb"):  # left by a killed run (we hold the chapter's lock)
+        stale.unlink(missing_ok=True)
     tag = f"{chapter.name}.{os.getpid()}"
     source_nb, output_nb = work / f"{tag}.input.ipynb", work / f"{tag}.ipynb"
-    result = ChapterResult(chapter.name, ok=False, seconds=0.0)
+    result = ChapterResult(chapter.name, ok=False, seconds=0.0, started=time.time())
     start = time.perf_counter()
     try:
         nb = _to_notebook(chapter)
@@ -517,7 +342,7 @@ def _execute_one(chapter, root, build_dir, staging, parameters, timeout, progres
             _drop_widget_state(out)
             if not result.ok:
                 _locate_failure(result, out, chapter)
-            _atomic_write_text(target, nbformat.writes(out))
+            atomic_write(target, nbformat.writes(out))
             result.output = target
         except Exception as error:  # noqa: BLE001
             result.warnings.append(f"could not read the executed notebook: {error}")
@@ -539,13 +364,15 @@ def execute(
 ) -> list[ChapterResult]:
     """Stage the book and execute the notebook ``chapters`` (names; all when empty).
 
-    One chapter's failure does not stop the others; each chapter's old claims file is
-    removed first, so the scorecard never shows the claims of an earlier run as current.
+    One chapter's failure does not stop the others. A chapter's claims file is replaced only when
+    its new claims are complete (:meth:`ClaimBook.finish` writes it atomically): an interrupted
+    execution leaves the old claims in place, and a failed one marks them stale (see
+    :func:`eos_support.book.claims.mark_stale`), so the scorecard never shows old claims as current.
     Returns one :class:`ChapterResult` per executed chapter.
     """
     from tqdm.auto import tqdm
 
-    from .claims import _device_name
+    from .claims import mark_stale
 
     if profile not in PROFILES:
         raise BookError(f"unknown profile {profile!r}; choose one of {', '.join(PROFILES)}")
@@ -556,35 +383,23 @@ def execute(
     chosen = select(read_toc(root), chapters)
     staging = stage(root, build_dir)
     claims_dir = build_dir / "claims"
-    claims_dir.mkdir(parents=True, exist_ok=True)
-    results_dir = Path(
-        results_dir or os.environ.get("EOS_RESULTS_DIR") or build_dir / "results"
-    ).resolve()
-    results_dir.mkdir(parents=True, exist_ok=True)
-    device = _device_name()
+    results_dir = Path(results_dir or build_dir / "results").resolve()
+    for folder in (claims_dir, results_dir):
+        folder.mkdir(parents=True, exist_ok=True)
+    device = device_name()
     log = log or tqdm.write
     results = []
     bar = tqdm(chosen, desc="chapters", unit="chapter", disable=not progress)
     for chapter in bar:
         bar.set_postfix_str(chapter.name)
         log(f"[eos-book] executing {chapter.name} ({chapter.source.relative_to(root)})")
-        parameters = {
-            "profile": profile,
-            "claims_dir": str(claims_dir),
-            "results_dir": str(results_dir),
-        }
+        parameters = {"profile": profile, "claims_dir": str(claims_dir), "results_dir": str(results_dir)}
         if chapter.name == SCORECARD:
             parameters["timings_path"] = str(build_dir / "timings.json")
-        env = {
-            "EOS_PROFILE": profile,
-            "EOS_CLAIMS_DIR": claims_dir,
-            "EOS_RESULTS_DIR": results_dir,
-        }
-        with _chapter_lock(build_dir, chapter.name, log), _environment(env):
-            (claims_dir / f"{chapter.name}.json").unlink(missing_ok=True)
-            result = _execute_one(
-                chapter, root, build_dir, staging, parameters, timeout, progress, log
-            )
+        with _chapter_lock(build_dir, chapter.name, log):
+            result = _execute_one(chapter, root, build_dir, staging, parameters, timeout, progress)
+            if not result.ok:
+                mark_stale(claims_dir, chapter.name, since=result.started)
             _record_timing(build_dir, result, profile, device)
         log(f"[eos-book] {result.describe()}")
         results.append(result)
@@ -641,105 +456,3 @@ def render(build_dir, *, strict: bool = True, nitpick: bool = False, quiet: bool
     return subprocess.run(cmd, check=False).returncode
 
 
-# ---------------------------------------------------------------------------------------
-# Profiles
-
-
-def paper_dataset() -> str:
-    """The paper profile's data set: ``$EOS_PAPER_DATASET`` (e.g. ``npz:/data/cifar10.npz``),
-    else ``cifar10-5k`` (CIFAR-10's python batches under ``$EOS_DATA_DIR``)."""
-    return os.environ.get("EOS_PAPER_DATASET") or "cifar10-5k"
-
-
-def default_profile() -> tuple[str, str]:
-    """``("paper", why)`` when torch sees a GPU and the paper's data (CIFAR-10, or
-    ``$EOS_PAPER_DATASET``) is on disk, else ``("quick", why)``."""
-    try:
-        import torch
-
-        gpu = torch.cuda.is_available()
-    except Exception as error:  # noqa: BLE001
-        return "quick", f"torch unusable ({error})"
-    if not gpu:
-        return "quick", "no CUDA GPU visible to torch"
-    try:
-        from . import data
-
-        name = paper_dataset()
-        found = data.available(name)
-        where = name[4:] if name.startswith("npz:") else data.data_dir()
-    except Exception as error:  # noqa: BLE001
-        return "quick", f"cannot check for CIFAR-10 ({error})"
-    if not found:
-        return "quick", f"GPU found, but CIFAR-10 is not in {where}"
-    return "paper", f"GPU and CIFAR-10 ({where}) found"
-
-
-# ---------------------------------------------------------------------------------------
-# The scorecard page
-
-
-def _toc_order(start=None) -> list[str]:
-    try:
-        return [c.name for c in read_toc(find_root(start))]
-    except BookError:
-        return []
-
-
-def _fmt_seconds(s) -> str:
-    try:
-        s = float(s)
-    except (TypeError, ValueError):
-        return "?"
-    return f"{s:.1f} s" if s < 120 else f"{s / 60:.1f} min"
-
-
-def scorecard(claims_dir=None, start=None):
-    """Every claim of every chapter as Markdown: a summary line, then a table (chapter, paper
-    item, claim, measured, expected, verdict, profile, device, date) in the toc's order."""
-    from .claims import _markdown, load_claims, markdown_table
-
-    records = load_claims(claims_dir)
-    order = {name: i for i, name in enumerate(_toc_order(start))}
-    records.sort(key=lambda r: order.get(r.get("chapter"), len(order)))
-    if not records:
-        return _markdown("*No claims recorded yet: execute the chapters with `eos-book execute`.*")
-    failed = [r for r in records if not r.get("passed")]
-    chapters = list(dict.fromkeys(r.get("chapter") for r in records))
-    verdict = "all passed ✅" if not failed else f"**{len(failed)} failed** ❌"
-    columns = ("chapter", "paper_item", "claim", "measured", "expected", "passed", "profile",
-               "device", "date")
-    return _markdown(
-        f"**{len(records)} claims** from {len(chapters)} chapter(s): {verdict}.\n\n"
-        + markdown_table(records, columns=columns)
-    )
-
-
-def timings(timings_path, start=None):
-    """Each chapter's last execution (wall time, device, profile, status, date) as Markdown."""
-    from .claims import _markdown
-
-    data = _load_json(Path(timings_path), {}) if timings_path else {}
-    order = {name: i for i, name in enumerate(_toc_order(start))}
-    rows = sorted(
-        ((n, t) for n, t in (data.items() if isinstance(data, dict) else []) if isinstance(t, dict)),
-        key=lambda kv: order.get(kv[0], len(order)),
-    )
-    if not rows:
-        return _markdown("*No timings recorded yet.*")
-    lines = [
-        "| chapter | wall time | device | profile | status | date |",
-        "|---|---|---|---|---|---|",
-    ]
-    for name, t in rows:
-        status = "✅ executed" if t.get("ok") else "❌ failed"
-        lines.append(
-            f"| {name} | {_fmt_seconds(t.get('seconds'))} | {t.get('device', '?')} | "
-            f"{t.get('profile', '?')} | {status} | {t.get('date', '?')} |"
-        )
-    return _markdown("\n".join(lines))
-
-
-def result_dicts(results) -> list[dict]:
-    """``results`` as JSON-ready dicts."""
-    return [{k: (str(v) if isinstance(v, Path) else v) for k, v in asdict(r).items()} for r in results]

@@ -8,11 +8,12 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 import time
 from pathlib import Path
 
-from . import __version__
+from .. import __version__
 
 DESCRIPTION = """\
 Execute, render and check the executable reproduction of Ahn, Zhang & Sra,
@@ -59,7 +60,8 @@ def _add_common(p: argparse.ArgumentParser, build=True):
 
 
 def _add_execution(p: argparse.ArgumentParser):
-    from .book import DEFAULT_TIMEOUT_S, PROFILES
+    from ..profiles import NAMES as PROFILES
+    from .runner import DEFAULT_TIMEOUT_S
 
     p.add_argument(
         "--profile",
@@ -79,7 +81,7 @@ def _add_execution(p: argparse.ArgumentParser):
         "--results-dir",
         type=Path,
         default=None,
-        help="the chapters' run cache (default: $EOS_RESULTS_DIR or BUILD_DIR/results)",
+        help="the chapters' run cache (default: $EOS_RESULTS_DIR if set, else BUILD_DIR/results)",
     )
     p.add_argument("--no-progress", action="store_true", help="no progress bars")
     p.add_argument(
@@ -168,7 +170,7 @@ def _err(message: str) -> None:
 
 
 def _choose_profile(requested: str | None) -> str:
-    from .book import default_profile
+    from ..profiles import default_profile
 
     if requested:
         print(f"[eos-book] profile: {requested} (requested)", flush=True)
@@ -178,54 +180,18 @@ def _choose_profile(requested: str | None) -> str:
     return profile
 
 
-def _check_paper_data() -> str | None:
-    """None when CIFAR-10 is usable (on disk, or downloaded now), else what to do."""
-    try:
-        from . import data
-        from .book import paper_dataset
-    except Exception as error:  # noqa: BLE001
-        return f"cannot import eos_support.data ({error})"
-    name = paper_dataset()
-    if name.startswith("npz:"):
-        if data.available(name):
-            return None
-        return (
-            f"EOS_PAPER_DATASET={name} names a file that does not exist. Point it at an .npz "
-            f"with x_train (N, 32, 32, 3) uint8 images and y_train labels, unset it to use "
-            f"CIFAR-10 from {data.data_dir()}, or run the quick profile: "
-            f"eos-book build --profile quick"
-        )
-    if data.available(name):
-        return None
-    print(
-        f"[eos-book] CIFAR-10 is not in {data.data_dir()}: downloading it with torchvision "
-        "(about 170 MB)...",
-        flush=True,
-    )
-    try:
-        data.load_dataset("cifar10-5k", download=True)
-    except Exception as error:  # noqa: BLE001
-        return (
-            f"the paper profile needs CIFAR-10, which is not on disk and could not be "
-            f"downloaded ({error}).\n"
-            f"Either download it on a machine with a network: python -c \"import torchvision; "
-            f"torchvision.datasets.CIFAR10(root='{data.data_dir()}', download=True)\"  and copy "
-            f"the folder cifar-10-batches-py into {data.data_dir()} (or set EOS_DATA_DIR to the "
-            f"folder that holds it),\n"
-            f"or run the quick profile, which works offline: eos-book build --profile quick"
-        )
-    return None
-
-
 def _execute(args) -> tuple[int, object]:
-    from .book import execute, find_root, read_toc, select, summary
+    from .runner import execute, summary
+    from .toc import find_root, read_toc, select
 
     root = find_root(args.root)
     build_dir = (args.build_dir or root / "_build").resolve()
     select(read_toc(root), args.chapters)  # validate names before anything slow
     profile = _choose_profile(args.profile)
     if profile == "paper":
-        problem = _check_paper_data()
+        from ..profiles import paper_data_problem
+
+        problem = paper_data_problem(log=lambda text: print(f"[eos-book] {text}", flush=True))
         if problem:
             _err(problem)
             return 2, build_dir
@@ -236,7 +202,7 @@ def _execute(args) -> tuple[int, object]:
         profile,
         args.chapters,
         timeout=args.timeout,
-        results_dir=args.results_dir,
+        results_dir=args.results_dir or os.environ.get("EOS_RESULTS_DIR"),
         progress=not args.no_progress,
     )
     print(summary(results))
@@ -250,7 +216,8 @@ def cmd_execute(args) -> int:
 
 
 def cmd_build(args) -> int:
-    from .book import find_root, html_index, render, stage
+    from .runner import html_index, render, stage
+    from .toc import find_root
 
     if args.no_execute:
         root = find_root(args.root)
@@ -273,13 +240,13 @@ def cmd_build(args) -> int:
 
 
 def _text_table(records) -> str:
-    from .claims import _format
+    from .report import format_value
 
     columns = ("chapter", "paper_item", "passed", "measured", "expected", "claim", "profile")
     heads = ("chapter", "paper item", "verdict", "measured", "expected", "claim", "profile")
     rows = [
         [
-            ("PASS" if r.get("passed") else "FAIL") if c == "passed" else _format(r.get(c, ""))
+            ("PASS" if r.get("passed") else "FAIL") if c == "passed" else format_value(r.get(c, ""))
             for c in columns
         ]
         for r in records
@@ -296,8 +263,8 @@ def _text_table(records) -> str:
 
 
 def cmd_claims(args) -> int:
-    from .book import find_root
     from .claims import RECORD_KEYS, load_claims
+    from .toc import find_root
 
     if args.build_dir is not None:
         build_dir = args.build_dir
@@ -325,7 +292,7 @@ def cmd_claims(args) -> int:
 
 
 def cmd_list(args) -> int:
-    from .book import find_root, read_toc
+    from .toc import find_root, read_toc
 
     root = find_root(args.root)
     chapters = read_toc(root)
@@ -341,7 +308,7 @@ COMMANDS = {"execute": cmd_execute, "build": cmd_build, "claims": cmd_claims, "l
 
 def main(argv=None) -> int:
     """Entry point of ``eos-book``; returns the exit code."""
-    from .book import BookError
+    from .toc import BookError
 
     parser = build_parser()
     args = parser.parse_args(argv)

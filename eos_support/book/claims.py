@@ -11,14 +11,9 @@ the number it has just computed, shows :meth:`ClaimBook.table`, and ends with
     claims.table()
     claims.finish()
 
-Where the records go (``out_dir``), first match wins:
-
-1. the ``out_dir`` argument (the book's runner passes ``<build>/claims``);
-2. the environment variable ``EOS_CLAIMS_DIR``;
-3. ``<project>/_build/claims``, where ``<project>`` is the first folder at or above the
-   current directory that holds both ``pyproject.toml`` and ``_toc.yml`` (the repository
-   root: a chapter opened in Jupyter from ``book/`` writes where the runner reads);
-4. ``_build/claims`` under the current directory.
+Where the records go: the ``out_dir`` argument (the book's runner passes ``<build>/claims``), else
+``claims/`` in :func:`eos_support.book.toc.default_build_dir` (a chapter opened in Jupyter from
+``book/`` writes where ``eos-book build`` reads).
 
 Each file is a JSON list of records with the keys ``chapter, paper_item, claim, measured,
 expected, passed, profile, device, date``; it is written to a temporary file in the same
@@ -30,12 +25,15 @@ from __future__ import annotations
 import datetime as _dt
 import json
 import math
-import os
 import re
-import tempfile
 from pathlib import Path
 
-__all__ = ["ClaimBook", "ClaimsFailed", "RECORD_KEYS", "default_claims_dir", "load_claims"]
+from ..system import atomic_write, device_name
+from .report import as_markdown, format_value, markdown_table
+from .toc import default_build_dir
+
+__all__ = ["ClaimBook", "ClaimsFailed", "RECORD_KEYS", "default_claims_dir", "load_claims", "mark_stale",
+           "stale_chapters"]
 
 RECORD_KEYS = (
     "chapter",
@@ -62,27 +60,8 @@ class ClaimsFailed(AssertionError):
 
 
 def default_claims_dir() -> Path:
-    """Where claims go when no folder is given (see the module docstring)."""
-    env = os.environ.get("EOS_CLAIMS_DIR")
-    if env:
-        return Path(env).expanduser()
-    here = Path.cwd().resolve()
-    for folder in (here, *here.parents):
-        if (folder / "pyproject.toml").is_file() and (folder / "_toc.yml").is_file():
-            return folder / "_build" / "claims"
-    return here / "_build" / "claims"
-
-
-def _device_name() -> str:
-    """``"cuda:<GPU name>"`` when torch sees a GPU, else ``"cpu"``."""
-    try:
-        import torch
-
-        if torch.cuda.is_available():
-            return f"cuda:{torch.cuda.get_device_name()}"
-    except Exception:  # noqa: BLE001 - a claim must be recordable without torch/CUDA
-        pass
-    return "cpu"
+    """Where claims go when no folder is given: ``<build>/claims`` of the project (see the module docstring)."""
+    return default_build_dir() / "claims"
 
 
 def _json_safe(value):
@@ -113,76 +92,6 @@ def _as_bool(passed) -> bool:
     return bool(passed)
 
 
-def _format(value) -> str:
-    if isinstance(value, bool):
-        return str(value)
-    if isinstance(value, float):
-        return f"{value:.6g}"
-    if isinstance(value, list) and len(value) > 6:
-        return "[" + ", ".join(_format(v) for v in value[:6]) + ", …]"
-    if isinstance(value, list):
-        return "[" + ", ".join(_format(v) for v in value) + "]"
-    return str(value)
-
-
-def _cell(text) -> str:
-    """Text safe inside a Markdown table cell."""
-    return str(text).replace("|", "\\|").replace("\n", " ")
-
-
-def markdown_table(records, columns=("paper_item", "claim", "measured", "expected", "passed")):
-    """A Markdown table of claim ``records`` (dicts) over ``columns``; verdicts as ✅/❌."""
-    names = {
-        "chapter": "chapter",
-        "paper_item": "paper item",
-        "claim": "claim",
-        "measured": "measured",
-        "expected": "expected",
-        "passed": "verdict",
-        "profile": "profile",
-        "device": "device",
-        "date": "date",
-    }
-    lines = [
-        "| " + " | ".join(names.get(c, c) for c in columns) + " |",
-        "|" + "---|" * len(columns),
-    ]
-    for r in records:
-        cells = []
-        for c in columns:
-            v = r.get(c, "")
-            if c == "passed":
-                cells.append("✅" if v else "❌")
-            else:
-                cells.append(_cell(_format(v)))
-        lines.append("| " + " | ".join(cells) + " |")
-    return "\n".join(lines)
-
-
-class _Markdown:
-    """Fallback display object when IPython is absent: Markdown for Jupyter, text for print."""
-
-    def __init__(self, data: str):
-        self.data = data
-
-    def _repr_markdown_(self):
-        return self.data
-
-    def __str__(self):
-        return self.data
-
-    __repr__ = __str__
-
-
-def _markdown(text: str):
-    try:
-        from IPython.display import Markdown
-
-        return Markdown(text)
-    except ImportError:  # pragma: no cover - IPython comes with ipykernel
-        return _Markdown(text)
-
-
 class ClaimBook:
     """The claims one chapter checks, written to ``<out_dir>/<chapter>.json`` by :meth:`finish`.
 
@@ -202,7 +111,7 @@ class ClaimBook:
         self.chapter = chapter
         self.profile = profile
         self.out_dir = Path(out_dir).expanduser() if out_dir is not None else default_claims_dir()
-        self.device = device or _device_name()
+        self.device = device or device_name()
         self.records: list[dict] = []
 
     @property
@@ -253,23 +162,14 @@ class ClaimBook:
     def table(self):
         """The chapter's claims as a Markdown table (item, claim, measured, expected, verdict)."""
         if not self.records:
-            return _markdown("*No claims checked yet.*")
-        return _markdown(markdown_table(self.records))
+            return as_markdown("*No claims checked yet.*")
+        return as_markdown(markdown_table(self.records))
 
     def write(self) -> Path:
-        """Write the records to :attr:`path` atomically and return the path."""
-        self.out_dir.mkdir(parents=True, exist_ok=True)
-        text = json.dumps(self.records, indent=1, ensure_ascii=False, allow_nan=False)
-        fd, tmp = tempfile.mkstemp(prefix=f".{self.chapter}.", suffix=".tmp", dir=self.out_dir)
-        try:
-            with os.fdopen(fd, "w", encoding="utf-8") as fh:
-                fh.write(text + "\n")
-                fh.flush()
-                os.fsync(fh.fileno())
-            os.replace(tmp, self.path)
-        except BaseException:
-            Path(tmp).unlink(missing_ok=True)
-            raise
+        """Write the records to :attr:`path` atomically (dropping a stale copy) and return the path."""
+        text = json.dumps(self.records, indent=1, ensure_ascii=False, allow_nan=False) + "\n"
+        atomic_write(self.path, text)
+        self.path.with_suffix(STALE).unlink(missing_ok=True)
         return self.path
 
     def finish(self) -> None:
@@ -284,7 +184,7 @@ class ClaimBook:
         failed = self.failed
         if failed:
             lines = [
-                f"- {r['paper_item']}: {r['claim']} (measured {_format(r['measured'])}, "
+                f"- {r['paper_item']}: {r['claim']} (measured {format_value(r['measured'])}, "
                 f"expected {r['expected']})"
                 for r in failed
             ]
@@ -305,6 +205,8 @@ def load_claims(directory=None) -> list[dict]:
         return []
     records = []
     for path in sorted(folder.glob("*.json")):
+        if path.name.endswith(STALE):
+            continue
         try:
             data = json.loads(path.read_text(encoding="utf-8"))
         except (OSError, UnicodeDecodeError, json.JSONDecodeError) as error:
@@ -322,3 +224,20 @@ def load_claims(directory=None) -> list[dict]:
             )
         records.extend(data)
     return records
+
+
+STALE = ".stale.json"
+
+
+def mark_stale(directory, chapter: str, since: float) -> None:
+    """After a failed execution: set ``chapter``'s claims aside as ``<chapter>.stale.json`` unless
+    the execution wrote them (modified after ``since``, seconds since the epoch)."""
+    path = Path(directory) / f"{chapter}.json"
+    if path.is_file() and path.stat().st_mtime < since:
+        path.replace(path.with_suffix(STALE))
+
+
+def stale_chapters(directory=None) -> list[str]:
+    """The chapters whose last execution failed and left no current claims."""
+    folder = Path(directory).expanduser() if directory is not None else default_claims_dir()
+    return sorted(p.name[: -len(STALE)] for p in folder.glob(f"*{STALE}")) if folder.is_dir() else []

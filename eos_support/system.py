@@ -1,0 +1,44 @@
+"""What a result was computed on, and how it reaches the disk: one device name and one atomic write."""
+
+from __future__ import annotations
+
+import os
+import tempfile
+from pathlib import Path
+
+
+def device_name(device=None) -> str:
+    """``"cpu"``, or ``"cuda:<GPU name>"`` for a CUDA device (the current one when ``device`` is None
+    and torch sees a GPU). Never raises: a claim or a run must be recordable without CUDA."""
+    try:
+        import torch
+
+        device = torch.device(device) if device is not None else None
+        if device is None and torch.cuda.is_available():
+            device = torch.device("cuda")
+        if device is not None and device.type == "cuda":
+            return f"cuda:{torch.cuda.get_device_name(device)}"
+        return "cpu" if device is None else device.type
+    except Exception:  # noqa: BLE001 - a broken CUDA set-up still names the CPU
+        return "cpu"
+
+
+def atomic_write(path, data: bytes | str) -> Path:
+    """Write ``data`` to ``path`` through a temporary file in the same folder and :func:`os.replace`.
+
+    A reader sees the old file or the new one, never half of one; an interrupt leaves the old file
+    in place. The folder is created if needed. Returns ``path``.
+    """
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    try:
+        with os.fdopen(fd, "wb") as fh:
+            fh.write(data.encode("utf-8") if isinstance(data, str) else data)
+            fh.flush()
+            os.fsync(fh.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+    return path

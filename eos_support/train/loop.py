@@ -1,0 +1,176 @@
+"""The one training loop: stored runs, resumption, checkpoints, interrupts and progress, for any step rule.
+
+A *step rule* (:class:`~eos_support.train.gd.GDRule`, :class:`~eos_support.train.sgd.SGDRule`) does one
+unit of work at a time (a GD step, an SGD epoch) and commits it whole; this loop decides when to
+checkpoint, saves on an interrupt (Ctrl-C, or SIGTERM treated alike), stores the finished run and says
+where the :class:`Run` came from.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import dataclasses
+import signal
+import time
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+import torch
+from torch.func import grad_and_value
+
+from ..store import RunStore, cache_root, fingerprint, loss_key, model_key
+
+SOURCES = ("computed", "stored", "resumed")
+
+
+@dataclass(frozen=True)
+class Run:
+    """A finished (or diverged) run.
+
+    ``options`` are the trainer's options (:class:`~eos_support.train.GDOptions` or
+    :class:`~eos_support.train.SGDOptions`); ``status`` says why it stopped; ``history`` holds numpy
+    arrays (see the trainer); ``theta`` is the last iterate; ``goal_step`` the first step whose train
+    accuracy reached ``options.acc_goal`` (GD); ``wall_s`` the loop's wall time; ``device`` where it ran;
+    ``source`` is ``"computed"``, ``"stored"`` (read from the cache) or ``"resumed"`` (from a checkpoint).
+    """
+
+    options: Any
+    status: str
+    history: Mapping[str, np.ndarray]
+    theta: torch.Tensor
+    goal_step: int | None
+    wall_s: float
+    device: str
+    source: str
+
+    @property
+    def eta(self) -> float:
+        return self.options.eta
+
+    @property
+    def steps(self) -> int:
+        """The last recorded step (GD) or epoch (SGD)."""
+        return len(self.history["loss"]) - 1
+
+
+def run_from_state(options, state, source) -> Run:
+    """A :class:`Run` from a final state (as stored) and where it came from."""
+    return Run(
+        options=options,
+        status=state["status"],
+        history={k: v.numpy() for k, v in state["history"].items()},
+        theta=state["theta"],
+        goal_step=state["goal_step"],
+        wall_s=state["wall_s"],
+        device=state["device"],
+        source=source,
+    )
+
+
+def run_config(kind, model, theta0, data, loss, options, cache) -> dict:
+    """What makes two runs the same run: the store's key. Checks that a cached run can be keyed."""
+    config = dict(kind=kind, dtype=str(theta0.dtype), theta0=fingerprint(theta0), data=data.name,
+                  data_fingerprint=fingerprint(data.x_train, data.y_train))
+    if cache_root(cache) is not None:
+        config.update(model=model_key(model), loss=loss_key(loss))
+    return config | dataclasses.asdict(options)
+
+
+def gradient_loss_and_correct(f):
+    """θ ↦ (∇f(θ), (f(θ), number of correctly classified training examples)) in one pass."""
+    targets = f.targets
+    labels = targets if targets.dim() == 1 else targets.argmax(-1)
+
+    def loss_and_correct(theta):
+        out = f.outputs(theta)
+        return f.loss(out, targets), (out.argmax(-1) == labels).sum()
+
+    return grad_and_value(loss_and_correct, has_aux=True)
+
+
+@contextlib.contextmanager
+def sigterm_as_interrupt():
+    """Treat SIGTERM like Ctrl-C inside the block, so that the loop checkpoints before it ends."""
+
+    def handler(signum, frame):
+        raise KeyboardInterrupt(f"signal {signum}")
+
+    try:
+        previous = signal.signal(signal.SIGTERM, handler)
+    except ValueError:  # not the main thread: leave signals alone
+        previous = None
+    try:
+        yield
+    finally:
+        if previous is not None:
+            signal.signal(signal.SIGTERM, previous)
+
+
+def train(make_rule, options, config, cache, *, progress, checkpoint_s, label) -> Run:
+    """The stored run if the cache has it; else run ``make_rule()`` to its end, resuming its checkpoint.
+
+    ``cache``: None (compute, store nothing), True or a folder (see :func:`eos_support.store.cache_root`).
+    Checkpoints every ``checkpoint_s`` seconds and on an interrupt, which is then raised again.
+    """
+    root = cache_root(cache)
+    store = RunStore(config, root) if root is not None else None
+    if store is not None and (state := store.load()) is not None:
+        return run_from_state(options, state, "stored")
+    rule, source = make_rule(), "computed"
+    if store is not None and (state := store.load_checkpoint()) is not None:
+        rule.restore(state)
+        source = "resumed"
+    state = _loop(rule, store, progress, checkpoint_s, label)
+    if store is not None:
+        store.save(state)
+    return run_from_state(options, state, source)
+
+
+def _loop(rule, store, progress, checkpoint_s, label) -> dict:
+    """Advance ``rule`` until it sets a status; returns its final state."""
+    from tqdm.auto import tqdm
+
+    bar = tqdm(total=rule.total, initial=rule.position, desc=label, unit=rule.unit,
+               disable=None if progress is None else not progress, leave=False)
+    last = tick = time.perf_counter()
+
+    def save_checkpoint():
+        nonlocal tick
+        now = time.perf_counter()
+        rule.wall_s += now - tick
+        tick = now
+        if store is not None and (state := rule.checkpoint()) is not None:
+            store.save_checkpoint(state)
+
+    try:
+        with sigterm_as_interrupt():
+            while rule.status is None:
+                rule.advance()
+                bar.update(1)
+                if rule.status is None and time.perf_counter() - last > checkpoint_s:
+                    save_checkpoint()
+                    last = tick
+    except KeyboardInterrupt:
+        save_checkpoint()
+        raise
+    finally:
+        bar.close()
+    rule.wall_s += time.perf_counter() - tick
+    return rule.final()
+
+
+def schedule(every, steps) -> list[int]:
+    """The steps 0, every, 2·every, … ≤ ``steps`` at which a periodic measurement is taken ([] if never)."""
+    return [] if not every else list(range(0, steps + 1, int(every)))
+
+
+def positive_int(name, value, minimum=1, allow_none=False):
+    """``value`` as an int ≥ ``minimum`` (or None when allowed), else a ValueError naming ``name``."""
+    if value is None and allow_none:
+        return None
+    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < minimum:
+        none = " (or None)" if allow_none else ""
+        raise ValueError(f"{name} must be an integer >= {minimum}{none}, got {value!r}")
+    return int(value)

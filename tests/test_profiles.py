@@ -1,0 +1,72 @@
+"""eos_support.profiles: one home for every experiment's settings in both profiles."""
+
+import dataclasses
+
+import pytest
+import torch
+
+from eos_support import profiles
+from eos_support.data import Dataset
+from eos_support.train import GDOptions, SGDOptions, train_gd
+
+
+def test_both_profiles_have_the_same_experiments_with_valid_options():
+    quick, paper = profiles.get("quick"), profiles.get("paper")
+    assert set(quick.experiments) == set(paper.experiments)
+    for prof in (quick, paper):
+        for name, e in prof.experiments.items():
+            assert e.paper_item.split()[0] in ("Experiment", "Remark", "Corollary"), name
+            options = GDOptions if e.trainer == "gd" else SGDOptions
+            for eta in e.etas:  # every run's options are valid before anything runs
+                options(eta=eta, **e.options)
+            assert prof.describe(name).startswith(e.paper_item)
+
+
+def test_the_paper_profile_uses_the_papers_step_sizes_where_the_text_names_them():
+    paper = profiles.get("paper")
+    assert 2 / 60 in paper["experiment3"].etas and paper["experiment5"].etas == (2 / 60,)
+    assert paper["remark4"].etas == (2 / 10,) and paper["experiment1"].etas == (2 / 30,)
+    assert paper["experiment7"].etas == (2 / 100,) and paper["experiment8"].options["batch_size"] == 32
+    assert all(e.n_train == 5000 for e in paper.experiments.values())
+
+
+def test_paper_dataset_is_read_once_with_one_rule(monkeypatch):
+    monkeypatch.delenv("EOS_PAPER_DATASET", raising=False)
+    assert profiles.paper_dataset() == "cifar10-5k" == profiles.get("paper").dataset
+    monkeypatch.setenv("EOS_PAPER_DATASET", "")
+    assert profiles.paper_dataset() == "cifar10-5k"
+    monkeypatch.setenv("EOS_PAPER_DATASET", "npz:/data/c.npz")
+    assert profiles.get("paper").dataset == "npz:/data/c.npz"
+
+
+def test_default_profile_without_a_gpu(monkeypatch):
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: False)
+    assert profiles.default_profile() == ("quick", "no CUDA GPU visible to torch")
+
+
+def test_unknown_names_are_named():
+    with pytest.raises(ValueError, match="unknown profile 'huge': choose one of quick, paper"):
+        profiles.get("huge")
+    with pytest.raises(KeyError, match="no experiment 'experiment99'"):
+        profiles.get("quick")["experiment99"]
+    with pytest.raises(ValueError, match="several step sizes"):
+        profiles.get("quick").run("experiment3")
+
+
+def tiny(name, loss, device, n_train):
+    g = torch.Generator().manual_seed(0)
+    x, y = torch.randn(n_train, 6, generator=g), torch.randint(0, 10, (n_train,), generator=g)
+    return Dataset(x, y, None, None, 10, "tiny", "random", 6)
+
+
+def test_a_profile_run_is_the_trainers_run_on_the_experiments_network(tmp_path, monkeypatch):
+    monkeypatch.setattr(profiles, "_load", tiny)
+    experiment = dataclasses.replace(profiles.get("quick")["experiment5"], n_train=32, width=8,
+                                     options=dict(max_steps=6, sharpness_every=None))
+    prof = dataclasses.replace(profiles.get("quick", tmp_path), experiments={"e": experiment})
+    run = prof.run("e")
+    data, model = prof.network("e")
+    direct = train_gd(model, data, "ce", eta=experiment.etas[0], max_steps=6, sharpness_every=None)
+    assert run.source == "computed" and (run.history["loss"] == direct.history["loss"]).all()
+    assert prof.run("e").source == "stored"  # cached in the profile's results folder
+    assert prof.objective("e")(run.theta) == pytest.approx(float(run.history["loss"][-1]), rel=1e-5)

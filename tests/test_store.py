@@ -1,0 +1,136 @@
+"""eos_support.store: the run cache's key covers everything that decides a run's numbers, and what it
+cannot key is refused rather than cached (a stale run is a silent wrong result)."""
+
+import importlib.util
+import sys
+import textwrap
+
+import pytest
+import torch
+from torch import nn
+
+from eos_support import store
+from eos_support.data import Dataset
+from eos_support.store import UncacheableError, cache_root, loss_key, model_key
+from eos_support.train import train_gd
+
+MODEL_SOURCE = """
+import torch
+from torch import nn
+
+
+class Net(nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.linear = nn.Linear(4, 3)
+        self.scale = 1.0
+
+    def forward(self, x):
+        return {body}
+"""
+
+
+def load_net(folder, body, name="user_net"):
+    """A user's model class in its own file, (re)written with ``body`` as forward's return value."""
+    path = folder / f"{name}.py"
+    path.write_text(MODEL_SOURCE.format(body=body))
+    spec = importlib.util.spec_from_file_location(name, path)
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[name] = module
+    spec.loader.exec_module(module)
+    torch.manual_seed(0)
+    return module.Net()
+
+
+def tiny_data():
+    g = torch.Generator().manual_seed(0)
+    return Dataset(torch.randn(16, 4, generator=g), torch.randint(0, 3, (16,), generator=g), None, None, 3,
+                   "tiny", "random", 4)
+
+
+def test_an_edited_forward_is_a_new_run(tmp_path):
+    data = tiny_data()
+    first = train_gd(load_net(tmp_path, "self.linear(x) * self.scale"), data, "ce", eta=0.5, max_steps=5,
+                     cache=tmp_path / "runs", progress=False)
+    again = train_gd(load_net(tmp_path, "self.linear(x) * self.scale"), data, "ce", eta=0.5, max_steps=5,
+                     cache=tmp_path / "runs", progress=False)
+    edited = train_gd(load_net(tmp_path, "torch.tanh(self.linear(x)) * self.scale"), data, "ce", eta=0.5,
+                      max_steps=5, cache=tmp_path / "runs", progress=False)
+    assert (first.source, again.source, edited.source) == ("computed", "stored", "computed")
+    assert not (edited.history["loss"] == first.history["loss"]).all()
+
+
+def test_a_plain_attribute_is_part_of_the_key(tmp_path):
+    model = load_net(tmp_path, "self.linear(x) * self.scale")
+    before = model_key(model)
+    model.scale = 2.0
+    assert model_key(model) != before
+    model.scale = 1.0
+    assert model_key(model) == before
+
+
+def test_buffers_are_part_of_the_key():
+    model = nn.BatchNorm1d(3)
+    before = model_key(model)
+    model.running_mean += 1
+    assert model_key(model) != before
+
+
+def test_torch_modules_are_keyed_by_their_configuration():
+    assert model_key(nn.Linear(4, 3)) != model_key(nn.Linear(4, 3, bias=False))
+    assert model_key(nn.Sequential(nn.Linear(4, 3), nn.Tanh())) != model_key(nn.Sequential(nn.Linear(4, 3), nn.ReLU()))
+
+
+def test_a_class_without_readable_source_cannot_be_cached():
+    namespace = {}
+    exec(textwrap.dedent("""
+        from torch import nn
+        class Hidden(nn.Module):
+            def forward(self, x):
+                return x
+    """), namespace)  # as a notebook cell defines it: no file to read
+    with pytest.raises(UncacheableError, match="cache=None"):
+        model_key(namespace["Hidden"]())
+
+
+def test_an_attribute_printed_as_an_address_cannot_be_cached():
+    model = nn.Linear(2, 2)
+    model.helper = object()
+    with pytest.raises(UncacheableError, match="memory address"):
+        model_key(model)
+
+
+def test_a_callable_loss_cannot_be_cached_but_can_be_computed(tmp_path):
+    data, model = tiny_data(), nn.Linear(4, 3)
+    with pytest.raises(UncacheableError, match="callable loss"):
+        loss_key(lambda out, y: nn.functional.cross_entropy(out, y))
+    with pytest.raises(UncacheableError):
+        train_gd(model, data, lambda out, y: nn.functional.cross_entropy(out, y), eta=0.1, max_steps=2,
+                 cache=tmp_path, progress=False)
+    run = train_gd(model, data, lambda out, y: nn.functional.cross_entropy(out, y), eta=0.1, max_steps=2,
+                   progress=False)
+    assert run.source == "computed" and not list(tmp_path.iterdir())
+
+
+def test_library_calls_do_not_cache_unless_asked(tmp_path, monkeypatch):
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "xdg"))
+    run = train_gd(nn.Linear(4, 3), tiny_data(), "ce", eta=0.1, max_steps=2, progress=False)
+    assert run.source == "computed" and not (tmp_path / "xdg").exists()
+    cached = train_gd(nn.Linear(4, 3), tiny_data(), "ce", eta=0.1, max_steps=2, cache=True, progress=False)
+    assert cached.source == "computed" and list((tmp_path / "xdg" / "eos-book" / "runs").glob("*.pt"))
+
+
+def test_cache_root(tmp_path, monkeypatch):
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path))
+    assert cache_root(None) is None and cache_root(False) is None
+    assert cache_root(True) == tmp_path / "eos-book" / "runs"
+    assert cache_root(tmp_path / "x") == tmp_path / "x"
+    with pytest.raises(ValueError, match="cache must be None"):
+        cache_root(3)
+
+
+def test_code_version_covers_every_computing_module():
+    for name in store.COMPUTING_MODULES:
+        assert (store.PACKAGE / name).is_file(), name
+    computing = {p.relative_to(store.PACKAGE).as_posix() for p in (store.PACKAGE / "train").glob("*.py")}
+    assert computing <= set(store.COMPUTING_MODULES)
