@@ -30,6 +30,17 @@ def check_theta(theta):
     return theta
 
 
+def check_finite(theta, what):
+    """θ must be finite: at a NaN or infinite θ, ``what`` (e.g. "relative progress") is undefined."""
+    if not bool(torch.isfinite(theta).all()):
+        bad = int((~torch.isfinite(theta)).sum())
+        raise ValueError(
+            f"theta has {bad} non-finite entries (NaN or inf) of {theta.numel()}, so {what} is undefined "
+            "there: pass a finite θ (a diverged run's iterate is not a point to evaluate)"
+        )
+    return theta
+
+
 def scalar(f):
     """Wrap f so that a non-scalar output raises a ValueError instead of a cryptic autograd error."""
 
