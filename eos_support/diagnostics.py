@@ -10,7 +10,7 @@ import numpy as np
 import torch
 from torch.func import grad, grad_and_value, vmap
 
-from ._checks import check_eta, check_theta, nonzero, scalar
+from ._checks import check_eta, check_finite, check_gradient, check_step, check_theta, finite_gradient, scalar
 
 
 def relative_progress(f, theta, eta):
@@ -20,14 +20,17 @@ def relative_progress(f, theta, eta):
 
 def directional_smoothness(f, theta, v):
     """L(θ; v) = ⟨v, ∇f(θ) − ∇f(θ − v)⟩ / ‖v‖²  (Definition 2)."""
-    theta = check_theta(theta)
+    theta = check_finite(check_theta(theta), "directional smoothness")
     if v.shape != theta.shape:
         raise ValueError(f"v must have theta's shape {tuple(theta.shape)}, got {tuple(v.shape)}")
-    vv = torch.dot(v, v)
+    vv = torch.dot(check_finite(v, "directional smoothness", "v"), v)
     if not float(vv) > 0:
         raise ValueError("directional smoothness is undefined for v = 0: pass a non-zero direction")
     g = grad(scalar(f))
-    return float(torch.dot(v, g(theta) - g(theta - v)) / vv)
+    g0 = finite_gradient(g(theta), "directional smoothness")
+    out = torch.dot(v, g0 - g(theta - v)) / vv
+    check_step([out], "directional smoothness", "θ − v")
+    return float(out)
 
 
 @dataclass(frozen=True)
@@ -48,19 +51,20 @@ class GDStep:
 
 def gd_step(f, theta, eta):
     """Take one GD step and return RP(θ) and L(θ; η∇f(θ)) with it (Definitions 1 and 2)."""
-    theta, eta = check_theta(theta), check_eta(eta)
+    theta, eta = check_finite(check_theta(theta), "relative progress"), check_eta(eta)
     value_and_grad = grad_and_value(scalar(f))
     g, loss = value_and_grad(theta)
-    gg = torch.dot(g, g)
-    nonzero(gg, "relative progress")
+    gg = check_gradient(g, "relative progress", loss)
     nxt = theta - eta * g
     g_next, next_loss = value_and_grad(nxt)
+    rp, ds = (next_loss - loss) / (eta * gg), torch.dot(g, g - g_next) / (eta * gg)
+    check_step([next_loss, eta * gg, rp, ds], "relative progress", f"θ − η∇f(θ) with eta={eta:g}")
     return GDStep(
         loss=float(loss),
         next_loss=float(next_loss),
         grad_norm_sq=float(gg),
-        rp=float((next_loss - loss) / (eta * gg)),
-        ds=float(torch.dot(g, g - g_next) / (eta * gg)),
+        rp=float(rp),
+        ds=float(ds),
         next_theta=nxt,
     )
 
@@ -78,13 +82,14 @@ def smoothness_profile(f, theta, eta, taus, chunk_size=None):
     Uses ⟨ητg, g − ∇f(θ − ητg)⟩ / ‖ητg‖² = ⟨g, g − ∇f(θ − ητg)⟩ / (ητ‖g‖²), with g = ∇f(θ).
     ``chunk_size`` bounds how many τ are evaluated at once (memory).
     """
-    theta, eta = check_theta(theta), check_eta(eta)
+    theta, eta = check_finite(check_theta(theta), "directional smoothness"), check_eta(eta)
     taus = _as_taus(taus, theta)
     df = grad(scalar(f))
     g = df(theta)
-    gg = torch.dot(g, g)
-    nonzero(gg, "directional smoothness")
-    return profile_from_gradient(df, theta, g, eta, taus, chunk_size)
+    gg = check_gradient(g, "directional smoothness")
+    profile = profile_from_gradient(df, theta, g, eta, taus, chunk_size)
+    check_step([eta * taus.max() * gg, profile], "directional smoothness", f"θ − ητ∇f(θ) with eta={eta:g}")
+    return profile
 
 
 def profile_from_gradient(df, theta, g, eta, taus, chunk_size=None):
@@ -104,7 +109,7 @@ def gauss_legendre(nodes, dtype=torch.float64, device=None):
 
 def theorem2_rp(f, theta, eta, nodes=64, chunk_size=None):
     """RP(θ) = −1 + η ∫₀¹ τ L(θ; ητ∇f(θ)) dτ, the right side of (4.2), by Gauss–Legendre quadrature."""
-    theta = check_theta(theta)
+    theta = check_finite(check_theta(theta), "the right side of (4.2)")
     tau, w = gauss_legendre(nodes, theta.dtype, theta.device)
     profile = smoothness_profile(f, theta, eta, tau, chunk_size=chunk_size)
     return float(-1 + check_eta(eta) * torch.sum(w * tau * profile))
@@ -242,7 +247,7 @@ def expected_relative_progress(f, theta, eta, sample_gradients, nodes=None, chun
     (``None``: all at once); ``nodes`` Gauss–Legendre nodes in τ for the exact form of Appendix A
     cost M·nodes more. Returns an :class:`SGDProgress`.
     """
-    theta, eta = check_theta(theta), check_eta(eta)
+    theta, eta = check_finite(check_theta(theta), "expected relative progress"), check_eta(eta)
     if chunk_size is not None and int(chunk_size) < 1:
         raise ValueError(f"chunk_size must be >= 1 (or None for all at once), got {chunk_size}")
     if nodes is not None and int(nodes) < 1:
@@ -250,9 +255,9 @@ def expected_relative_progress(f, theta, eta, sample_gradients, nodes=None, chun
     G = _check_samples(sample_gradients(theta) if callable(sample_gradients) else sample_gradients, theta)
     value_and_grad = grad_and_value(scalar(f))
     g, loss = value_and_grad(theta)
-    gg = torch.dot(g, g)
-    nonzero(gg, "expected relative progress")
+    gg = check_gradient(g, "expected relative progress", loss)
     out = sgd_progress_tensors(value_and_grad, theta, loss, g, eta, G, nodes, chunk_size)
+    check_step([eta * gg, *out.values()], "expected relative progress", f"θ − η gᵢ with eta={eta:g}")
     values = {k: float(v) for k, v in out.items()}
     return SGDProgress(
         **{k: values[k] for k in ("erp", "erp_se", "erp_cv", "erp_cv_se", "rhs", "rhs_se", "gap", "gap_se")},
