@@ -160,7 +160,8 @@ def test_a_huge_finite_step_is_still_a_result():
     P = torch.diag(torch.tensor([1.0, 3.0], dtype=torch.float64))
     theta = torch.ones(2, dtype=torch.float64)
     g = P @ theta
-    assert relative_progress(quadratic(P), theta, 1e38) == pytest.approx(-1 + 1e38 / 2 * float(g @ P @ g / (g @ g)), rel=1e-12)
+    expected = -1 + 1e38 / 2 * float(g @ P @ g / (g @ g))
+    assert relative_progress(quadratic(P), theta, 1e38) == pytest.approx(expected, rel=1e-12)
 
 
 def test_directional_smoothness_at_a_stationary_point_is_defined():
