@@ -65,8 +65,7 @@ def _fresh_direction(basis, coverage, generator):
     d = basis.shape[1]
     r = torch.randn(d, generator=generator, dtype=basis.dtype, device=basis.device)
     r = _orthogonalise(basis, r / torch.linalg.vector_norm(r))
-    e = torch.nn.functional.one_hot(torch.argmin(coverage), d).to(basis.dtype)
-    e = _orthogonalise(basis, e)
+    e = _orthogonalise(basis, (torch.arange(d, device=basis.device) == torch.argmin(coverage)).to(basis.dtype))
     nr, ne = torch.linalg.vector_norm(r), torch.linalg.vector_norm(e)
     use_r = nr >= ne / 4
     pick, norm = torch.where(use_r, r, e), torch.where(use_r, nr, ne)

@@ -180,3 +180,14 @@ def test_non_finite_hessian_is_named():
         top_eigen(lambda t: torch.sqrt(t).sum(), torch.tensor([0.0, 1.0], dtype=torch.float64))
     with pytest.raises(ValueError, match="warm start"):
         top_eigen(example1, torch.ones(2), v0=torch.zeros(2))
+
+
+def test_lanczos_reads_nothing_back_to_the_host(monkeypatch):
+    # On a GPU a host read inside the loop would synchronise every step: none may happen, breakdowns included.
+    def host_read(self, *args):
+        raise AssertionError("host read inside the Lanczos loop")
+
+    for name in ("item", "tolist", "__bool__", "__float__", "__int__"):
+        monkeypatch.setattr(torch.Tensor, name, host_read)
+    for matvec in (lambda v: 2 * v, lambda v: torch.zeros_like(v), lambda v: v.sum() * torch.ones_like(v)):
+        lanczos(matvec, torch.ones(12, dtype=torch.float64), 8)
