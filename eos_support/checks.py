@@ -30,6 +30,17 @@ def check_theta(theta):
     return theta
 
 
+def check_finite(x, what, name="theta"):
+    """``x`` (θ, or a direction v) must be finite: at a NaN or infinite point ``what`` is undefined."""
+    if not bool(torch.isfinite(x).all()):
+        bad = int((~torch.isfinite(x)).sum())
+        raise ValueError(
+            f"{name} is not finite ({bad} of its {x.numel()} entries are NaN or inf), so {what} is undefined "
+            f"there: pass a finite {name} (a diverged run's iterate is not a point to evaluate)"
+        )
+    return x
+
+
 def scalar(f):
     """Wrap f so that a non-scalar output raises a ValueError instead of a cryptic autograd error."""
 
@@ -43,10 +54,44 @@ def scalar(f):
     return wrapped
 
 
-def nonzero(grad_norm_sq, what):
-    """RP and L divide by ‖∇f‖²: at a stationary point they are undefined."""
-    if not float(grad_norm_sq) > 0:
+def finite_gradient(g, what, loss=None):
+    """f(θ) (when given) and ∇f(θ) must be finite for ``what``; returns g."""
+    if loss is not None and not math.isfinite(float(loss)):
         raise ValueError(
-            f"{what} is undefined at a stationary point (the gradient is zero): "
-            "evaluate it at a non-stationary θ"
+            f"the loss f(θ) = {float(loss)} is not finite at this θ, so {what} is undefined there: "
+            "check the loss function (e.g. a log of 0) or evaluate it at a point where f is finite"
+        )
+    if not bool(torch.isfinite(g).all()):
+        bad = int((~torch.isfinite(g)).sum())
+        raise ValueError(
+            f"the gradient ∇f(θ) is not finite at this θ ({bad} of its {g.numel()} entries are NaN or inf), "
+            f"so {what} is undefined there: evaluate it at a point where f is differentiable"
+        )
+    return g
+
+
+def check_gradient(g, what, loss=None):
+    """f(θ) and ∇f(θ) finite and ∇f(θ) ≠ 0: RP (Definition 1) and L(θ; η∇f(θ)) (Definition 2) divide by
+    ‖∇f(θ)‖², and a NaN gradient is not a stationary point. Returns ‖∇f(θ)‖² (a 0-dim tensor)."""
+    gg = torch.dot(finite_gradient(g, what, loss), g)
+    if math.isinf(float(gg)):
+        raise ValueError(
+            f"‖∇f(θ)‖² overflows {g.dtype} at this θ, so {what} cannot be computed: use float64 (theta.double())"
+        )
+    if float(gg) == 0:
+        raise ValueError(
+            f"{what} is undefined at a stationary point (the gradient is zero): evaluate it at a non-stationary θ"
+        )
+    return gg
+
+
+def check_step(results, what, step):
+    """``results`` (0-dim tensors computed at the end of ``step``, e.g. "θ − η∇f(θ) with eta=0.1") must
+    all be finite: a non-finite one means the step left the region where f and ∇f are finite, or a
+    product such as η‖∇f(θ)‖² overflowed."""
+    values = torch.cat([torch.as_tensor(r).detach().reshape(-1).double().cpu() for r in results])
+    if not bool(torch.isfinite(values).all()):
+        raise ValueError(
+            f"{what} is not finite: the step {step} is too large for this θ (it leaves the region where f and "
+            "∇f are finite, or η‖∇f(θ)‖² overflows): use a smaller step, or float64 (theta.double())"
         )

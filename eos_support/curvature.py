@@ -1,11 +1,12 @@
 """Sharpness λ_max(∇²f(θ)) (footnote 1) by Lanczos on Hessian-vector products, on θ's device."""
 
+import math
 from dataclasses import dataclass
 
 import torch
 from torch.func import grad, hessian as _hessian, vjp
 
-from .checks import check_theta, scalar
+from .checks import check_finite, check_theta, scalar
 
 
 def hessian_operator(f, theta):
@@ -32,9 +33,11 @@ def hessian(f, theta):
 class Eigen:
     """The top Ritz pair of ∇²f(θ) and how sure it is.
 
-    ``residual`` is ‖∇²f v − λv‖ / max(|λ|, tiny), an upper bound on λ's relative error times the
-    spectral gap; ``converged`` says whether it fell below the requested tolerance; ``hvps`` counts the
-    Hessian-vector products spent.
+    ``residual`` is ‖∇²f v − λv‖ / max(|λ|, √ε‖T‖), an upper bound on λ's relative error times the
+    spectral gap; ε is the dtype's machine epsilon and ‖T‖ the largest |Ritz value| (a lower bound on
+    ‖∇²f(θ)‖), a floor that keeps it meaningful when λ ≈ 0 (a zero Hessian has residual 0).
+    ``converged`` says whether it fell below the requested tolerance or the Krylov space is the whole
+    space (then λ is exact up to rounding); ``hvps`` counts the Hessian-vector products spent.
     """
 
     value: float
@@ -44,75 +47,124 @@ class Eigen:
     hvps: int
 
 
-def lanczos(matvec, v0, steps):
-    """``steps`` Lanczos iterations with full reorthogonalisation, free of host synchronisation.
+def _orthogonalise(basis, w):
+    """w minus its projection on the orthonormal rows of ``basis``; twice is enough (Kahan–Parlett)."""
+    for _ in range(2):
+        w = w - basis.T @ (basis @ w)
+    return w
 
-    Returns the top Ritz value, its unit Ritz vector and the residual ‖Av − λv‖ as device tensors.
-    A breakdown (the Krylov space is invariant, e.g. in dimension 2) restarts the recurrence with a
-    random direction orthogonal to the basis, which keeps the tridiagonal matrix block-diagonal and exact.
+
+def _fresh_direction(basis, coverage, generator):
+    """A unit vector orthogonal to the rows of ``basis``, to continue Lanczos after a breakdown.
+
+    A Gaussian draw from ``generator`` (whose stream never re-draws the start vector) has, with
+    probability one, a component along every eigenvector the basis lacks. Should it fall almost inside
+    span(basis), the coordinate vector eₖ farthest from that span is used instead (``coverage`` holds
+    ‖basisᵀeₖ‖²; with j < d rows, some eₖ keeps a residual² ≥ (d − j)/d). No host synchronisation.
     """
+    d = basis.shape[1]
+    r = torch.randn(d, generator=generator, dtype=basis.dtype, device=basis.device)
+    r = _orthogonalise(basis, r / torch.linalg.vector_norm(r))
+    e = _orthogonalise(basis, (torch.arange(d, device=basis.device) == torch.argmin(coverage)).to(basis.dtype))
+    nr, ne = torch.linalg.vector_norm(r), torch.linalg.vector_norm(e)
+    use_r = nr >= ne / 4
+    pick, norm = torch.where(use_r, r, e), torch.where(use_r, nr, ne)
+    return pick / norm.clamp_min(torch.finfo(basis.dtype).tiny)  # 0, not NaN, once the space is spent
+
+
+def _lanczos(matvec, v0, steps, generator):
+    """:func:`lanczos`, also returning ‖T‖, the largest |Ritz value| (a lower bound on ‖A‖)."""
     d = v0.numel()
     steps = min(int(steps), d)
-    Q = torch.zeros(steps + 1, d, dtype=v0.dtype, device=v0.device)
-    alpha = torch.zeros(steps, dtype=v0.dtype, device=v0.device)
-    beta = torch.zeros(steps, dtype=v0.dtype, device=v0.device)
+    like = dict(dtype=v0.dtype, device=v0.device)
+    Q = torch.zeros(steps + 1, d, **like)
+    alpha, beta = torch.zeros(steps, **like), torch.zeros(steps, **like)
+    coverage = torch.zeros(d, **like)  # ‖Qᵀeₖ‖² for the rows of Q so far
     Q[0] = v0 / torch.linalg.vector_norm(v0)
-    gen = torch.Generator(device=v0.device).manual_seed(0)
-    tiny = 100 * torch.finfo(v0.dtype).eps
-    scale = torch.zeros((), dtype=v0.dtype, device=v0.device)
+    breakdown = 100 * torch.finfo(v0.dtype).eps  # relative size of a residual that is rounding error
+    scale = torch.zeros((), **like)
     for j in range(steps):
         w = matvec(Q[j])
         alpha[j] = torch.dot(Q[j], w)
         basis = Q[: j + 1]
-        for _ in range(2):  # full reorthogonalisation, twice is enough
-            w = w - basis.T @ (basis @ w)
+        coverage = coverage + Q[j] * Q[j]
+        w = _orthogonalise(basis, w)  # full reorthogonalisation
         b = torch.linalg.vector_norm(w)
         scale = torch.maximum(scale, alpha[j].abs() + b)
-        fresh = torch.randn(d, generator=gen, dtype=v0.dtype, device=v0.device)
-        for _ in range(2):
-            fresh = fresh - basis.T @ (basis @ fresh)
-        broke = b <= tiny * scale
+        broke = b <= breakdown * scale  # an invariant subspace (0 <= 0 for a zero operator)
         beta[j] = torch.where(broke, torch.zeros_like(b), b)
-        nxt = torch.where(broke, fresh / torch.linalg.vector_norm(fresh), w / b.clamp_min(torch.finfo(b.dtype).tiny))
-        Q[j + 1] = nxt
+        fresh = _fresh_direction(basis, coverage, generator)
+        Q[j + 1] = torch.where(broke, fresh, w / b.clamp_min(torch.finfo(b.dtype).tiny))
     T = torch.diag(alpha) + torch.diag(beta[:-1], 1) + torch.diag(beta[:-1], -1)
     evals, evecs = torch.linalg.eigh(T)
     s = evecs[:, -1]
     vector = s @ Q[:steps]
     residual = (beta[-1] * s[-1]).abs()
-    return evals[-1], vector / torch.linalg.vector_norm(vector), residual
+    return evals[-1], vector / torch.linalg.vector_norm(vector), residual, evals.abs().max()
+
+
+def lanczos(matvec, v0, steps, generator=None):
+    """``steps`` Lanczos iterations with full reorthogonalisation, free of host synchronisation.
+
+    Returns the top Ritz value, its unit Ritz vector and the residual ‖Av − λv‖ as device tensors.
+    A breakdown (the Krylov space is invariant: A a multiple of the identity, rank one, zero, or d = 2)
+    continues the recurrence from a fresh direction orthogonal to the basis (drawn from ``generator``,
+    by default one seeded apart from :func:`top_eigen`'s start), which keeps the tridiagonal matrix
+    block-diagonal and exact; ``steps`` = d spans the whole space, and the answer is exact.
+    """
+    if generator is None:
+        generator = torch.Generator(device=v0.device).manual_seed(_FRESH_SEED)
+    return _lanczos(matvec, v0, steps, generator)[:3]
+
+
+_FRESH_SEED = 0x5EED
+"""Seed of :func:`lanczos`'s restart directions when no generator is passed (not 0, top_eigen's)."""
+
+
+def _start(theta, v0, generator):
+    """The Lanczos start: ``v0`` flattened (a warm start), or a Gaussian draw from ``generator``."""
+    d = theta.numel()
+    if v0 is None:
+        return torch.randn(d, generator=generator, dtype=theta.dtype, device=theta.device)
+    v0 = v0.detach().reshape(-1).to(dtype=theta.dtype, device=theta.device)
+    if v0.numel() != d:
+        raise ValueError(f"warm start v0 must have {d} entries, got {v0.numel()}")
+    if not bool(torch.isfinite(v0).all()) or not bool(v0.any()):
+        raise ValueError("warm start v0 must be finite and non-zero: pass the previous eigenvector, or None")
+    return v0
 
 
 def top_eigen(f, theta, iters=20, tol=1e-5, v0=None, max_restarts=10, seed=0):
     """The largest eigenvalue of ∇²f(θ) and its eigenvector (sharpness, footnote 1).
 
     Runs ``iters`` Lanczos steps from ``v0`` (a warm start, e.g. the previous eigenvector; random if
-    None), and restarts from the Ritz vector until the relative residual is below ``tol`` or
-    ``max_restarts`` restarts are spent. The host reads the residual once per restart, never inside
-    the Lanczos loop.
+    None), and restarts from the Ritz vector until the relative residual (see :class:`Eigen`) is below
+    ``tol`` or ``max_restarts`` restarts are spent. The host reads the result once per restart, never
+    inside the Lanczos loop; a non-finite Hessian-vector product raises ``ValueError``.
     """
-    theta = check_theta(theta)
+    theta = check_finite(check_theta(theta), "the sharpness")
     if int(iters) < 1:
         raise ValueError(f"iters must be >= 1, got {iters}")
-    d = theta.numel()
-    if v0 is None:
-        gen = torch.Generator(device=theta.device).manual_seed(seed)
-        v0 = torch.randn(d, generator=gen, dtype=theta.dtype, device=theta.device)
-    else:
-        v0 = v0.detach().reshape(-1).to(dtype=theta.dtype, device=theta.device)
-        if v0.numel() != d:
-            raise ValueError(f"warm start v0 must have {d} entries, got {v0.numel()}")
+    d, steps = theta.numel(), min(int(iters), theta.numel())
+    generator = torch.Generator(device=theta.device).manual_seed(seed)
+    v0 = _start(theta, v0, generator)
     matvec = hessian_operator(f, theta)
-    hvps = 0
+    eps, hvps = torch.finfo(theta.dtype).eps, 0
     for _ in range(int(max_restarts) + 1):
-        value, vector, residual = lanczos(matvec, v0, iters)
-        hvps += min(int(iters), d)
-        rel = float(residual) / max(abs(float(value)), torch.finfo(theta.dtype).tiny)
-        converged = rel <= tol or min(int(iters), d) == d
+        value, vector, residual, norm = _lanczos(matvec, v0, steps, generator)
+        hvps += steps
+        value, residual, norm = torch.stack([value, residual, norm]).tolist()
+        if not all(map(math.isfinite, (value, residual, norm))):
+            raise ValueError(
+                "the Hessian-vector product ∇²f(θ)v is not finite at this θ (the loss or its derivatives "
+                "overflow or are undefined there): evaluate the sharpness at a point where f is smooth"
+            )
+        rel = residual / max(abs(value), eps**0.5 * norm, torch.finfo(theta.dtype).tiny)
+        converged = rel <= tol or steps == d
         if converged:
             break
         v0 = vector
-    return Eigen(float(value), vector.detach(), rel, converged, hvps)
+    return Eigen(value, vector.detach(), rel, converged, hvps)
 
 
 def sharpness(f, theta, **options):

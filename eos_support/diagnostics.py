@@ -12,7 +12,7 @@ import numpy as np
 import torch
 from torch.func import grad, grad_and_value, vmap
 
-from .checks import check_eta, check_theta, nonzero, scalar
+from .checks import check_eta, check_finite, check_gradient, check_step, check_theta, finite_gradient, scalar
 
 
 def relative_progress(f, theta, eta):
@@ -22,14 +22,17 @@ def relative_progress(f, theta, eta):
 
 def directional_smoothness(f, theta, v):
     """L(θ; v) = ⟨v, ∇f(θ) − ∇f(θ − v)⟩ / ‖v‖²  (Definition 2)."""
-    theta = check_theta(theta)
+    theta = check_finite(check_theta(theta), "directional smoothness")
     if v.shape != theta.shape:
         raise ValueError(f"v must have theta's shape {tuple(theta.shape)}, got {tuple(v.shape)}")
-    vv = torch.dot(v, v)
+    vv = torch.dot(check_finite(v, "directional smoothness", "v"), v)
     if not float(vv) > 0:
         raise ValueError("directional smoothness is undefined for v = 0: pass a non-zero direction")
     g = grad(scalar(f))
-    return float(torch.dot(v, g(theta) - g(theta - v)) / vv)
+    g0 = finite_gradient(g(theta), "directional smoothness")
+    out = torch.dot(v, g0 - g(theta - v)) / vv
+    check_step([out], "directional smoothness", "θ − v")
+    return float(out)
 
 
 @dataclass(frozen=True)
@@ -50,19 +53,20 @@ class GDStep:
 
 def gd_step(f, theta, eta):
     """Take one GD step and return RP(θ) and L(θ; η∇f(θ)) with it (Definitions 1 and 2)."""
-    theta, eta = check_theta(theta), check_eta(eta)
+    theta, eta = check_finite(check_theta(theta), "relative progress"), check_eta(eta)
     value_and_grad = grad_and_value(scalar(f))
     g, loss = value_and_grad(theta)
-    gg = torch.dot(g, g)
-    nonzero(gg, "relative progress")
+    gg = check_gradient(g, "relative progress", loss)
     nxt = theta - eta * g
     g_next, next_loss = value_and_grad(nxt)
+    rp, ds = (next_loss - loss) / (eta * gg), torch.dot(g, g - g_next) / (eta * gg)
+    check_step([next_loss, eta * gg, rp, ds], "relative progress", f"θ − η∇f(θ) with eta={eta:g}")
     return GDStep(
         loss=float(loss),
         next_loss=float(next_loss),
         grad_norm_sq=float(gg),
-        rp=float((next_loss - loss) / (eta * gg)),
-        ds=float(torch.dot(g, g - g_next) / (eta * gg)),
+        rp=float(rp),
+        ds=float(ds),
         next_theta=nxt,
     )
 
@@ -80,13 +84,14 @@ def smoothness_profile(f, theta, eta, taus, chunk_size=None):
     Uses ⟨ητg, g − ∇f(θ − ητg)⟩ / ‖ητg‖² = ⟨g, g − ∇f(θ − ητg)⟩ / (ητ‖g‖²), with g = ∇f(θ).
     ``chunk_size`` bounds how many τ are evaluated at once (memory).
     """
-    theta, eta = check_theta(theta), check_eta(eta)
+    theta, eta = check_finite(check_theta(theta), "directional smoothness"), check_eta(eta)
     taus = _as_taus(taus, theta)
     df = grad(scalar(f))
     g = df(theta)
-    gg = torch.dot(g, g)
-    nonzero(gg, "directional smoothness")
-    return profile_from_gradient(df, theta, g, eta, taus, chunk_size)
+    gg = check_gradient(g, "directional smoothness")
+    profile = profile_from_gradient(df, theta, g, eta, taus, chunk_size)
+    check_step([eta * taus.max() * gg, profile], "directional smoothness", f"θ − ητ∇f(θ) with eta={eta:g}")
+    return profile
 
 
 def profile_from_gradient(df, theta, g, eta, taus, chunk_size=None):
@@ -106,7 +111,7 @@ def gauss_legendre(nodes, dtype=torch.float64, device=None):
 
 def theorem2_rp(f, theta, eta, nodes=64, chunk_size=None):
     """RP(θ) = −1 + η ∫₀¹ τ L(θ; ητ∇f(θ)) dτ, the right side of (4.2), by Gauss–Legendre quadrature."""
-    theta = check_theta(theta)
+    theta = check_finite(check_theta(theta), "the right side of (4.2)")
     tau, w = gauss_legendre(nodes, theta.dtype, theta.device)
     profile = smoothness_profile(f, theta, eta, tau, chunk_size=chunk_size)
     return float(-1 + check_eta(eta) * torch.sum(w * tau * profile))

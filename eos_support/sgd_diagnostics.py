@@ -10,7 +10,7 @@ from dataclasses import dataclass
 import torch
 from torch.func import grad, grad_and_value, vmap
 
-from .checks import check_eta, check_theta, nonzero, scalar
+from .checks import check_eta, check_finite, check_gradient, check_step, check_theta, scalar
 from .diagnostics import gauss_legendre
 
 @dataclass(frozen=True)
@@ -137,7 +137,7 @@ def expected_relative_progress(f, theta, eta, sample_gradients, nodes=None, chun
     (``None``: all at once); ``nodes`` Gauss–Legendre nodes in τ for the exact form of Appendix A
     cost M·nodes more. Returns an :class:`SGDProgress`.
     """
-    theta, eta = check_theta(theta), check_eta(eta)
+    theta, eta = check_finite(check_theta(theta), "expected relative progress"), check_eta(eta)
     if chunk_size is not None and int(chunk_size) < 1:
         raise ValueError(f"chunk_size must be >= 1 (or None for all at once), got {chunk_size}")
     if nodes is not None and int(nodes) < 1:
@@ -145,9 +145,9 @@ def expected_relative_progress(f, theta, eta, sample_gradients, nodes=None, chun
     G = _check_samples(sample_gradients(theta) if callable(sample_gradients) else sample_gradients, theta)
     value_and_grad = grad_and_value(scalar(f))
     g, loss = value_and_grad(theta)
-    gg = torch.dot(g, g)
-    nonzero(gg, "expected relative progress")
+    gg = check_gradient(g, "expected relative progress", loss)
     out = sgd_progress_tensors(value_and_grad, theta, loss, g, eta, G, nodes, chunk_size)
+    check_step([eta * gg, *out.values()], "expected relative progress", f"θ − η gᵢ with eta={eta:g}")
     values = {k: float(v) for k, v in out.items()}
     return SGDProgress(
         **{k: values[k] for k in ("erp", "erp_se", "erp_cv", "erp_cv_se", "rhs", "rhs_se", "gap", "gap_se")},

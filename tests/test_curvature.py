@@ -1,8 +1,10 @@
+import math
+
 import pytest
 import torch
 from hypothesis import given, settings, strategies as st
 
-from eos_support.curvature import hessian, hvp, sharpness, top_eigen
+from eos_support.curvature import hessian, hvp, lanczos, sharpness, top_eigen
 from eos_support.objective import ModuleLoss
 from eos_support.toy import example1, quadratic
 
@@ -68,3 +70,124 @@ def test_warm_start_needs_fewer_products():
 def test_bad_warm_start_is_named():
     with pytest.raises(ValueError, match="warm start"):
         top_eigen(example1, torch.ones(2), v0=torch.ones(3))
+
+
+# -- degenerate spectra (issue 10, item 1) -------------------------------------------------------
+#
+# Tolerances, fixed before looking at any result: Lanczos runs to TOL[dtype] (relative residual), and
+# the top eigenvalue must match eigvalsh to ACCURACY[dtype] × ‖P‖₂, relative to the spectral norm
+# because the top eigenvalue itself may be 0. A converged result's reported residual must bound the
+# true one, up to ROUNDOFF × √d × ε × ‖P‖₂ that the Lanczos recurrence cannot see.
+
+TOL = {torch.float64: 1e-10, torch.float32: 1e-5}
+ACCURACY = {torch.float64: 1e-8, torch.float32: 1e-4}
+ROUNDOFF = 8
+KINDS = ("identity multiple", "zero", "rank one", "repeated top", "all negative", "grid")
+TRIVIAL = ("identity multiple", "zero", "rank one")  # exact breakdowns: must report converged
+
+
+@st.composite
+def spectra(draw):
+    """(kind, eigenvalues): levels on a grid of spacing scale/8 in [−scale, scale], so that two
+    eigenvalues are either equal or a gap apart (a near-tie would only test Lanczos's speed)."""
+    d, kind = draw(st.integers(1, 50)), draw(st.sampled_from(KINDS))
+    level = st.integers(-8, 8)
+    if kind == "identity multiple":
+        levels = [draw(level)] * d
+    elif kind == "zero":
+        levels = [0] * d
+    elif kind == "rank one":
+        levels = [draw(level.filter(bool))] + [0] * (d - 1)
+    elif kind == "repeated top":
+        top, m = draw(st.integers(-7, 8)), draw(st.integers(min(2, d), d))
+        levels = [top] * m + draw(st.lists(st.integers(-8, top - 1), min_size=d - m, max_size=d - m))
+    elif kind == "all negative":
+        levels = draw(st.lists(st.integers(-8, -1), min_size=d, max_size=d))
+    else:
+        levels = draw(st.lists(level, min_size=d, max_size=d))
+    scale = 10.0 ** draw(st.integers(-3, 3))
+    return kind, torch.tensor(levels, dtype=torch.float64) * scale / 8
+
+
+def rotated(lam, seed, dtype):
+    """Q diag(λ) Qᵀ for a random orthogonal Q, symmetric, in ``dtype``."""
+    d = lam.numel()
+    Q, _ = torch.linalg.qr(torch.randn(d, d, generator=torch.Generator().manual_seed(seed), dtype=torch.float64))
+    P = Q @ torch.diag(lam) @ Q.T
+    return ((P + P.T) / 2).to(dtype)
+
+
+@settings(max_examples=60, deadline=None)
+@given(spectrum=spectra(), seed=st.integers(0, 10_000), dtype=st.sampled_from([torch.float32, torch.float64]))
+def test_top_eigenvalue_of_any_symmetric_operator(spectrum, seed, dtype):
+    kind, lam = spectrum
+    P = rotated(lam, seed, dtype)
+    d, exact = lam.numel(), torch.linalg.eigvalsh(P.double())
+    norm = float(exact.abs().max())
+    eig = top_eigen(quadratic(P), torch.ones(d, dtype=dtype), tol=TOL[dtype])
+    assert abs(eig.value - float(exact[-1])) <= ACCURACY[dtype] * norm
+    assert math.isfinite(eig.residual) and torch.isfinite(eig.vector).all()
+    assert float(torch.linalg.vector_norm(eig.vector)) == pytest.approx(1.0, rel=1e-4)
+    if kind in TRIVIAL or d <= 20:
+        assert eig.converged
+    if eig.converged:
+        v = eig.vector.double()
+        true = float(torch.linalg.vector_norm(P.double() @ v - eig.value * v))
+        floor = torch.finfo(dtype).eps ** 0.5 * norm
+        claimed = TOL[dtype] * max(abs(eig.value), floor)
+        assert true <= claimed + ROUNDOFF * d**0.5 * torch.finfo(dtype).eps * norm
+
+
+@pytest.mark.parametrize("dtype", [torch.float32, torch.float64])
+def test_sharpness_of_a_multiple_of_the_identity(dtype):
+    # Hessian 2I: every Lanczos step breaks down; used to raise _LinAlgError or return NaN.
+    for d in range(1, 51):
+        eig = top_eigen(lambda t: (t**2).sum(), torch.ones(d, dtype=dtype))
+        assert eig.value == pytest.approx(2.0, rel=10 * torch.finfo(dtype).eps), d
+        assert eig.converged and eig.residual == pytest.approx(0.0, abs=10 * torch.finfo(dtype).eps), d
+
+
+@pytest.mark.parametrize("dtype", [torch.float32, torch.float64])
+def test_linear_loss_has_zero_sharpness(dtype):
+    for d in range(1, 51):
+        eig = top_eigen(lambda t: t.sum() + 3.0, torch.ones(d, dtype=dtype))
+        assert eig.value == 0.0 and eig.converged and eig.residual == 0.0, d
+
+
+def test_breakdown_direction_is_independent_of_the_start():
+    # The restart direction used to be drawn from the generator that drew the start vector (seed 0).
+    for d in (2, 5, 30):
+        v0 = torch.randn(d, generator=torch.Generator().manual_seed(0), dtype=torch.float64)
+        value, vector, residual = lanczos(lambda v: 2 * v, v0, d)
+        assert float(value) == pytest.approx(2.0, rel=1e-14) and torch.isfinite(vector).all()
+        assert float(residual) == pytest.approx(0.0, abs=1e-14)
+
+
+def test_invariant_warm_start_still_finds_the_top_in_a_large_space():
+    # v0 is an eigenvector of the smallest eigenvalue and iters < d: the restart direction must
+    # reach the top eigenvector, not walk through coordinate vectors.
+    P = torch.diag(torch.arange(1, 51, dtype=torch.float64))
+    v0 = torch.zeros(50, dtype=torch.float64)
+    v0[0] = 1.0
+    eig = top_eigen(quadratic(P), torch.ones(50, dtype=torch.float64), iters=20, tol=1e-10, v0=v0)
+    assert eig.value == pytest.approx(50.0, rel=1e-10) and eig.converged
+
+
+def test_non_finite_hessian_is_named():
+    with pytest.raises(ValueError, match="theta"):
+        top_eigen(example1, torch.tensor([1.0, math.nan]))
+    with pytest.raises(ValueError, match="not finite"):
+        top_eigen(lambda t: torch.sqrt(t).sum(), torch.tensor([0.0, 1.0], dtype=torch.float64))
+    with pytest.raises(ValueError, match="warm start"):
+        top_eigen(example1, torch.ones(2), v0=torch.zeros(2))
+
+
+def test_lanczos_reads_nothing_back_to_the_host(monkeypatch):
+    # On a GPU a host read inside the loop would synchronise every step: none may happen, breakdowns included.
+    def host_read(self, *args):
+        raise AssertionError("host read inside the Lanczos loop")
+
+    for name in ("item", "tolist", "__bool__", "__float__", "__int__"):
+        monkeypatch.setattr(torch.Tensor, name, host_read)
+    for matvec in (lambda v: 2 * v, lambda v: torch.zeros_like(v), lambda v: v.sum() * torch.ones_like(v)):
+        lanczos(matvec, torch.ones(12, dtype=torch.float64), 8)

@@ -6,6 +6,7 @@ from hypothesis import given, settings, strategies as st
 
 from eos_support.diagnostics import (
     directional_smoothness,
+    expected_relative_progress,
     gd_step,
     relative_progress,
     rp_approximation,
@@ -88,3 +89,83 @@ def test_bad_inputs_are_named():
         directional_smoothness(f, torch.ones(2), torch.zeros(2))
     with pytest.raises(ValueError, match="taus"):
         smoothness_profile(f, torch.ones(2), 0.1, [0.0, 0.5])
+
+
+# -- non-finite points and steps (issue 10, item 3): say what is wrong, never "stationary point" ---
+
+
+def _sgd_samples(theta):
+    g = theta.clone()  # the gradient of ½‖θ‖²
+    return torch.stack([g + 0.1, g - 0.1, g + 0.2, g - 0.2])
+
+
+RP_LIKE = {
+    "relative_progress": lambda f, theta, eta: relative_progress(f, theta, eta),
+    "gd_step": lambda f, theta, eta: gd_step(f, theta, eta),
+    "smoothness_profile": lambda f, theta, eta: smoothness_profile(f, theta, eta, [0.5, 1.0]),
+    "theorem2_rp": lambda f, theta, eta: theorem2_rp(f, theta, eta, nodes=8),
+    "expected_relative_progress": lambda f, theta, eta: expected_relative_progress(f, theta, eta, _sgd_samples),
+    "directional_smoothness": lambda f, theta, eta: directional_smoothness(f, theta, eta * theta),
+}
+
+
+@pytest.mark.parametrize("name", sorted(RP_LIKE))
+def test_non_finite_theta_is_named(name):
+    theta = torch.tensor([1.0, math.nan], dtype=torch.float64)
+    with pytest.raises(ValueError, match="theta is not finite \\(1 of its 2 entries are NaN or inf\\)"):
+        RP_LIKE[name](quadratic(torch.eye(2)), theta, 0.1)
+
+
+@pytest.mark.parametrize("name", sorted(set(RP_LIKE) - {"directional_smoothness"}))
+def test_non_finite_loss_is_named(name):
+    def f(theta):
+        return 0.5 * (theta @ theta) * torch.tensor(math.nan, dtype=theta.dtype)
+
+    # RP and E[RP] read f(θ) and name it; the profile and (4.2) only use ∇f(θ), NaN as well
+    with pytest.raises(ValueError, match="loss f\\(θ\\) = nan is not finite|gradient ∇f\\(θ\\) is not finite"):
+        RP_LIKE[name](f, torch.ones(2, dtype=torch.float64), 0.1)
+
+
+@pytest.mark.parametrize("name", sorted(RP_LIKE))
+def test_non_finite_gradient_is_named(name):
+    # f(θ) = Σ √θᵢ is finite at θ = (0, 1) but its gradient is not.
+    with pytest.raises(ValueError, match="gradient ∇f\\(θ\\) is not finite at this θ \\(1 of its 2"):
+        RP_LIKE[name](lambda t: torch.sqrt(t).sum(), torch.tensor([0.0, 1.0], dtype=torch.float64), 0.1)
+
+
+@pytest.mark.parametrize("name", sorted(set(RP_LIKE) - {"directional_smoothness"}))
+def test_too_large_a_step_is_named(name):
+    # f = Σ θᵢ⁴ in float32: f and ∇f at θ − 1e20·∇f(θ) overflow, and used to give inf or NaN.
+    with pytest.raises(ValueError, match="step θ − η.* with eta=1e\\+20 is too large for this θ"):
+        RP_LIKE[name](lambda t: (t**4).sum(), torch.ones(2), 1e20)
+
+
+def test_the_issues_overflowing_step():
+    # The issue's case: RP of ½‖θ‖² in float32 at η = 1e38 came back NaN (f(θ⁺) = inf).
+    with pytest.raises(ValueError, match="eta=1e\\+38 is too large for this θ.*float64"):
+        relative_progress(quadratic(torch.eye(2)), torch.ones(2), 1e38)
+
+
+def test_too_long_a_direction_is_named():
+    f = lambda t: torch.exp(t).sum()  # noqa: E731
+    theta = torch.zeros(2, dtype=torch.float64)
+    with pytest.raises(ValueError, match="step θ − v is too large"):
+        directional_smoothness(f, theta, torch.full((2,), -1000.0, dtype=torch.float64))
+    with pytest.raises(ValueError, match="v is not finite"):
+        directional_smoothness(f, theta, torch.tensor([math.inf, 1.0], dtype=torch.float64))
+
+
+def test_a_huge_finite_step_is_still_a_result():
+    # The same η in float64 stays finite: RP is the closed form −1 + (η/2) gᵀPg/‖g‖², no error.
+    P = torch.diag(torch.tensor([1.0, 3.0], dtype=torch.float64))
+    theta = torch.ones(2, dtype=torch.float64)
+    g = P @ theta
+    expected = -1 + 1e38 / 2 * float(g @ P @ g / (g @ g))
+    assert relative_progress(quadratic(P), theta, 1e38) == pytest.approx(expected, rel=1e-12)
+
+
+def test_directional_smoothness_at_a_stationary_point_is_defined():
+    # L(θ; v) divides by ‖v‖², not ‖∇f(θ)‖²: a minimum is a fine place to evaluate it.
+    P = torch.diag(torch.tensor([1.0, 3.0], dtype=torch.float64))
+    v = torch.tensor([0.0, 1.0], dtype=torch.float64)
+    assert directional_smoothness(quadratic(P), torch.zeros(2, dtype=torch.float64), v) == pytest.approx(3.0)
