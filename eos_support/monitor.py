@@ -175,7 +175,7 @@ class EdgeMonitor:
                 self._host.append((row[0], loss, rp, ds, row[2], row[3]))
             self._pending = []
         table = np.array(self._host, dtype=np.float64).reshape(-1, 6)
-        out = dict(zip(KEYS, table.T))
+        out = dict(zip(KEYS[:6], table.T))
         out["step"] = out["step"].astype(np.int64)
         out["ratio"] = out["sharpness"] / out["threshold"]
         return out

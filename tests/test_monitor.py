@@ -136,6 +136,18 @@ def test_a_quadratic_at_the_edge_and_below_it():
             assert "sharpness/threshold 1.00" in mon.summary()
 
 
+def test_an_optimizer_without_a_known_threshold_is_still_monitored_and_says_so():
+    model, x, y = small_network()
+    opt = torch.optim.RMSprop(model.parameters(), lr=0.01)
+    mon = EdgeMonitor(model, opt, (x, y), sharpness_every=2)
+    thetas = _trajectory(model, opt, [(x, y)], 3)
+    h, f = mon.history, ModuleLoss(model, x, y)
+    assert mon.threshold is None and np.isnan(h["threshold"]).all() and np.isnan(h["ratio"]).all()
+    assert h["rp"][2] == pytest.approx(relative_progress_along(f, thetas[2], thetas[2] - thetas[3]), rel=1e-10)
+    assert np.isfinite(h["sharpness"][[0, 2]]).all()
+    assert "no stability threshold is known for RMSprop (sharpness" in mon.summary()
+
+
 def test_bands_are_the_documented_heuristics():
     assert [BANDS.verdict(r) for r in (-1.0, -0.5, -0.3, -0.2, 0.0, 0.2, 0.5)] == [
         "stable", "stable", "approaching the edge of stability", "at the edge of stability",

@@ -5,8 +5,10 @@ import torch
 from torch import nn
 
 from eos_support.curvature import hessian, hessian_operator, top_eigen
+from eos_support.data import Dataset
 from eos_support.diagnostics import relative_progress
 from eos_support.objective import ModuleLoss
+from eos_support.train import train_gd
 
 from cases import small_network
 
@@ -158,3 +160,15 @@ def test_dropout_in_eval_mode_or_with_p_zero_needs_nothing():
     assert torch.equal(f(f.theta0), f(f.theta0))
     with pytest.raises(ValueError, match="dropout must be"):
         ModuleLoss(model, x, y, dropout="off")
+
+
+def test_train_gd_runs_on_a_batchnorm_network_and_leaves_it_alone():
+    # issue 10: train_gd crashed with "mutate a captured Tensor"; full-batch GD on the BN network's
+    # train-mode loss must now run, match the core functions, and leave the model's statistics alone
+    model, x, y = bn_network()
+    before = _state(model)
+    data = Dataset(x, y, None, None, 3, "bn-tiny", "random", 4)
+    run = train_gd(model, data, "ce", 0.5, 3, sharpness_every=2, cache=False, progress=False)
+    f = ModuleLoss(model, x, y)
+    assert run.history["rp"][0] == pytest.approx(relative_progress(f, f.theta0, 0.5), rel=1e-10)
+    assert all(torch.equal(v, model.state_dict()[k]) for k, v in before.items())
