@@ -550,10 +550,69 @@ class Bench:
     def all(self, only=None):
         for name, fn in (("1 step", self.row1), ("2 eigen", self.row2), ("3 training", self.row3),
                          ("4 profile", self.row4), ("5 E[RP]", self.row5),
-                         ("7 book", self.row7), ("8 float64", self.row8)):
+                         ("7 book", self.row7), ("8 float64", self.row8), ("9 monitor", self.row9)):
             if only is None or name.split()[0] in only:
                 self.run(name, fn)
 
+    # row 9 --------------------------------------------------------------------------------------
+    def row9(self):
+        """The edge-of-stability monitor (eos_support.monitor) on the user's own loop: minibatch SGD steps
+        of the MLP with an EdgeMonitor recording RP_u and L on the full training set (the probe; sharpness
+        off) at every=1 and every=10, against the same loop without it. Checked first: the monitored run's
+        parameters equal the plain run's bit for bit, and every record's loss, RP_u and L equal the
+        reference's extra passes at the same θᵗ and u = θᵗ − θᵗ⁺¹. Target: a record costs ≤ 3 probe
+        gradients (two, plus the hooks)."""
+        from eos_support.monitor import EdgeMonitor
+
+        cfg, p, clock = self.cfg, self.p, self.clock
+        b, K, inner = cfg["batch"], cfg["check_steps"], 20  # inner: a multiple of 10, one timing holds whole cycles
+        batches = [(p.x[i:i + b], p.y[i:i + b]) for i in range(0, cfg["n"], b)]
+
+        def setup(every):
+            model = p.model()
+            opt = torch.optim.SGD(model.parameters(), lr=cfg["eta"])
+            mon = EdgeMonitor(model, opt, (p.x, p.y), "ce", every=every, sharpness_every=None) if every else None
+            count = iter(range(10**9))
+
+            def step():
+                x, y = batches[next(count) % len(batches)]
+                opt.zero_grad(set_to_none=True)
+                F.cross_entropy(model(x), y).backward()
+                opt.step()
+
+            return model, mon, step
+
+        plain, (model, mon, step) = setup(None), setup(1)
+        thetas = []
+        for _ in range(K):
+            thetas.append(parameters_to_vector(model.parameters()).detach().clone())
+            step()
+            plain[2]()
+        thetas.append(parameters_to_vector(model.parameters()).detach().clone())
+        diff = float((parameters_to_vector(plain[0].parameters()) - thetas[-1]).abs().max())
+        self.check("9", f"parameters after {K} steps with the monitor vs without, max abs diff", diff, 0.0, diff == 0)
+        ref, expected = p.reference(), {"loss": [], "rp": [], "ds": []}
+        for t in range(K):
+            u = thetas[t] - thetas[t + 1]
+            loss, _, g = ref.grad_at(thetas[t])
+            loss1, _, g1 = ref.grad_at(thetas[t + 1])
+            expected["loss"].append(loss)
+            expected["rp"].append((loss1 - loss) / float(g @ u))
+            expected["ds"].append(float(u @ (g - g1)) / float(u @ u))
+        for key, values in expected.items():
+            self.check_close("9", f"monitor {key} vs reference extra passes, {K} records", mon.history[key], values,
+                             self.tol())
+        value_and_grad = grad_and_value(mon.probe)
+        probe_grad = clock.median(lambda: value_and_grad(thetas[-1]), cfg["repeats"], inner=5)
+        fns = {"plain": (plain[2], inner), "every1": (step, inner), "every10": (setup(10)[2], inner)}
+        t = clock.interleaved(fns, cfg["repeats"])
+        for every in (1, 10):
+            per_record = (t[f"every{every}"] - t["plain"]) * every / probe_grad
+            ratio = t[f"every{every}"] / t["plain"]
+            self.add(f"9.{every}", f"minibatch SGD step with EdgeMonitor(every={every}) vs without (probe: {cfg['n']} "
+                     f"examples, batch {b})", "record ≤ 3 probe gradients", t[f"every{every}"], t["plain"], ratio,
+                     self.met(per_record <= 3, per_record / 3),
+                     f"a record costs {per_record:.2f} probe gradients (one: {fmt_s(probe_grad)})")
 
 # -- output ------------------------------------------------------------------------------------------
 

@@ -1,0 +1,260 @@
+"""Is my training at the edge of stability? An :class:`EdgeMonitor` on any model and optimizer.
+
+    mon = EdgeMonitor(model, optimizer, probe=(x, y), loss="ce", every=1, sharpness_every=20)
+    for x, y in loader: ...; loss.backward(); optimizer.step()      # the user's loop, unchanged
+    mon.summary(); mon.plot(); mon.history; mon.close()
+
+With u = θᵗ − θᵗ⁺¹ the update the optimizer took and f the loss on a fixed probe set, each record
+holds f(θᵗ), RP_u(θᵗ) (:mod:`eos_support.along`), L(θᵗ; u) (Definition 2), and every
+``sharpness_every`` steps the sharpness that the optimizer's threshold refers to
+(:mod:`eos_support.thresholds`), with the threshold and their ratio.
+"""
+
+from dataclasses import dataclass
+
+import numpy as np
+import torch
+from torch.func import grad_and_value
+
+from .along import progress_along
+from .curvature import top_eigen
+from .probe import Probe, as_batches, preconditioned_sharpness
+from .thresholds import adam_preconditioner, default_sharpness, stability_threshold
+
+KEYS = ("step", "loss", "rp", "ds", "sharpness", "threshold", "ratio")
+
+
+@dataclass(frozen=True)
+class Bands:
+    """Where :meth:`EdgeMonitor.summary` draws its lines on the median RP_u: heuristics, not theorems.
+
+    The paper's stable runs have RP ≈ −1 (Experiment 2, Remark 3) and its unstable runs RP around 0
+    (Experiment 3); the bands split that range and were fixed before looking at monitor runs.
+    median ≤ ``stable``: stable; |median| ≤ ``edge``: at the edge of stability; in between: approaching
+    it; above ``edge``: the probe loss is rising.
+    """
+
+    stable: float = -0.5
+    edge: float = 0.2
+
+    def verdict(self, rp):
+        if rp <= self.stable:
+            return "stable"
+        if rp < -self.edge:
+            return "approaching the edge of stability"
+        if rp <= self.edge:
+            return "at the edge of stability"
+        return "unstable: the probe loss is rising"
+
+
+BANDS = Bands()
+
+
+def _trained_parameters(model, optimizer):
+    if not isinstance(model, torch.nn.Module):
+        raise ValueError(f"model must be a torch.nn.Module, got {type(model).__name__}")
+    if not isinstance(optimizer, torch.optim.Optimizer):
+        raise ValueError(f"optimizer must be a torch.optim.Optimizer, got {type(optimizer).__name__}")
+    named = list(model.named_parameters())
+    if not named:
+        raise ValueError("the model has no parameters: there is nothing to monitor")
+    held = {id(p) for group in optimizer.param_groups for p in group["params"]}
+    missing = [n for n, p in named if id(p) not in held or not p.requires_grad]
+    if missing:
+        raise ValueError(
+            f"parameters {missing[:5]}{' …' if len(missing) > 5 else ''} of the model are frozen or not in the "
+            "optimizer, so θ would hold directions the optimizer never moves: give the optimizer all of "
+            "model.parameters(), or monitor the submodule that is trained"
+        )
+    kinds = {(p.device, p.dtype) for _, p in named}
+    if len(kinds) > 1:
+        raise ValueError(f"the model's parameters live on several devices or dtypes {sorted(map(str, kinds))}: "
+                         "θ is one flat vector; move the model to one device and dtype")
+    return [p for _, p in named]
+
+
+def _check_every(every, sharpness_every):
+    if not isinstance(every, int) or every < 1:
+        raise ValueError(f"every must be an integer >= 1 (record every that many steps), got {every!r}")
+    if sharpness_every is not None and (not isinstance(sharpness_every, int) or sharpness_every < 1
+                                        or sharpness_every % every):
+        raise ValueError(f"sharpness_every must be None or a positive multiple of every = {every} (the sharpness "
+                         f"is measured on records), got {sharpness_every!r}")
+
+
+class EdgeMonitor:
+    """Records RP_u, L(θ; u), the sharpness and the optimizer's threshold while the user's loop trains.
+
+    ``probe``: a pair ``(x, y)``, a list of pairs, or a DataLoader with ``probe_batches=k`` (its first k
+    batches); moved to the model's device once. ``loss``: "ce", "mse" or a callable (outputs, targets) ->
+    scalar mean. ``every``: record every that many optimizer steps; ``sharpness_every``: measure the
+    sharpness on those records (None: never) by Lanczos (``sharpness_iters`` products per restart, to
+    ``sharpness_tol``), warm-started at the previous eigenvector. ``sharpness``: "hessian",
+    "preconditioned" or "batch" (default by optimizer, :func:`~eos_support.thresholds.default_sharpness`).
+    ``dropout``: as in :class:`~eos_support.objective.ModuleLoss` (BatchNorm in train mode is evaluated
+    with each probe batch's statistics; the model's running statistics are never updated).
+
+    The monitor hooks ``optimizer.step()``: the record with step t describes θᵗ → θᵗ⁺¹, t counted from
+    0 at the first step after the monitor was created. Between records the hooks only count; a record
+    costs two probe gradients (plus the Lanczos products) and never touches the parameters' ``.grad``,
+    the optimizer's state or the global RNG.
+    """
+
+    def __init__(self, model, optimizer, probe, loss="ce", every=1, sharpness_every=20, *, sharpness=None,
+                 probe_batches=None, dropout="error", sharpness_iters=20, sharpness_tol=1e-4):
+        _check_every(every, sharpness_every)
+        self.params = _trained_parameters(model, optimizer)
+        self.model, self.optimizer = model, optimizer
+        self.kind = sharpness or default_sharpness(optimizer)
+        stability_threshold(optimizer, self.kind)  # the hyper-parameters and the kind are checked now
+        batches = as_batches(probe, probe_batches, self.params[0].device)
+        self.probe = Probe(model, batches, loss, dropout)
+        self._check_probe()
+        self.every, self.sharpness_every = every, sharpness_every
+        self.lanczos = dict(iters=sharpness_iters, tol=sharpness_tol)
+        self._t, self._theta, self._eigvec = 0, None, None
+        self._pending, self._host = [], []
+        self._handles = [optimizer.register_step_pre_hook(self._before),
+                         optimizer.register_step_post_hook(self._after)]
+
+    def _check_probe(self):
+        try:
+            value = self.probe(self._flat())
+        except Exception as exc:
+            raise ValueError(f"the model and loss cannot evaluate the probe ({type(exc).__name__}: {exc}): the probe "
+                             "must be (inputs, targets) batches that model(inputs) and the loss accept") from exc
+        if value.dim() != 0:
+            raise ValueError(f"the loss must return a scalar, got shape {tuple(value.shape)}: reduce it, e.g. .mean()")
+        self.probe.evaluations = 0
+
+    def _flat(self):
+        return torch.cat([p.detach().reshape(-1) for p in self.params])
+
+    def _before(self, optimizer, args, kwargs):
+        if self._t % self.every == 0:
+            self._theta = self._flat()
+
+    def _after(self, optimizer, args, kwargs):
+        if self._theta is not None:
+            theta, self._theta = self._theta, None
+            self._record(theta, self._flat())
+        self._t += 1
+
+    def _record(self, theta, theta_next):
+        """One record: f, ∇f at θᵗ and θᵗ⁺¹ give RP_u and L(θᵗ; u); the sharpness on its schedule."""
+        t = self._t
+        with torch.enable_grad():
+            value_and_grad = grad_and_value(self.probe)
+            g, loss = value_and_grad(theta)
+            g_next, next_loss = value_and_grad(theta_next)
+            rp, ds = progress_along(loss, g, next_loss, g_next, theta - theta_next)
+            measure = self.sharpness_every is not None and t % self.sharpness_every == 0
+            sharpness = self._sharpness(theta) if measure else float("nan")
+        threshold = stability_threshold(self.optimizer, self.kind).value
+        self._pending.append((t, torch.stack([loss, rp, ds]).detach(), sharpness,
+                              float("nan") if threshold is None else threshold))
+
+    def _sharpness(self, theta):
+        """The sharpness the threshold refers to, at θᵗ (Adam's P as of the update θᵗ → θᵗ⁺¹)."""
+        if self.kind == "batch":
+            return float(self.probe.batch_sharpness(theta))
+        if self.kind == "preconditioned":
+            P = adam_preconditioner(self.optimizer, self.params).to(theta)
+            eig = preconditioned_sharpness(self.probe, theta, P, v0=self._eigvec, **self.lanczos)
+        else:
+            eig = top_eigen(self.probe, theta, v0=self._eigvec, **self.lanczos)
+        self._eigvec = eig.vector
+        return eig.value
+
+    @property
+    def history(self):
+        """{key: 1-D float64 array} for :data:`KEYS`, one entry per record; NaN where not measured."""
+        if self._pending:  # device values of the new records reach the host here, in one transfer
+            values = torch.stack([row[1] for row in self._pending]).double().cpu().numpy()
+            for row, (loss, rp, ds) in zip(self._pending, values):
+                self._host.append((row[0], loss, rp, ds, row[2], row[3]))
+            self._pending = []
+        table = np.array(self._host, dtype=np.float64).reshape(-1, 6)
+        out = dict(zip(KEYS[:6], table.T))
+        out["step"] = out["step"].astype(np.int64)
+        out["ratio"] = out["sharpness"] / out["threshold"]
+        return out
+
+    @property
+    def threshold(self):
+        """The optimizer's stability threshold now (None where none is known)."""
+        return stability_threshold(self.optimizer, self.kind).value
+
+    @property
+    def threshold_info(self):
+        """The :class:`~eos_support.thresholds.Threshold` now: value, formula, source and what it leaves out."""
+        return stability_threshold(self.optimizer, self.kind)
+
+    def summary(self, last=100, bands=BANDS):
+        """One line: the median RP_u over the last ``last`` records, its :class:`Bands` verdict, and the
+        median sharpness/threshold over the sharpness records among them."""
+        h = self.history
+        rp = h["rp"][-last:]
+        rp = rp[np.isfinite(rp)]
+        if rp.size == 0:
+            return "no records with a defined RP_u yet: train with the monitor attached"
+        median = float(np.median(rp))
+        line = f"RP_u median {median:+.2f} over the last {rp.size} records: {bands.verdict(median)}"
+        ratio, sharp = h["ratio"][-last:], h["sharpness"][-last:]
+        if np.isfinite(ratio).any():
+            return line + f"; sharpness/threshold {np.median(ratio[np.isfinite(ratio)]):.2f}"
+        if np.isfinite(sharp).any():
+            return line + f"; {self.threshold_info.note or 'no threshold'} (sharpness {sharp[np.isfinite(sharp)][-1]:.4g})"
+        return line + "; sharpness not measured"
+
+    def plot(self):
+        """Probe loss, RP_u, and the sharpness against its threshold (dashed), against the step; a Figure."""
+        return plot_history(self.history, self.threshold_info)
+
+    def close(self):
+        """Remove the hooks: the optimizer steps as if the monitor had never been there."""
+        for handle in self._handles:
+            handle.remove()
+        self._handles = []
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.close()
+        return False
+
+
+def plot_history(history, threshold):
+    """Three panels sharing the step axis, in the book's style (:mod:`eos_support.plots`): the probe loss,
+    RP_u with its stable (−1) and edge-of-stability (0) levels, and the sharpness with the
+    :class:`~eos_support.thresholds.Threshold` as a dashed line. matplotlib is imported here, not before."""
+    import matplotlib as mpl
+    import matplotlib.pyplot as plt
+
+    from . import plots
+
+    names = {"hessian": "λ_max(H)", "preconditioned": "λ_max(P⁻¹H)", "batch": "batch sharpness"}
+    step = history["step"]
+    with mpl.rc_context(plots.RC):
+        fig, (top, mid, low) = plt.subplots(3, 1, sharex=True, figsize=plots.figsize(1, 3, height=2.0))
+        top.plot(step, history["loss"], color=plots.COLORS[0])
+        loss = history["loss"][np.isfinite(history["loss"])]
+        if loss.size and loss.min() > 0 and loss.max() > 10 * loss.min():
+            top.set_yscale("log")
+        top.set_ylabel("probe loss")
+        mid.plot(step, history["rp"], color=plots.COLORS[1], label="RP_u")
+        mid.axhline(-1, color="0.5", linestyle=":", linewidth=1, label="−1 (stable)")
+        mid.axhline(0, color="0.25", linestyle="--", linewidth=1, label="0 (edge)")
+        mid.set_ylabel("RP_u")
+        mid.legend(loc="best")
+        measured = np.isfinite(history["sharpness"])
+        low.plot(step[measured], history["sharpness"][measured], "o-", color=plots.COLORS[2], markersize=3,
+                 label=names[threshold.sharpness])
+        if np.isfinite(history["threshold"]).any():
+            low.step(step, history["threshold"], where="post", color="0.25", linestyle="--", linewidth=1.2,
+                     label=f"threshold {threshold.formula}")
+        low.set_ylabel("sharpness")
+        low.set_xlabel("optimizer step t")
+        low.legend(loc="best")
+    return fig
