@@ -229,18 +229,29 @@ def default_profile() -> tuple[str, str]:
 
 
 def paper_data_problem(log=print) -> str | None:
-    """None when the paper profile's data is usable (on disk, or downloaded now), else what to do."""
+    """None when the paper profile's data is usable (on disk and valid, or downloaded now), else what to do.
+
+    An ``npz:`` file is checked as CIFAR-10's stand-in (:func:`eos_support.data.validate_npz`) before
+    anything runs.
+    """
     from . import data
 
-    name, folder = paper_dataset(), data.data_dir()
+    try:
+        name = data.check_dataset_name(paper_dataset())
+    except ValueError as error:
+        return f"EOS_PAPER_DATASET: {error}"
     if name.startswith("npz:"):
-        if data.available(name):
-            return None
-        return (f"EOS_PAPER_DATASET={name} names a file that does not exist. Point it at an .npz with x_train "
-                f"(N, 32, 32, 3) uint8 images and y_train labels, unset it to use CIFAR-10 from {folder}, "
-                "or run the quick profile: eos-book build --profile quick")
+        n_train = max(e.n_train for e in get("paper").experiments.values())
+        try:
+            log(f"paper data: {data.validate_npz(name[4:], n_train=n_train)}")
+        except (ValueError, data.DatasetUnavailable) as error:
+            return (f"EOS_PAPER_DATASET={name}: {error}. Point it at an .npz with x_train (N, 32, 32, 3) uint8 "
+                    f"images and y_train labels, unset it to use CIFAR-10 from {data.data_dir()}, or run the "
+                    "quick profile: eos-book build --profile quick")
+        return None
     if data.available(name):
         return None
+    folder = data.data_dir()
     log(f"CIFAR-10 is not in {folder}: downloading it with torchvision (about 170 MB)...")
     try:
         data.load_dataset("cifar10-5k", download=True)

@@ -127,6 +127,9 @@ def test_render_builds_html_with_warnings_as_errors(executed_mini_book):
     assert "injected-parameters" not in good
     scorecard = (html / "scorecard.html").read_text()
     assert "<table" in scorecard and "✅" in scorecard
+    # the book carries its own MathJax: the math shows offline, and no page asks a CDN for it
+    assert "cdn.jsdelivr.net/npm/mathjax" not in good and "_static/mathjax/tex-chtml.js" in good
+    assert (html.parent / "_static" / "mathjax" / "tex-chtml.js").is_file()
 
 
 def test_execute_rejects_bad_requests(mini_book):
@@ -134,22 +137,3 @@ def test_execute_rejects_bad_requests(mini_book):
         runner.execute(mini_book, profile="huge")
     with pytest.raises(toc.BookError, match="timeout"):
         runner.execute(mini_book, timeout=0)
-
-
-def test_stage_serves_a_local_mathjax(mini_book, tmp_path, monkeypatch):
-    import yaml
-
-    es5 = tmp_path / "es5"
-    (es5 / "output").mkdir(parents=True)
-    (es5 / "tex-mml-chtml.js").write_text("// MathJax")
-    (es5 / "output" / "font.woff").write_text("")
-    monkeypatch.setenv("EOS_MATHJAX_DIR", str(es5))
-    staging = runner.stage(mini_book, tmp_path / "build")
-    assert (staging / "_mathjax" / "mathjax" / "output" / "font.woff").is_file()
-    config = yaml.safe_load((staging / "_config.yml").read_text())
-    assert config["sphinx"]["config"]["mathjax_path"] == "../mathjax/tex-mml-chtml.js"
-    assert config["sphinx"]["config"]["html_extra_path"] == ["_mathjax"]
-    assert config["execute"]["execute_notebooks"] == "off"  # the rest is kept
-    monkeypatch.delenv("EOS_MATHJAX_DIR")
-    staging = runner.stage(mini_book, tmp_path / "plain")
-    assert "mathjax_path" not in (staging / "_config.yml").read_text()

@@ -189,7 +189,7 @@ def test_pages_in_a_browser(built):
                 problems.append(f"{where}: console errors {errors}")
             if math["sources"] and state != "typeset":
                 problems.append(f"{where}: {math['sources']} formulas but MathJax did not run "
-                                "(offline? set EOS_MATHJAX_DIR, see .ci/run)")
+                                "(the book's own copy, from sphinx-mathjax-offline, did not load)")
             if math["untypeset"] or math["errors"]:
                 problems.append(f"{where}: {math['untypeset']} formulas not typeset, TeX errors "
                                 f"{math['errors']}")

@@ -9,6 +9,7 @@ from pathlib import Path
 
 import pytest
 
+from conftest import make_mini_book
 from eos_support.book.claims import ClaimBook
 from eos_support.book.cli import build_parser, main
 
@@ -83,17 +84,19 @@ def test_list(mini_book, capsys):
 
 
 def test_claims_exit_codes_and_json(tmp_path, capsys):
-    build = tmp_path / "build"
-    code, out, err = run(["claims", "--build-dir", str(build)], capsys)
+    root, build = make_mini_book(tmp_path / "mini", chapters=("one",)), tmp_path / "build"
+    claims = ["claims", "--root", str(root), "--build-dir", str(build)]
+    code, out, err = run(claims, capsys)
     assert code == 1 and "no claims recorded" in err
+    assert "chapter 'one' has no current claims (it has not been executed)" in err
 
     book = ClaimBook("one", "quick", build / "claims", device="cpu")
     book.check("Example 1", "converges", 1e-9, "< 1e-8", True)
     book.finish()
-    code, out, err = run(["claims", "--build-dir", str(build)], capsys)
+    code, out, err = run(claims, capsys)
     assert code == 0 and "PASS" in out and "1 claims: 1 passed, 0 failed" in out
 
-    code, out, err = run(["claims", "--json", "--build-dir", str(build)], capsys)
+    code, out, err = run(claims + ["--json"], capsys)
     assert code == 0
     records = json.loads(out)
     assert set(records[0]) >= {
@@ -105,9 +108,9 @@ def test_claims_exit_codes_and_json(tmp_path, capsys):
     other.check("Theorem 2", "identity holds", 1e-3, "< 1e-6", False)
     with pytest.raises(AssertionError):
         other.finish()
-    code, out, err = run(["claims", "--build-dir", str(build)], capsys)
+    code, out, err = run(claims, capsys)
     assert code == 1 and "FAIL" in out and "2 claims: 1 passed, 1 failed" in out
-    code, out, err = run(["claims", "--json", "--build-dir", str(build)], capsys)
+    code, out, err = run(claims + ["--json"], capsys)
     assert code == 1 and [r["passed"] for r in json.loads(out)] == [True, False]
 
 
@@ -133,10 +136,17 @@ def test_execute_names_the_failing_chapter_and_cell(executed_mini_book):
     assert timings["good"]["device"] == "cpu" or timings["good"]["device"].startswith("cuda:")
 
 
+def test_every_chapter_has_a_kernel_log(executed_mini_book):
+    root, _, _ = executed_mini_book
+    logs = root / "_build" / "logs"
+    assert {p.name for p in logs.iterdir()} >= {"good.kernel.log", "bad.kernel.log"}
+
+
 def test_claims_after_execute(executed_mini_book, capsys):
     root, _, _ = executed_mini_book
     code, out, err = run(["claims", "--root", str(root)], capsys)
-    assert code == 0 and "one plus one is two" in out
+    assert "one plus one is two" in out
+    assert code == 1 and "chapter 'bad' has no current claims (its last execution failed)" in err
 
 
 def test_console_script_is_installed():

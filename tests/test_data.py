@@ -26,7 +26,7 @@ from eos_support.data import (
 def data_dir(tmp_path, monkeypatch):
     """An empty $EOS_DATA_DIR, and no Debian Fashion-MNIST folder."""
     monkeypatch.setenv("EOS_DATA_DIR", str(tmp_path))
-    monkeypatch.setattr(data, "FASHION_MNIST_SYSTEM_DIR", tmp_path / "absent")
+    monkeypatch.setattr(data.sources, "FASHION_MNIST_SYSTEM_DIR", tmp_path / "absent")
     return tmp_path
 
 
@@ -101,7 +101,7 @@ def test_fashion_idx_gz_and_raw(data_dir):
 
 
 def test_fashion_system_folder(data_dir, monkeypatch):
-    monkeypatch.setattr(data, "FASHION_MNIST_SYSTEM_DIR", data_dir / "debian")
+    monkeypatch.setattr(data.sources, "FASHION_MNIST_SYSTEM_DIR", data_dir / "debian")
     write_fashion(data_dir / "debian")
     assert available("fashion-mnist-5k")
     d = load_dataset("fashion-mnist-5k", n_train=20, dtype=torch.float64, download=False)
@@ -166,7 +166,7 @@ def test_bad_arguments(data_dir):
 
 
 @pytest.mark.skipif(
-    not (data.FASHION_MNIST_SYSTEM_DIR / "train-images-idx3-ubyte.gz").exists(),
+    not (data.sources.FASHION_MNIST_SYSTEM_DIR / "train-images-idx3-ubyte.gz").exists(),
     reason="Debian's dataset-fashion-mnist is not installed",
 )
 def test_real_fashion_mnist(monkeypatch, tmp_path):
@@ -334,4 +334,4 @@ def test_standardising_never_makes_nan_features():
     x = np.random.default_rng(0).random((6, 4))
     x[3, 1] = np.nan
     with pytest.raises(ValueError, match="1 of 6 images have NaN or infinite pixels \\(the first is image 3\\)"):
-        data._standardise(x)
+        data.standardise(x)

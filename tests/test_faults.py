@@ -282,6 +282,76 @@ def test_two_processes_executing_the_same_chapter(tmp_path):
     assert not list((build / "executing").iterdir()), "temporary notebooks left behind"
 
 
+INTERRUPTIBLE = HEADER + """
+# A chapter that waits once it has claimed
+
+""" + PARAMETERS + """
+```{code-cell} ipython3
+import os
+import time
+from pathlib import Path
+
+from eos_support.book.claims import ClaimBook
+
+claims = ClaimBook("waits", profile, claims_dir, device="cpu")
+claims.check("Example 1", "holds", 1, "1", True)
+if os.path.exists(Path(claims_dir).parent / "wait"):
+    (Path(claims_dir).parent / "started").write_text("")
+    time.sleep(600)
+claims.finish()
+```
+"""
+
+
+@pytest.mark.parametrize("command", ["execute", "build"])
+def test_a_build_folder_that_is_a_file_is_named(mini_book, tmp_path, capsys, command):
+    (tmp_path / "afile").write_text("")
+    assert main([command, "--root", str(mini_book), "--build-dir", str(tmp_path / "afile"), "--profile", "quick",
+                 "--no-progress"]) == 2
+    err = capsys.readouterr().err
+    assert "cannot use" in err and "afile as the build folder" in err and "writable folder" in err
+
+
+def test_a_read_only_build_folder_is_named(mini_book, tmp_path, capsys, monkeypatch):
+    from eos_support import system
+
+    def read_only(path, data):
+        raise PermissionError(13, "Permission denied", str(path))
+
+    monkeypatch.setattr(system, "atomic_write", read_only)
+    monkeypatch.setattr("eos_support.book.runner.atomic_write", read_only)
+    assert main(["execute", "--root", str(mini_book), "--build-dir", str(tmp_path / "b"), "--profile", "quick",
+                 "--no-progress"]) == 2
+    assert "as the build folder (Permission denied)" in capsys.readouterr().err
+
+
+def test_an_interrupted_re_execution_keeps_the_chapters_claims(tmp_path):
+    """Ctrl-C while a chapter is re-executed: its last complete claims stay, nothing is left half-done."""
+    root = book_with(tmp_path / "book", {"waits": INTERRUPTIBLE})
+    build = tmp_path / "build"
+    args = ["execute", "--root", str(root), "--build-dir", str(build), "--profile", "quick", "--no-progress"]
+    first = eos_book(*args)
+    out = first.communicate(timeout=300)[0]
+    assert first.returncode == 0, out
+    assert "running over TCP without encryption" not in out, "the kernel's notices belong in its log"
+    claims = (build / "claims" / "waits.json").read_text()
+    (build / "wait").write_text("")
+    again = eos_book(*args)
+    deadline = time.monotonic() + 300
+    while not (build / "started").exists():
+        assert again.poll() is None and time.monotonic() < deadline, again.communicate()
+        time.sleep(0.2)
+    again.send_signal(signal.SIGINT)
+    out = again.communicate(timeout=120)[0]
+    assert again.returncode == 130, out
+    assert "Traceback" not in out and "zmq" not in out, f"Ctrl-C printed a traceback:\n{out}"
+    assert (build / "claims" / "waits.json").read_text() == claims
+    assert not [p for p in (build / "executing").iterdir()], "temporary notebooks left behind"
+    listed = subprocess.run([sys.executable, "-m", "eos_support.book.cli", "claims", "--root", str(root),
+                             "--build-dir", str(build)], capture_output=True, text=True, timeout=120)
+    assert listed.returncode == 0 and "1 claims: 1 passed, 0 failed" in listed.stdout, listed.stderr
+
+
 def chapter(name, *cells):
     body = "".join(f"\n```{{code-cell}} ipython3\n{textwrap.dedent(c).strip()}\n```\n"
                    for c in cells)
@@ -383,8 +453,31 @@ def test_paper_profile_with_a_missing_npz_says_what_to_do(mini_book, monkeypatch
     code = main(["execute", "--root", str(mini_book), "--profile", "paper", "--no-progress"])
     assert code == 2
     err = " ".join(capsys.readouterr().err.split())
-    assert "EOS_PAPER_DATASET=npz:/nonexistent/cifar10.npz names a file that does not exist" in err
+    assert "EOS_PAPER_DATASET=npz:/nonexistent/cifar10.npz: no such file: /nonexistent/cifar10.npz" in err
     assert "eos-book build --profile quick" in err
+
+
+@pytest.mark.parametrize("value, message", [
+    ("/data/cifar10.npz", "did you mean npz:/data/cifar10.npz"),
+    ("npz:", "needs the path"),
+    ("mnist", "unknown data set 'mnist'"),
+])
+def test_paper_profile_with_a_misnamed_data_set_says_what_to_do(mini_book, monkeypatch, capsys, value, message):
+    monkeypatch.setenv("EOS_PAPER_DATASET", value)
+    assert main(["execute", "--root", str(mini_book), "--profile", "paper", "--no-progress"]) == 2
+    assert message in capsys.readouterr().err
+    assert not (mini_book / "_build" / "claims").exists(), "nothing may execute"
+
+
+def test_paper_profile_checks_an_npz_as_cifar10_before_anything_runs(mini_book, monkeypatch, capsys, tmp_path):
+    import numpy as np
+
+    path = tmp_path / "grey.npz"  # Fashion-MNIST-like images are no CIFAR-10 stand-in
+    np.savez(path, x_train=np.zeros((6000, 28, 28), np.uint8), y_train=np.arange(6000) % 10)
+    monkeypatch.setenv("EOS_PAPER_DATASET", f"npz:{path}")
+    assert main(["execute", "--root", str(mini_book), "--profile", "paper", "--no-progress"]) == 2
+    assert "grey.npz" in capsys.readouterr().err
+    assert not (mini_book / "_build" / "claims").exists(), "nothing may execute"
 
 
 def test_default_profile_is_printed_with_its_reason(monkeypatch, capsys):

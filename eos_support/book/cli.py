@@ -10,6 +10,7 @@ import argparse
 import json
 import os
 import sys
+import textwrap
 import time
 from pathlib import Path
 
@@ -31,15 +32,29 @@ command's options.
 
 Environment: EOS_DATA_DIR (where CIFAR-10 is read or downloaded), EOS_PAPER_DATASET
 (npz:PATH, the paper profile's images from an .npz with x_train and y_train),
-EOS_RESULTS_DIR (the run cache), EOS_MATHJAX_DIR (a local MathJax 3 es5 folder, so that the
-HTML renders its math offline).
+EOS_RESULTS_DIR (the run cache).
 
 Start with:  eos-book build --profile quick
 """
 
 
-class _Formatter(argparse.RawDescriptionHelpFormatter):
-    pass
+EXIT_CODES = """exit codes:
+  0    success
+  1    a chapter, a claim or the render failed, or a chapter has no claims
+  2    a bad request: an unknown chapter or option, missing or bad paper data
+  130  interrupted (Ctrl-C): finished runs and checkpoints are kept"""
+
+
+class _Formatter(argparse.HelpFormatter):
+    """Wraps each paragraph of a description to the terminal; indented lines (lists) stay as written."""
+
+    def _fill_text(self, text, width, indent):
+        def fill(paragraph):
+            if paragraph.startswith("  ") or paragraph.startswith("exit codes:"):
+                return "\n".join(indent + line for line in paragraph.splitlines())
+            return textwrap.fill(" ".join(paragraph.split()), width, initial_indent=indent, subsequent_indent=indent)
+
+        return "\n\n".join(fill(p) for p in text.strip().split("\n\n"))
 
 
 def _add_common(p: argparse.ArgumentParser, build=True):
@@ -93,75 +108,53 @@ def _add_execution(p: argparse.ArgumentParser):
     )
 
 
-def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
-        prog="eos-book", description=DESCRIPTION, formatter_class=_Formatter
-    )
-    parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
-    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
-
-    p = sub.add_parser(
-        "execute",
-        help="execute chapters with papermill and check their claims",
-        description="Convert each chapter (book/*.md, jupytext) to a notebook in "
-        "BUILD_DIR/book and execute it with papermill, with the profile as a parameter. "
-        "Every chapter checks the paper's claims on the numbers it computed and records them "
-        "in BUILD_DIR/claims; the scorecard chapter runs last and tabulates them. A failing "
-        "chapter does not stop the others; the closing summary names each failing chapter "
-        "with its cell and error, and the exit code is 1.",
-        formatter_class=_Formatter,
-    )
-    _add_common(p)
-    _add_execution(p)
-
-    p = sub.add_parser(
-        "build",
-        help="execute the chapters, then render the HTML book",
-        description="Run 'execute' (same options), then 'jupyter-book build' on the executed "
-        "notebooks with warnings as errors (execution is off at render time: the HTML shows "
-        "exactly what was executed and checked). Prints the path of index.html. The HTML is "
-        "rendered even when a chapter failed, so that the failure can be read; the exit code "
-        "is then 1.",
-        formatter_class=_Formatter,
-    )
-    _add_common(p)
-    _add_execution(p)
-    p.add_argument(
-        "--no-execute",
-        action="store_true",
-        help="render the notebooks already executed in BUILD_DIR/book, executing nothing",
-    )
-    p.add_argument(
-        "--no-strict",
-        action="store_true",
-        help="do not treat Sphinx warnings as errors",
-    )
+def _add_build(p: argparse.ArgumentParser):
+    p.add_argument("--no-execute", action="store_true",
+                   help="render the notebooks already executed in BUILD_DIR/book, executing nothing")
+    p.add_argument("--no-strict", action="store_true", help="do not treat Sphinx warnings as errors")
     p.add_argument("--nitpick", action="store_true", help="warn about every missing reference")
 
-    p = sub.add_parser(
-        "claims",
-        help="list every recorded claim and its verdict",
-        description="Print every claim recorded by the last executions (BUILD_DIR/claims): "
-        "chapter, paper item, claim, measured value, expectation, verdict and profile. Exit "
-        "code 1 if any claim failed or none was recorded.",
-        formatter_class=_Formatter,
-    )
-    _add_common(p)
-    p.add_argument(
-        "--json",
-        action="store_true",
-        help="print a JSON list of objects with keys chapter, paper_item, claim, measured, "
-        "expected, passed, profile, device, date",
-    )
 
-    p = sub.add_parser(
-        "list",
-        help="list the chapters in the table of contents",
-        description="List the pages of _toc.yml in order: the name to pass to 'execute', the "
-        "source file, and whether it is an executed notebook or a plain page.",
-        formatter_class=_Formatter,
-    )
-    _add_common(p, build=False)
+def _add_claims(p: argparse.ArgumentParser):
+    p.add_argument("--json", action="store_true",
+                   help="print a JSON list of objects with keys chapter, paper_item, claim, measured, expected, "
+                   "passed, profile, device, date")
+
+
+SUBCOMMANDS = {
+    "execute": ("execute chapters with papermill and check their claims", """
+        Convert each chapter (book/*.md, jupytext) to a notebook in BUILD_DIR/book and execute it with
+        papermill, with the profile as a parameter. Every chapter checks the paper's claims on the numbers it
+        computed and records them in BUILD_DIR/claims; the scorecard chapter runs last and tabulates them. A
+        failing chapter does not stop the others; the closing summary names each failing chapter with its
+        cell and error, and the exit code is 1.""", (_add_common, _add_execution)),
+    "build": ("execute the chapters, then render the HTML book", """
+        Run 'execute' (same options), then 'jupyter-book build' on the executed notebooks with warnings as
+        errors (execution is off at render time: the HTML shows exactly what was executed and checked).
+        Prints the path of index.html. The HTML is rendered even when a chapter failed, so that the failure
+        can be read; the exit code is then 1.""", (_add_common, _add_execution, _add_build)),
+    "claims": ("list every recorded claim and its verdict", """
+        Print every claim recorded by the last executions (BUILD_DIR/claims): chapter, paper item, claim,
+        measured value, expectation, verdict and profile, and name every chapter of the table of contents
+        that has no current claims. Exit code 1 if any claim failed or a chapter has none.""",
+               (_add_common, _add_claims)),
+    "list": ("list the chapters in the table of contents", """
+        List the pages of _toc.yml in order: the name to pass to 'execute', the source file, and whether it is
+        an executed notebook or a plain page.""", (lambda p: _add_common(p, build=False),)),
+}
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The ``eos-book`` argument parser, one sub-command per entry of :data:`SUBCOMMANDS`."""
+    parser = argparse.ArgumentParser(prog="eos-book", description=DESCRIPTION, epilog=EXIT_CODES,
+                                     formatter_class=_Formatter)
+    parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+    for name, (summary, description, adders) in SUBCOMMANDS.items():
+        p = sub.add_parser(name, help=summary, description=description, epilog=EXIT_CODES,
+                           formatter_class=_Formatter)
+        for add in adders:
+            add(p)
     return parser
 
 
@@ -181,12 +174,12 @@ def _choose_profile(requested: str | None) -> str:
 
 
 def _execute(args) -> tuple[int, object]:
-    from .runner import execute, summary
+    from .runner import execute, summary, writable_folder
     from .toc import find_root, read_toc, select
 
     root = find_root(args.root)
-    build_dir = (args.build_dir or root / "_build").resolve()
-    select(read_toc(root), args.chapters)  # validate names before anything slow
+    build_dir = writable_folder(args.build_dir or root / "_build")  # checked before anything slow
+    select(read_toc(root), args.chapters)
     profile = _choose_profile(args.profile)
     if profile == "paper":
         from ..profiles import paper_data_problem
@@ -216,12 +209,12 @@ def cmd_execute(args) -> int:
 
 
 def cmd_build(args) -> int:
-    from .runner import html_index, render, stage
+    from .runner import html_index, render, stage, writable_folder
     from .toc import find_root
 
     if args.no_execute:
         root = find_root(args.root)
-        build_dir = (args.build_dir or root / "_build").resolve()
+        build_dir = writable_folder(args.build_dir or root / "_build")
         stage(root, build_dir)  # pages and config as they are now; notebooks as executed
         code = 0
     else:
@@ -262,14 +255,25 @@ def _text_table(records) -> str:
     return "\n".join([line(heads), line(["-" * w for w in widths])] + [line(r) for r in rows])
 
 
+def _chapters_without_claims(root, records) -> list[str]:
+    """The claiming chapters of the table of contents that have no current claims (none when the book
+    cannot be found: ``--build-dir`` alone names no table of contents)."""
+    from .toc import SCORECARD, BookError, find_root, read_toc
+
+    try:
+        pages = read_toc(find_root(root))
+    except BookError:
+        return []
+    recorded = {r.get("chapter") for r in records}
+    return [p.name for p in pages if p.notebook and p.name != SCORECARD and p.name not in recorded]
+
+
 def cmd_claims(args) -> int:
-    from .claims import RECORD_KEYS, load_claims
+    from .claims import RECORD_KEYS, load_claims, stale_chapters
+    from .report import load_json
     from .toc import find_root
 
-    if args.build_dir is not None:
-        build_dir = args.build_dir
-    else:
-        build_dir = find_root(args.root) / "_build"
+    build_dir = args.build_dir if args.build_dir is not None else find_root(args.root) / "_build"
     claims_dir = Path(build_dir) / "claims"
     try:
         records = load_claims(claims_dir)
@@ -277,18 +281,23 @@ def cmd_claims(args) -> int:
         _err(str(error))
         return 1
     if args.json:
-        print(json.dumps([{k: r.get(k) for k in RECORD_KEYS} for r in records], indent=1,
-                         ensure_ascii=False))
+        print(json.dumps([{k: r.get(k) for k in RECORD_KEYS} for r in records], indent=1, ensure_ascii=False))
     elif records:
         print(_text_table(records))
+    missing = _chapters_without_claims(args.root, records)
+    timings = load_json(Path(build_dir) / "timings.json", {})
+    failed_runs = set(stale_chapters(claims_dir)) | {n for n, t in timings.items() if not t.get("ok", True)}
+    for name in missing:
+        why = "its last execution failed" if name in failed_runs else "it has not been executed"
+        _err(f"chapter {name!r} has no current claims ({why}): eos-book execute {name}")
     if not records:
         _err(f"no claims recorded in {claims_dir}: run 'eos-book execute' first")
         return 1
     failed = [r for r in records if not r.get("passed")]
     if not args.json:
-        print(f"\n{len(records)} claims: {len(records) - len(failed)} passed, "
-              f"{len(failed)} failed")
-    return 1 if failed else 0
+        print(f"\n{len(records)} claims: {len(records) - len(failed)} passed, {len(failed)} failed"
+              + (f"; {len(missing)} chapter(s) without claims" if missing else ""))
+    return 1 if failed or missing else 0
 
 
 def cmd_list(args) -> int:

@@ -36,13 +36,13 @@ from pathlib import Path
 
 from ..profiles import NAMES as PROFILES
 from ..system import atomic_write, device_name
+from .notebook import drop_widget_state, error_line, hide_injected, locate_failure
 from .report import load_json
+from .stage import stage
 from .toc import SCORECARD, BookError, Page, find_root, read_toc, select
 
 DEFAULT_TIMEOUT_S = 1800
 """Per-cell execution limit, generous: the paper profile trains networks in single cells."""
-INJECTED_TAG = "injected-parameters"
-HIDE_TAG = "remove-cell"
 
 
 @dataclass
@@ -80,82 +80,7 @@ class ChapterResult:
 
 
 # ---------------------------------------------------------------------------------------
-# Staging and execution
-
-
-_SKIP_COPY = ("__pycache__", ".ipynb_checkpoints", "_build", ".jupyter_cache")
-
-
-def stage(root, build_dir) -> Path:
-    """Refresh ``<build_dir>/book``: config, toc and every non-notebook file of ``book/``.
-
-    Executed notebooks already there are kept (chapters not re-executed keep their last
-    output); a stale ``.md`` copy of a notebook chapter is removed.
-    """
-    root, staging = Path(root), Path(build_dir) / "book"
-    chapters = read_toc(root)
-    staging.mkdir(parents=True, exist_ok=True)
-    for name in ("_config.yml", "_toc.yml"):
-        shutil.copy2(root / name, staging / name)
-    notebook_sources = {c.source.resolve() for c in chapters if c.notebook}
-    for folder in {c.source.parent for c in chapters} | {root / "book"}:
-        if not folder.is_dir():
-            continue
-        for path in folder.rglob("*"):
-            rel = path.relative_to(root)
-            if any(part in _SKIP_COPY for part in rel.parts) or path.is_dir():
-                continue
-            if path.suffix == ".ipynb" or path.resolve() in notebook_sources:
-                continue
-            target = staging / rel
-            target.parent.mkdir(parents=True, exist_ok=True)
-            shutil.copy2(path, target)
-    static = root / "book" / "_static"
-    if static.is_dir():  # Jupyter Book reads _static/ beside _config.yml
-        shutil.copytree(static, staging / "_static", dirs_exist_ok=True)
-    _stage_mathjax(root, staging)
-    for c in chapters:
-        if c.notebook:
-            stale = staging / c.source.relative_to(root)
-            if stale.suffix != ".ipynb":
-                stale.unlink(missing_ok=True)
-    return staging
-
-
-MATHJAX_ENTRY = "tex-mml-chtml.js"
-
-
-def _local_mathjax(root: Path) -> Path | None:
-    """A local MathJax 3 ``es5`` folder: ``$EOS_MATHJAX_DIR``, or ``ROOT/node_modules/mathjax/es5``
-    (``npm install mathjax@3``); None when there is none (the HTML then loads MathJax's CDN)."""
-    for folder in (os.environ.get("EOS_MATHJAX_DIR"), root / "node_modules" / "mathjax" / "es5"):
-        if folder and (Path(folder) / MATHJAX_ENTRY).is_file():
-            return Path(folder)
-    return None
-
-
-def _stage_mathjax(root: Path, staging: Path) -> None:
-    """Serve MathJax from the book itself when a local copy exists, so that the HTML renders
-    its math offline: the copy goes to ``html/mathjax/`` (``html_extra_path``, not ``_static``,
-    where Jupyter Book would load every .js file on every page) and the staged ``_config.yml``
-    points ``mathjax_path`` at it."""
-    import yaml
-
-    source = _local_mathjax(root)
-    if source is None:
-        return
-    target = staging / "_mathjax" / "mathjax"
-    if not (target / MATHJAX_ENTRY).is_file():
-        shutil.copytree(source, target, dirs_exist_ok=True)
-    config_path = staging / "_config.yml"
-    config = yaml.safe_load(config_path.read_text(encoding="utf-8")) or {}
-    sphinx_config = config.setdefault("sphinx", {}).setdefault("config", {})
-    sphinx_config["html_extra_path"] = list(sphinx_config.get("html_extra_path", [])) + ["_mathjax"]
-    sphinx_config["mathjax_path"] = f"../mathjax/{MATHJAX_ENTRY}"  # relative to _static/
-    excluded = list(config.get("exclude_patterns", []))
-    config["exclude_patterns"] = excluded + ["_mathjax"]
-    config_path.write_text(yaml.safe_dump(config, sort_keys=False, allow_unicode=True),
-                           encoding="utf-8")
+# Execution
 
 
 def _to_notebook(chapter: Page):
@@ -191,92 +116,6 @@ def _chapter_lock(build_dir: Path, name: str, log):
             fcntl.flock(fh, fcntl.LOCK_UN)
 
 
-def _cell_status(cell) -> str | None:
-    return cell.get("metadata", {}).get("papermill", {}).get("status")
-
-
-def _tags(cell) -> list:
-    return cell.setdefault("metadata", {}).setdefault("tags", [])
-
-
-def _own_cells(nb):
-    """The chapter's own cells: without papermill's injected-parameters and error cells."""
-    return [
-        c
-        for c in nb.cells
-        if INJECTED_TAG not in _tags(c) and "papermill-error-cell-tag" not in _tags(c)
-    ]
-
-
-def _hide_injected(nb) -> None:
-    """Tag papermill's injected-parameters cell ``remove-cell``, and the chapter's own
-    ``parameters`` cell too when one was injected (its defaults no longer apply)."""
-    injected = any(INJECTED_TAG in _tags(cell) for cell in nb.cells)
-    for cell in nb.cells:
-        tags = _tags(cell)
-        hide = INJECTED_TAG in tags or (injected and "parameters" in tags)
-        if hide and HIDE_TAG not in tags:
-            tags.append(HIDE_TAG)
-
-
-WIDGET_VIEW = "application/vnd.jupyter.widget-view+json"
-
-
-def _drop_widget_state(nb) -> None:
-    """Make the page static: a widget needs a kernel to do anything, and its saved state makes
-    myst-nb load require.js and the widget manager from CDNs on the page (failing offline with
-    console errors). Drop the state, and show a widget's output as a pointer to the launch
-    buttons; the chapter's figures are the static version."""
-    nb.metadata.pop("widgets", None)
-    for cell in nb.cells:
-        for output in cell.get("outputs", []):
-            data = output.get("data")
-            if isinstance(data, dict) and WIDGET_VIEW in data:
-                output["data"] = {
-                    "text/plain": "(an interactive widget: launch this page as a notebook, "
-                    "with the rocket button at the top, to use it)"
-                }
-
-
-def _error_line(text: str, limit: int = 300) -> str:
-    text = " ".join(str(text).strip().splitlines()[:1]) if text else ""
-    return text if len(text) <= limit else text[: limit - 1] + "…"
-
-
-def _locate_failure(result: ChapterResult, nb, chapter: Page) -> None:
-    """Fill ``result.cell``, ``line``, ``cell_source`` and (if missing) ``error`` from ``nb``."""
-    cells = _own_cells(nb)
-    failed = None
-    for cell in cells:
-        if cell.get("cell_type") != "code":
-            continue
-        errors = [o for o in cell.get("outputs", []) if o.get("output_type") == "error"]
-        if errors or _cell_status(cell) in ("failed", "running"):
-            failed = cell
-            if errors and not result.error:
-                result.error = _error_line(f"{errors[0].get('ename')}: {errors[0].get('evalue')}")
-            break
-    if failed is None and result.error and result.error.startswith("DeadKernelError"):
-        # papermill marks the cell whose kernel died "completed": the last cell that started
-        started = [c for c in cells if c.get("cell_type") == "code"
-                   and _cell_status(c) not in (None, "pending")]
-        failed = started[-1] if started else None
-        result.error += " (the kernel process ended: out of memory, or a crash in native code?)"
-    if failed is None:
-        return
-    result.cell = cells.index(failed) + 1
-    source = failed.get("source", "")
-    first = next((ln for ln in source.splitlines() if ln.strip()), "")
-    result.cell_source = _error_line(first, 160) or None
-    try:
-        text = chapter.source.read_text(encoding="utf-8")
-    except OSError:
-        return
-    at = text.find(source.strip()) if source.strip() else -1
-    if at >= 0:
-        result.line = text.count("\n", 0, at) + 1
-
-
 def _record_timing(build_dir: Path, result: ChapterResult, profile: str, device: str) -> None:
     path = build_dir / "timings.json"
     table = load_json(path, {})
@@ -290,6 +129,33 @@ def _record_timing(build_dir: Path, result: ChapterResult, profile: str, device:
         "date": _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"),
     }
     atomic_write(path, json.dumps(table, indent=1) + "\n")
+
+
+def writable_folder(path, what="build folder") -> Path:
+    """``path`` resolved and created, after checking that files can be written in it; else a
+    :class:`BookError` that says why and what to pass instead."""
+    path = Path(path).expanduser().resolve()
+    try:
+        path.mkdir(parents=True, exist_ok=True)
+        atomic_write(path / ".eos-book-write-test", "").unlink()
+    except OSError as error:
+        raise BookError(f"cannot use {path} as the {what} ({error.strerror or error}): "
+                        "pass a writable folder (--build-dir, --results-dir)") from None
+    return path
+
+
+def _kernel_writing_to(log_path: Path):
+    """A kernel manager whose kernels write their own stderr (start-up notices, the noise of a shutdown
+    on Ctrl-C) to ``log_path`` instead of the terminal; a chapter's output still reaches its notebook."""
+    from jupyter_client.manager import AsyncKernelManager
+
+    class ChapterKernel(AsyncKernelManager):
+        async def start_kernel(self, **kw):
+            with open(log_path, "a", encoding="utf-8") as log:  # the kernel keeps its own copy of the handle
+                kw.setdefault("stderr", log)
+                return await super().start_kernel(**kw)
+
+    return ChapterKernel
 
 
 def _execute_one(chapter, root, build_dir, staging, parameters, timeout, progress):
@@ -306,6 +172,8 @@ def _execute_one(chapter, root, build_dir, staging, parameters, timeout, progres
     source_nb, output_nb = work / f"{tag}.input.ipynb", work / f"{tag}.ipynb"
     result = ChapterResult(chapter.name, ok=False, seconds=0.0, started=time.time())
     start = time.perf_counter()
+    kernel_log = build_dir / "logs" / f"{chapter.name}.kernel.log"
+    kernel_log.parent.mkdir(parents=True, exist_ok=True)
     try:
         nb = _to_notebook(chapter)
         if not any("parameters" in c.get("metadata", {}).get("tags", []) for c in nb.cells):
@@ -323,25 +191,29 @@ def _execute_one(chapter, root, build_dir, staging, parameters, timeout, progres
             execution_timeout=timeout,
             start_timeout=120,
             cwd=str(target.parent),
+            kernel_manager_class=_kernel_writing_to(kernel_log),
         )
         result.ok = True
     except Exception as error:  # noqa: BLE001 - every failure is reported, none stops the run
         ename = getattr(error, "ename", None)
         evalue = getattr(error, "evalue", None)
         if ename:
-            result.error = _error_line(f"{ename}: {evalue}")
+            result.error = error_line(f"{ename}: {evalue}")
         else:
-            result.error = _error_line(f"{type(error).__name__}: {error}")
+            result.error = error_line(f"{type(error).__name__}: {error}")
+    except BaseException:  # Ctrl-C: the last complete execution stays the staged one
+        output_nb.unlink(missing_ok=True)
+        raise
     finally:
         result.seconds = time.perf_counter() - start
         source_nb.unlink(missing_ok=True)
     if output_nb.is_file():
         try:
             out = nbformat.read(output_nb, as_version=4)
-            _hide_injected(out)
-            _drop_widget_state(out)
+            hide_injected(out)
+            drop_widget_state(out)
             if not result.ok:
-                _locate_failure(result, out, chapter)
+                locate_failure(result, out, chapter)
             atomic_write(target, nbformat.writes(out))
             result.output = target
         except Exception as error:  # noqa: BLE001
@@ -379,13 +251,12 @@ def execute(
     if not (isinstance(timeout, int) and timeout > 0):
         raise BookError(f"timeout must be a positive number of seconds, got {timeout!r}")
     root = find_root(root)
-    build_dir = Path(build_dir or root / "_build").resolve()
+    build_dir = writable_folder(build_dir or root / "_build")
     chosen = select(read_toc(root), chapters)
+    results_dir = writable_folder(results_dir or build_dir / "results", "run cache")
     staging = stage(root, build_dir)
     claims_dir = build_dir / "claims"
-    results_dir = Path(results_dir or build_dir / "results").resolve()
-    for folder in (claims_dir, results_dir):
-        folder.mkdir(parents=True, exist_ok=True)
+    claims_dir.mkdir(exist_ok=True)
     device = device_name()
     log = log or tqdm.write
     results = []
