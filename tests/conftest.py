@@ -75,6 +75,7 @@ def make_mini_book(root: Path, chapters=("good", "bad")) -> Path:
     (root / "book").mkdir(parents=True, exist_ok=True)
     shutil.copy(REPO / "_config.yml", root / "_config.yml")
     shutil.copy(REPO / "book" / "scorecard.md", root / "book" / "scorecard.md")
+    shutil.copy(REPO / "book" / "references.bib", root / "book" / "references.bib")
     toc = ["format: jb-book", "root: book/intro", "chapters:"]
     toc += [f"  - file: book/{name}" for name in chapters] + ["  - file: book/scorecard"]
     (root / "_toc.yml").write_text("\n".join(toc) + "\n")

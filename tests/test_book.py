@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 import nbformat
 import pytest
@@ -35,7 +36,7 @@ def test_repository_toc_order():
     assert [c["file"] for c in toc["chapters"]] == [
         "book/quadratics", "book/stationary_points", "book/causes", "book/relative_progress",
         "book/directional_smoothness", "book/theorem2", "book/relu_depth", "book/sharpness",
-        "book/sgd", "book/scorecard",
+        "book/sgd", "book/scorecard", "book/bibliography",
     ]
 
 
@@ -137,3 +138,49 @@ def test_execute_rejects_bad_requests(mini_book):
         runner.execute(mini_book, profile="huge")
     with pytest.raises(toc.BookError, match="timeout"):
         runner.execute(mini_book, timeout=0)
+
+
+def chapter_cells(path):
+    """The code cells of a MyST chapter, whole: options and figure captions count as code too (the
+    strictest reading of "code by characters")."""
+    import re
+
+    return re.findall(r"^```\{code-cell\}[^\n]*\n(.*?)^```", path.read_text(encoding="utf-8"), re.S | re.M)
+
+
+CODE_SHARE = 0.45
+"""At most this share of a chapter's characters is code: the chapters read as a book, the package computes."""
+CELL_LINES = 30
+"""A code cell longer than this does not read at a glance: its logic belongs in the package."""
+
+
+@pytest.mark.parametrize("path", sorted((Path(__file__).parents[1] / "book").glob("*.md")), ids=lambda p: p.stem)
+def test_chapters_read_like_a_book(path):
+    cells = chapter_cells(path)
+    text = path.read_text(encoding="utf-8")
+    share = sum(len(c) for c in cells) / len(text)
+    assert share <= CODE_SHARE, f"{path.name}: {share:.0%} of its characters are code (at most {CODE_SHARE:.0%})"
+    long = [c.splitlines()[0] for c in cells if len(c.splitlines()) > CELL_LINES]
+    assert not long, f"{path.name}: code cells over {CELL_LINES} lines, starting {long}"
+    assert "ClaimBook(" not in text and "plots.style()" not in text, f"{path.name}: use the chapter preamble"
+
+
+def test_the_chapter_template_executes(tmp_path):
+    """A new chapter starts from book/_template.md: its preamble runs as written, and it is no page."""
+    import nbformat
+    import papermill
+
+    root = Path(__file__).parents[1]
+    assert "_template" not in (root / "_toc.yml").read_text()
+    nb = jupytext_notebook(root / "book" / "_template.md")
+    nbformat.write(nb, tmp_path / "t.ipynb")
+    papermill.execute_notebook(str(tmp_path / "t.ipynb"), str(tmp_path / "out.ipynb"), progress_bar=False,
+                               parameters=dict(claims_dir=str(tmp_path / "claims"), results_dir=str(tmp_path)),
+                               kernel_name="python3")
+    assert json.loads((tmp_path / "claims" / "template.json").read_text())[0]["passed"] is True
+
+
+def jupytext_notebook(path):
+    import jupytext
+
+    return jupytext.read(path)

@@ -248,6 +248,7 @@ def book_with(root: Path, chapters: dict[str, str]) -> Path:
     (root / "book").mkdir(parents=True)
     (root / "book" / "intro.md").write_text("# A test book\n")
     (root / "_config.yml").write_text((REPO / "_config.yml").read_text())
+    (root / "book" / "references.bib").write_text((REPO / "book" / "references.bib").read_text())
     toc = ["format: jb-book", "root: book/intro", "chapters:"]
     toc += [f"  - file: book/{name}" for name in chapters]
     (root / "_toc.yml").write_text("\n".join(toc) + "\n")
