@@ -1,4 +1,5 @@
-"""eos_support.book.claims: records, verdicts, atomic files, failures that name the claim."""
+"""eos_support.book.claims and .registry: outcomes decided by the registry's criteria, strict expectations,
+atomic files, failures that name the claim."""
 
 from __future__ import annotations
 
@@ -9,149 +10,207 @@ import os
 import numpy as np
 import pytest
 import torch
+import yaml
 
-from eos_support.book.claims import (
-    RECORD_KEYS,
-    ClaimBook,
-    ClaimsFailed,
-    default_claims_dir,
-    load_claims,
-    markdown_table,
-)
+from eos_support.book import registry
+from eos_support.book.claims import RECORD_KEYS, ClaimBook, ClaimsFailed, default_claims_dir, load_claims
+from eos_support.book.registry import RegistryError, item_outcome, parse
+
+REGISTRY = """
+items:
+  - item: Example 1
+    where: "§2"
+    quote: "GD on 20θ1² + θ2²"
+    chapter: toy
+    claims:
+      - id: converges
+        claim: "η = 2/41 converges"
+        criterion: "‖θ‖ < converged"
+        thresholds: {converged: 1.0e-12}
+        expected: {quick: reproduced, paper: reproduced}
+      - id: stubborn
+        claim: "a claim known not to hold here"
+        criterion: "x > 1"
+        expected: {quick: not reproduced, paper: reproduced}
+        note: "observed 0.5 on the quick profile"
+  - item: Experiment 1
+    where: "§3.2"
+    quote: "η = 2/30"
+    chapter: toy
+    claims:
+      - id: changed-setting
+        claim: "diverges"
+        criterion: "status diverged"
+        expected: {quick: deviation, paper: reproduced}
+        deviation: {quick: "η = 2/7 instead of 2/30"}
+      - id: sanity
+        kind: check
+        claim: "an identity of the code"
+        criterion: "|a − b| < 1e-12"
+        expected: {quick: check, paper: check}
+"""
 
 
-def test_finish_writes_every_field(tmp_path):
-    book = ClaimBook("quadratics", "quick", tmp_path, device="cpu")
-    assert book.check("Example 1", "η = 2/41 converges", 1e-9, "f < 1e-8", True) is True
-    assert book.finish() is None
-    records = json.loads((tmp_path / "quadratics.json").read_text(encoding="utf-8"))
-    assert len(records) == 1
+@pytest.fixture
+def reg():
+    return parse(yaml.safe_load(REGISTRY))
+
+
+def book(tmp_path, reg, profile="quick"):
+    return ClaimBook("toy", profile, tmp_path, device="cpu", registry=reg)
+
+
+def check_all(b, **holds):
+    for claim_id in ("converges", "stubborn", "changed-setting", "sanity"):
+        b.check(claim_id, measured=1.0, holds=holds.get(claim_id.replace("-", "_"), True))
+
+
+def test_outcomes_follow_the_criterion_and_the_stated_deviation(tmp_path, reg):
+    b = book(tmp_path, reg)
+    assert b.check("converges", measured=1e-20, holds=True) == "reproduced"
+    assert b.check("stubborn", measured=0.5, holds=False) == "not reproduced"
+    assert b.check("changed-setting", measured="diverged", holds=True) == "deviation"
+    assert b.check("sanity", measured=0.0, holds=True) == "check"
+    assert b.finish() is None  # every outcome as expected: a negative result is not a failure
+    paper = book(tmp_path / "paper", reg, "paper")
+    assert paper.check("changed-setting", measured="diverged", holds=True) == "reproduced"
+
+
+def test_finish_writes_every_field(tmp_path, reg):
+    b = book(tmp_path, reg)
+    check_all(b, stubborn=False)
+    b.finish()
+    records = json.loads((tmp_path / "toy.json").read_text(encoding="utf-8"))
     r = records[0]
     assert tuple(r) == RECORD_KEYS
-    assert r["chapter"] == "quadratics" and r["profile"] == "quick" and r["device"] == "cpu"
-    assert r["paper_item"] == "Example 1" and r["claim"] == "η = 2/41 converges"
-    assert r["measured"] == 1e-9 and r["expected"] == "f < 1e-8" and r["passed"] is True
-    assert r["date"].endswith("+00:00")
-    assert load_claims(tmp_path) == records
+    assert (r["chapter"], r["id"], r["paper_item"], r["kind"]) == ("toy", "converges", "Example 1", "paper")
+    assert r["criterion"] == "‖θ‖ < converged" and r["outcome"] == r["expected"] == "reproduced"
+    assert r["as_expected"] is True and r["holds"] is True and r["deviation"] is None
+    assert records[2]["deviation"] == "η = 2/7 instead of 2/30"
+    assert r["date"].endswith("+00:00") and load_claims(tmp_path) == records
 
 
-def test_default_device_names_cpu_or_cuda(tmp_path):
-    device = ClaimBook("c", "quick", tmp_path).device
-    assert device == "cpu" or device.startswith("cuda:")
+def test_an_unexpected_outcome_fails_like_a_strict_xfail(tmp_path, reg):
+    b = book(tmp_path, reg)
+    check_all(b, stubborn=True)  # better than expected is flagged too
+    with pytest.raises(ClaimsFailed, match=r"stubborn \(Example 1\): outcome 'reproduced', expected 'not reproduced'"):
+        b.finish()
+    b = book(tmp_path, reg)
+    check_all(b, converges=False, stubborn=False)
+    with pytest.raises(ClaimsFailed, match=r"converges \(Example 1\): outcome 'not reproduced', expected 'reproduced'"):
+        b.finish()
+    assert not load_claims(tmp_path)[0]["as_expected"]  # written before raising
 
 
-def test_failure_raises_and_names_the_failed_claims(tmp_path):
-    book = ClaimBook("causes", "quick", tmp_path)
-    book.check("Example 2", "the flattened cost stays bounded", 3.0, "< 10", True)
-    assert book.check("Example 3", "tanh converges to sharpness 2/η", 0.5, "≈ 1", False) is False
-    book.check("Theorem 1", "no start reaches the saddle", 2, "0", False)
-    with pytest.raises(ClaimsFailed) as info:
-        book.finish()
-    message = str(info.value)
-    assert "2 of 3 claims failed" in message
-    assert "Example 3: tanh converges to sharpness 2/η" in message
-    assert "Theorem 1: no start reaches the saddle" in message
-    assert "Example 2" not in message
-    assert isinstance(info.value, AssertionError)
-    # the file is written before raising, failures included
-    records = load_claims(tmp_path)
-    assert [r["passed"] for r in records] == [True, False, False]
+def test_a_failed_check_fails_the_chapter(tmp_path, reg):
+    b = book(tmp_path, reg)
+    check_all(b, stubborn=False, sanity=False)
+    with pytest.raises(ClaimsFailed, match=r"sanity .*outcome 'check' \(the check failed\)"):
+        b.finish()
 
 
-def test_no_claims_is_a_failure(tmp_path):
-    with pytest.raises(ClaimsFailed, match="checked no claims"):
-        ClaimBook("empty", "quick", tmp_path).finish()
+def test_every_claim_of_the_chapter_must_be_checked(tmp_path, reg):
+    b = book(tmp_path, reg)
+    b.check("converges", measured=0.0, holds=True)
+    with pytest.raises(ClaimsFailed, match="stubborn: in the registry for this chapter, never checked"):
+        b.finish()
 
 
-def test_measured_values_are_stored_json_safe(tmp_path):
-    book = ClaimBook("values", "paper", tmp_path)
-    book.check("Fact 1", "tensor", torch.tensor(2.5, dtype=torch.float64), "", True)
-    book.check("Fact 1", "numpy scalar", np.float32(0.25), "", True)
-    book.check("Fact 1", "numpy bool", np.bool_(True), "", np.bool_(True))
-    book.check("Fact 1", "int", 7, "", torch.tensor(True))
-    book.check("Fact 1", "text", "diverged", "", True)
-    book.check("Fact 1", "nan", float("nan"), "", True)
-    book.check("Fact 1", "inf", -math.inf, "", True)
-    book.check("Fact 1", "vector", torch.arange(3.0), "", True)
-    book.finish()
-    measured = {r["claim"]: r["measured"] for r in load_claims(tmp_path)}
-    assert measured == {
-        "tensor": 2.5,
-        "numpy scalar": 0.25,
-        "numpy bool": True,
-        "int": 7,
-        "text": "diverged",
-        "nan": "nan",
-        "inf": "-inf",
-        "vector": [0.0, 1.0, 2.0],
-    }
+def test_a_claim_outside_the_registry_or_the_chapter_is_refused(tmp_path, reg):
+    with pytest.raises(RegistryError, match="no claim 'made-up'.*add it there"):
+        book(tmp_path, reg).check("made-up", measured=1, holds=True)
+    other = ClaimBook("other", "quick", tmp_path, registry=reg)
+    with pytest.raises(RegistryError, match="belongs to chapter 'toy'"):
+        other.check("converges", measured=1, holds=True)
 
 
-def test_rechecking_a_claim_replaces_it(tmp_path):
-    book = ClaimBook("again", "quick", tmp_path)
-    book.check("Example 4", "L → 2/η", 1.0, "≈ 1", False)
-    book.check("Example 4", "L → 2/η", 1.0, "≈ 1", True)
-    assert len(book.records) == 1 and book.records[0]["passed"] is True
+def test_thresholds_come_from_the_registry(tmp_path, reg):
+    assert book(tmp_path, reg).thresholds("converges") == {"converged": 1e-12}
 
 
-@pytest.mark.parametrize("item", ["example 1", "Exp. 1", "", "Example", "Theorem two"])
-def test_paper_item_must_be_spelled_as_in_the_paper(tmp_path, item):
-    with pytest.raises(ValueError, match="spelled as in the paper"):
-        ClaimBook("c", "quick", tmp_path).check(item, "claim", 1, "1", True)
+def test_measured_values_are_stored_json_safe(tmp_path, reg):
+    values = [torch.tensor(2.5, dtype=torch.float64), np.float32(0.25), float("nan"), -math.inf,
+              {"η = 2/10": torch.arange(2.0)}]
+    b = book(tmp_path, reg)
+    for claim_id, value in zip(("converges", "stubborn", "changed-setting", "sanity"), values):
+        b.check(claim_id, measured=value, holds=claim_id != "stubborn")
+    b.finish()
+    assert [r["measured"] for r in load_claims(tmp_path)] == [2.5, 0.25, "nan", "-inf"]
+    b.check("sanity", measured=values[4], holds=np.bool_(True))
+    assert b.records["sanity"]["measured"] == {"η = 2/10": [0.0, 1.0]}
 
 
-@pytest.mark.parametrize(
-    "item", ["Fact 1", "Example 4", "Theorem 2", "Proposition 1", "Corollary 1", "Experiment 9",
-             "Remark 7", "Figure 1"]
-)
-def test_paper_items_of_the_contract_are_accepted(tmp_path, item):
-    assert ClaimBook("c", "quick", tmp_path).check(item, "claim", 1, "1", True)
+def test_rechecking_a_claim_replaces_it(tmp_path, reg):
+    b = book(tmp_path, reg)
+    b.check("converges", measured=1.0, holds=False)
+    b.check("converges", measured=0.0, holds=True)
+    assert len(b.records) == 1 and b.records["converges"]["outcome"] == "reproduced"
 
 
-def test_bad_arguments(tmp_path):
+def test_bad_arguments(tmp_path, reg):
     with pytest.raises(ValueError, match="chapter"):
-        ClaimBook("../escape", "quick", tmp_path)
-    with pytest.raises(ValueError, match="profile"):
-        ClaimBook("c", "", tmp_path)
-    book = ClaimBook("c", "quick", tmp_path)
-    with pytest.raises(ValueError, match="passed must be a bool"):
-        book.check("Fact 1", "claim", 1, "1", "yes")
-    with pytest.raises(ValueError, match="claim must be"):
-        book.check("Fact 1", " ", 1, "1", True)
+        ClaimBook("../escape", "quick", tmp_path, registry=reg)
+    with pytest.raises(ValueError, match="profile must be one of"):
+        ClaimBook("toy", "huge", tmp_path, registry=reg)
+    with pytest.raises(ValueError, match="holds must be a bool"):
+        book(tmp_path, reg).check("converges", measured=1, holds="yes")
 
 
-def test_write_is_atomic(tmp_path, monkeypatch):
-    book = ClaimBook("atomic", "quick", tmp_path)
-    book.check("Fact 1", "first", 1, "1", True)
-    book.finish()
-    before = (tmp_path / "atomic.json").read_bytes()
-
-    def broken_replace(src, dst):
-        raise OSError("disk full")
-
-    monkeypatch.setattr(os, "replace", broken_replace)
-    book.check("Fact 1", "second", 2, "2", True)
+def test_write_is_atomic(tmp_path, reg, monkeypatch):
+    b = book(tmp_path, reg)
+    check_all(b, stubborn=False)
+    b.finish()
+    before = (tmp_path / "toy.json").read_bytes()
+    monkeypatch.setattr(os, "replace", lambda src, dst: (_ for _ in ()).throw(OSError("disk full")))
+    b.check("converges", measured=2.0, holds=True)
     with pytest.raises(OSError, match="disk full"):
-        book.finish()
-    # the old file is intact and no temporary file is left behind
-    assert (tmp_path / "atomic.json").read_bytes() == before
-    assert sorted(p.name for p in tmp_path.iterdir()) == ["atomic.json"]
+        b.finish()
+    assert (tmp_path / "toy.json").read_bytes() == before  # the old file is intact, no temporary left
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["toy.json"]
 
 
-def test_table_is_markdown_with_verdicts(tmp_path):
-    book = ClaimBook("t", "quick", tmp_path)
-    book.check("Example 1", "a | b", 0.123456789, "x", True)
-    book.check("Example 2", "c", 2, "y", False)
-    table = book.table()
-    lines = table.data.splitlines()  # IPython's Markdown (or the fallback) keeps the text in .data
-    assert lines[0] == "| paper item | claim | measured | expected | verdict |"
-    assert "✅" in lines[2] and "❌" in lines[3]
-    assert "a \\| b" in lines[2] and "0.123457" in lines[2]
+def test_table_reads_without_an_emoji_font(tmp_path, reg):
+    b = book(tmp_path, reg)
+    b.check("converges", measured=0.123456789, holds=False)
+    b.check("changed-setting", measured="a | b", holds=True)
+    lines = b.table().data.splitlines()
+    assert lines[0] == "| paper item | claim | criterion | measured | outcome |"
+    assert "**not reproduced** (expected: reproduced)" in lines[2] and "0.123457" in lines[2]
+    assert "a \\| b" in lines[3] and "deviation: η = 2/7 instead of 2/30" in lines[3]
+    assert not any(ord(ch) > 0x2FFF for ch in b.table().data), "no emoji"
 
 
-def test_markdown_table_columns():
-    text = markdown_table([{"chapter": "c", "passed": True}], columns=("chapter", "passed"))
-    assert text.splitlines() == ["| chapter | verdict |", "|---|---|", "| c | ✅ |"]
+@pytest.mark.parametrize("change, message", [
+    (lambda d: d["items"][0]["claims"][0].update(kind="opinion"), "kind must be one of"),
+    (lambda d: d["items"][0]["claims"][0]["expected"].pop("paper"), "an outcome for each profile"),
+    (lambda d: d["items"][0]["claims"][0]["expected"].update(quick="passed"), "is not one of"),
+    (lambda d: d["items"][1]["claims"][0].pop("deviation"), "needs the stated change"),
+    (lambda d: d["items"][1]["claims"][1]["expected"].update(quick="reproduced"), "only a check does"),
+    (lambda d: d["items"][0]["claims"][0]["thresholds"].update(converged="small"), "must be a number"),
+    (lambda d: d["items"][1]["claims"].append(dict(d["items"][0]["claims"][0])), "unique"),
+    (lambda d: d["items"][0]["claims"][0].update(colour="red"), "unknown keys"),
+])
+def test_a_malformed_registry_is_named(change, message):
+    data = yaml.safe_load(REGISTRY)
+    change(data)
+    with pytest.raises(RegistryError, match=message):
+        parse(data)
+
+
+def test_item_outcome():
+    assert item_outcome(["reproduced", "check"]) == "reproduced"
+    assert item_outcome(["reproduced", "deviation"]) == "deviation"
+    assert item_outcome(["deviation", "not reproduced", "reproduced"]) == "not reproduced"
+    assert item_outcome(["check"]) == "check" and item_outcome([]) == "not run"
+
+
+def test_the_books_registry_is_well_formed_and_in_the_papers_order():
+    reg = registry.load()
+    items = [item.item for item in reg.items]
+    assert items[:3] == ["Fact 1", "Example 1", "Theorem 1"] and "Appendix A" in items
+    for item in reg.items:
+        assert item.quote and item.where and item.claims, item.item
+    assert all(c.criterion and c.claim for c in reg.claims.values())
 
 
 def test_load_claims_missing_and_corrupt(tmp_path):

@@ -1,23 +1,23 @@
-"""Claims: what a chapter checked against the paper, with the value it measured.
+"""Claims: what a chapter checked against the paper, the value it measured and the outcome.
 
-A chapter builds one :class:`ClaimBook`, calls :meth:`ClaimBook.check` once per claim with
-the number it has just computed, shows :meth:`ClaimBook.table`, and ends with
-:meth:`ClaimBook.finish`, which writes ``<out_dir>/<chapter>.json`` and raises
-:class:`ClaimsFailed` if any claim failed, so that executing the notebook validates it::
+Each claim is an entry of the registry (:mod:`eos_support.book.registry`): its criterion, thresholds
+and expected outcome per profile live there. A chapter builds one :class:`ClaimBook`, reads a claim's
+thresholds, evaluates the criterion on the numbers it has just computed and records the result::
 
     claims = ClaimBook("quadratics", profile)
-    claims.check("Example 1", "η = 2/41 converges", measured=loss[-1],
-                 expected="f(θ_T) < 1e-8", passed=loss[-1] < 1e-8)
+    t = claims.thresholds("example1-converges")
+    claims.check("example1-converges", measured=norm, holds=norm < t["converged"])
     claims.table()
     claims.finish()
 
+:meth:`ClaimBook.finish` writes ``<out_dir>/<chapter>.json`` and raises :class:`ClaimsFailed` when an
+outcome differs from the expected one, a check failed, or a registry claim of the chapter was not
+checked: executing the notebook validates it.
+
 Where the records go: the ``out_dir`` argument (the book's runner passes ``<build>/claims``), else
 ``claims/`` in :func:`eos_support.book.toc.default_build_dir` (a chapter opened in Jupyter from
-``book/`` writes where ``eos-book build`` reads).
-
-Each file is a JSON list of records with the keys ``chapter, paper_item, claim, measured,
-expected, passed, profile, device, date``; it is written to a temporary file in the same
-folder and moved into place with :func:`os.replace`, so a reader never sees half a file.
+``book/`` writes where ``eos-book build`` reads). Each file is a JSON list of records with the keys
+:data:`RECORD_KEYS`, written atomically.
 """
 
 from __future__ import annotations
@@ -29,29 +29,17 @@ import re
 from pathlib import Path
 
 from ..system import atomic_write, device_name
-from .report import as_markdown, format_value, markdown_table
+from . import registry as _registry
+from .report import as_markdown, claims_table, format_value
 from .toc import default_build_dir
 
 __all__ = ["ClaimBook", "ClaimsFailed", "RECORD_KEYS", "default_claims_dir", "load_claims", "mark_stale",
            "stale_chapters"]
 
-RECORD_KEYS = (
-    "chapter",
-    "paper_item",
-    "claim",
-    "measured",
-    "expected",
-    "passed",
-    "profile",
-    "device",
-    "date",
-)
-"""The keys of every claim record, in table order."""
+RECORD_KEYS = ("chapter", "id", "paper_item", "kind", "claim", "criterion", "measured", "holds", "outcome",
+               "expected", "as_expected", "deviation", "profile", "device", "date")
+"""The keys of every claim record."""
 
-_ITEM = re.compile(
-    r"^(Fact|Example|Theorem|Proposition|Corollary|Lemma|Definition|Experiment|Remark|Figure"
-    r"|Section|Appendix|Equation) \(?[A-Z]?[0-9]+(\.[0-9]+)*\)?$"
-)
 _CHAPTER = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]*$")
 
 
@@ -82,116 +70,103 @@ def _json_safe(value):
     return str(value)
 
 
-def _as_bool(passed) -> bool:
-    if hasattr(passed, "item"):
-        passed = passed.item()
-    if not isinstance(passed, (bool, int)):
-        raise ValueError(
-            f"passed must be a bool (the verdict computed from the measurement), got {passed!r}"
-        )
-    return bool(passed)
+def _as_bool(holds) -> bool:
+    if hasattr(holds, "item"):
+        holds = holds.item()
+    if not isinstance(holds, (bool, int)):
+        raise ValueError(f"holds must be a bool (the criterion evaluated on the measurement), got {holds!r}")
+    return bool(holds)
 
 
 class ClaimBook:
     """The claims one chapter checks, written to ``<out_dir>/<chapter>.json`` by :meth:`finish`.
 
-    ``chapter`` is the chapter's file stem ("quadratics"); ``profile`` the run profile
-    ("quick" or "paper"); ``out_dir`` see the module docstring; ``device`` defaults to
-    ``"cuda:<GPU name>"`` when torch sees a GPU, else ``"cpu"``.
+    ``chapter`` is the chapter's file stem ("quadratics"); ``profile`` the run profile ("quick" or
+    "paper"); ``out_dir`` see the module docstring; ``device`` defaults to the GPU's name or "cpu";
+    ``registry`` defaults to the book's (:func:`eos_support.book.registry.load`).
     """
 
-    def __init__(self, chapter: str, profile: str, out_dir=None, *, device: str | None = None):
+    def __init__(self, chapter: str, profile: str, out_dir=None, *, device: str | None = None, registry=None):
         if not isinstance(chapter, str) or not _CHAPTER.match(chapter):
-            raise ValueError(
-                f"chapter must be the chapter's file stem (letters, digits, '_', '-', '.'), "
-                f"got {chapter!r}"
-            )
-        if not isinstance(profile, str) or not profile:
-            raise ValueError(f"profile must be a non-empty string such as 'quick', got {profile!r}")
-        self.chapter = chapter
-        self.profile = profile
+            raise ValueError(f"chapter must be the chapter's file stem (letters, digits, '_', '-', '.'), got {chapter!r}")
+        if profile not in _registry.PROFILES:
+            raise ValueError(f"profile must be one of {_registry.PROFILES}, got {profile!r}")
+        self.chapter, self.profile = chapter, profile
         self.out_dir = Path(out_dir).expanduser() if out_dir is not None else default_claims_dir()
         self.device = device or device_name()
-        self.records: list[dict] = []
+        self.registry = registry or _registry.load()
+        self.records: dict[str, dict] = {}
 
     @property
     def path(self) -> Path:
         """The JSON file :meth:`finish` writes."""
         return self.out_dir / f"{self.chapter}.json"
 
-    def check(self, paper_item: str, claim: str, measured, expected: str, passed) -> bool:
-        """Record one claim and return its verdict.
+    def _own(self, claim_id):
+        claim = self.registry.claim(claim_id)
+        if claim.chapter != self.chapter:
+            raise _registry.RegistryError(f"claim {claim_id!r} belongs to chapter {claim.chapter!r}, not {self.chapter!r}")
+        return claim
 
-        ``paper_item`` as spelled in the paper ("Example 1", "Theorem 2", "Experiment 5");
-        ``claim`` what is checked, in words; ``measured`` the value this run computed (number,
-        bool, text, tensor or array); ``expected`` what the paper leads us to expect, in
-        words or as a condition; ``passed`` the verdict computed from ``measured``. Checking
-        the same (paper_item, claim) again replaces the earlier record, so re-running a cell
-        does not duplicate it.
+    def thresholds(self, claim_id: str) -> dict:
+        """The thresholds of ``claim_id``'s criterion, as the registry fixes them."""
+        return dict(self._own(claim_id).thresholds)
+
+    def check(self, claim_id: str, measured, holds) -> str:
+        """Record that ``claim_id``'s criterion ``holds`` (or not) on ``measured``; returns the outcome.
+
+        ``measured`` is what this run computed (number, text, list, dict per case, tensor, array).
+        Checking the same claim again replaces the earlier record (re-running a cell).
         """
-        if not isinstance(paper_item, str) or not _ITEM.match(paper_item):
-            raise ValueError(
-                f"paper_item must be spelled as in the paper, e.g. 'Example 1', 'Theorem 2', "
-                f"'Experiment 5', 'Figure 1'; got {paper_item!r}"
-            )
-        if not isinstance(claim, str) or not claim.strip():
-            raise ValueError("claim must be a non-empty sentence saying what is checked")
-        verdict = _as_bool(passed)
-        record = {
-            "chapter": self.chapter,
-            "paper_item": paper_item,
-            "claim": claim,
-            "measured": _json_safe(measured),
-            "expected": str(expected),
-            "passed": verdict,
-            "profile": self.profile,
-            "device": self.device,
+        claim, holds = self._own(claim_id), _as_bool(holds)
+        outcome = claim.outcome(holds, self.profile)
+        expected = claim.expected[self.profile]
+        self.records[claim_id] = {
+            "chapter": self.chapter, "id": claim_id, "paper_item": claim.item, "kind": claim.kind,
+            "claim": claim.claim, "criterion": claim.criterion, "measured": _json_safe(measured), "holds": holds,
+            "outcome": outcome, "expected": expected,
+            "as_expected": outcome == expected and (holds or claim.kind != "check"),
+            "deviation": claim.deviation.get(self.profile) or None, "profile": self.profile, "device": self.device,
             "date": _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"),
         }
-        self.records = [
-            r for r in self.records if (r["paper_item"], r["claim"]) != (paper_item, claim)
-        ]
-        self.records.append(record)
-        return verdict
+        return outcome
 
     @property
-    def failed(self) -> list[dict]:
-        """The records whose verdict is False."""
-        return [r for r in self.records if not r["passed"]]
+    def unexpected(self) -> list[dict]:
+        """The records whose outcome differs from the expected one (or whose check failed)."""
+        return [r for r in self.records.values() if not r["as_expected"]]
+
+    @property
+    def unchecked(self) -> list[str]:
+        """The registry's claims of this chapter that it has not checked."""
+        return [c.id for c in self.registry.for_chapter(self.chapter) if c.id not in self.records]
 
     def table(self):
-        """The chapter's claims as a Markdown table (item, claim, measured, expected, verdict)."""
+        """The chapter's claims as a Markdown table: item, claim, criterion, measured, outcome."""
         if not self.records:
             return as_markdown("*No claims checked yet.*")
-        return as_markdown(markdown_table(self.records))
+        return as_markdown(claims_table(list(self.records.values())))
 
     def write(self) -> Path:
         """Write the records to :attr:`path` atomically (dropping a stale copy) and return the path."""
-        text = json.dumps(self.records, indent=1, ensure_ascii=False, allow_nan=False) + "\n"
+        text = json.dumps(list(self.records.values()), indent=1, ensure_ascii=False, allow_nan=False) + "\n"
         atomic_write(self.path, text)
         self.path.with_suffix(STALE).unlink(missing_ok=True)
         return self.path
 
     def finish(self) -> None:
-        """Write the records (see :meth:`write`), then raise :class:`ClaimsFailed` if any failed.
-
-        A chapter that checked nothing fails too: the book validates itself only through claims.
-        Returns nothing, so that a notebook's last cell shows no output when all is well.
-        """
+        """Write the records, then raise :class:`ClaimsFailed` if an outcome is not the expected one, a
+        check failed, or a claim of the registry was not checked (so executing the chapter validates it)."""
         self.write()
-        if not self.records:
-            raise ClaimsFailed(f"chapter {self.chapter!r} checked no claims")
-        failed = self.failed
-        if failed:
-            lines = [
-                f"- {r['paper_item']}: {r['claim']} (measured {format_value(r['measured'])}, "
-                f"expected {r['expected']})"
-                for r in failed
-            ]
-            raise ClaimsFailed(
-                f"{len(failed)} of {len(self.records)} claims failed in chapter "
-                f"{self.chapter!r}:\n" + "\n".join(lines)
-            )
+        problems = [f"- {r['id']} ({r['paper_item']}): outcome {r['outcome']!r}"
+                    + (" (the check failed)" if r["kind"] == "check" and not r["holds"] else "")
+                    + f", expected {r['expected']!r}; measured {format_value(r['measured'])}; criterion: {r['criterion']}"
+                    for r in self.unexpected]
+        problems += [f"- {claim_id}: in the registry for this chapter, never checked" for claim_id in self.unchecked]
+        if not self.records and not problems:
+            problems.append("- the chapter checked no claims")
+        if problems:
+            raise ClaimsFailed(f"chapter {self.chapter!r}, profile {self.profile!r}:\n" + "\n".join(problems))
 
 
 def load_claims(directory=None) -> list[dict]:
@@ -215,7 +190,7 @@ def load_claims(directory=None) -> list[dict]:
                 f"chapter {path.stem!r}"
             ) from error
         if not isinstance(data, list) or not all(
-            isinstance(r, dict) and {"chapter", "paper_item", "claim", "passed"} <= r.keys()
+            isinstance(r, dict) and {"chapter", "id", "paper_item", "outcome", "as_expected"} <= r.keys()
             for r in data
         ):
             raise ValueError(

@@ -117,8 +117,9 @@ def _add_build(p: argparse.ArgumentParser):
 
 def _add_claims(p: argparse.ArgumentParser):
     p.add_argument("--json", action="store_true",
-                   help="print a JSON list of objects with keys chapter, paper_item, claim, measured, expected, "
-                   "passed, profile, device, date")
+                   help="print a JSON list of claim records with keys chapter, id, paper_item, kind, claim, criterion, "
+                   "measured, holds, outcome (reproduced, deviation, not reproduced or check), expected, "
+                   "as_expected, deviation, profile, device, date")
 
 
 SUBCOMMANDS = {
@@ -134,9 +135,11 @@ SUBCOMMANDS = {
         Prints the path of index.html. The HTML is rendered even when a chapter failed, so that the failure
         can be read; the exit code is then 1.""", (_add_common, _add_execution, _add_build)),
     "claims": ("list every recorded claim and its verdict", """
-        Print every claim recorded by the last executions (BUILD_DIR/claims): chapter, paper item, claim,
-        measured value, expectation, verdict and profile, and name every chapter of the table of contents
-        that has no current claims. Exit code 1 if any claim failed or a chapter has none.""",
+        Print every claim recorded by the last executions (BUILD_DIR/claims): chapter, claim, paper item,
+        outcome (reproduced, deviation, not reproduced, or check for a sanity check of the code) and
+        measured value, and name every chapter of the table of contents that has no current claims. Exit
+        code 1 if an outcome differs from the one the registry of claims expects, a check failed, or a
+        chapter has no claims.""",
                (_add_common, _add_claims)),
     "list": ("list the chapters in the table of contents", """
         List the pages of _toc.yml in order: the name to pass to 'execute', the source file, and whether it is
@@ -235,22 +238,20 @@ def cmd_build(args) -> int:
 def _text_table(records) -> str:
     from .report import format_value
 
-    columns = ("chapter", "paper_item", "passed", "measured", "expected", "claim", "profile")
-    heads = ("chapter", "paper item", "verdict", "measured", "expected", "claim", "profile")
-    rows = [
-        [
-            ("PASS" if r.get("passed") else "FAIL") if c == "passed" else format_value(r.get(c, ""))
-            for c in columns
-        ]
-        for r in records
-    ]
+    columns = ("chapter", "id", "paper_item", "outcome", "measured")
+    heads = ("chapter", "claim", "paper item", "outcome", "measured")
+
+    def text(r, c):
+        if c == "outcome":
+            return r.get("outcome", "?") + ("" if r.get("as_expected") else f" (EXPECTED {r.get('expected')})")
+        return format_value(r.get(c, ""))
+
+    rows = [[text(r, c) for c in columns] for r in records]
     widths = [min(60, max(len(h), *(len(row[i]) for row in rows))) for i, h in enumerate(heads)]
 
     def line(cells):
-        return "  ".join(
-            (cell if len(cell) <= w else cell[: w - 1] + "…").ljust(w)
-            for cell, w in zip(cells, widths)
-        ).rstrip()
+        return "  ".join((cell if len(cell) <= w else cell[: w - 1] + "…").ljust(w)
+                         for cell, w in zip(cells, widths)).rstrip()
 
     return "\n".join([line(heads), line(["-" * w for w in widths])] + [line(r) for r in rows])
 
@@ -293,11 +294,14 @@ def cmd_claims(args) -> int:
     if not records:
         _err(f"no claims recorded in {claims_dir}: run 'eos-book execute' first")
         return 1
-    failed = [r for r in records if not r.get("passed")]
+    unexpected = [r for r in records if not r.get("as_expected")]
     if not args.json:
-        print(f"\n{len(records)} claims: {len(records) - len(failed)} passed, {len(failed)} failed"
+        counts = {o: sum(r.get("outcome") == o for r in records)
+                  for o in ("reproduced", "deviation", "not reproduced", "check")}
+        print(f"\n{len(records)} claims: " + ", ".join(f"{n} {o}" for o, n in counts.items())
+              + f"; {len(unexpected)} not as expected"
               + (f"; {len(missing)} chapter(s) without claims" if missing else ""))
-    return 1 if failed or missing else 0
+    return 1 if unexpected or missing else 0
 
 
 def cmd_list(args) -> int:

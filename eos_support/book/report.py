@@ -7,11 +7,6 @@ from pathlib import Path
 
 from .toc import BookError, docnames, find_root
 
-COLUMN_NAMES = {"chapter": "chapter", "paper_item": "paper item", "claim": "claim", "measured": "measured",
-                "expected": "expected", "passed": "verdict", "profile": "profile", "device": "device",
-                "date": "date"}
-
-
 def format_value(value) -> str:
     """A measured value as short text: floats to 6 significant digits, long lists elided."""
     if isinstance(value, bool):
@@ -29,12 +24,24 @@ def _cell(text) -> str:
     return str(text).replace("|", "\\|").replace("\n", " ")
 
 
-def markdown_table(records, columns=("paper_item", "claim", "measured", "expected", "passed")) -> str:
-    """A Markdown table of claim ``records`` (dicts) over ``columns``; verdicts as ✅/❌."""
-    lines = ["| " + " | ".join(COLUMN_NAMES.get(c, c) for c in columns) + " |", "|" + "---|" * len(columns)]
+def outcome_text(record) -> str:
+    """A record's outcome as text that reads without an emoji font; one that was not expected says so."""
+    text = "**not reproduced**" if record.get("outcome") == "not reproduced" else str(record.get("outcome", "?"))
+    if record.get("kind") == "check" and not record.get("holds", True):
+        text = "**check failed**"
+    if not record.get("as_expected", True):
+        text += f" (expected: {record.get('expected')})"
+    return text
+
+
+def claims_table(records) -> str:
+    """A chapter's claims as a Markdown table: paper item, claim, criterion, measured, outcome."""
+    lines = ["| paper item | claim | criterion | measured | outcome |", "|---|---|---|---|---|"]
     for r in records:
-        cells = [("✅" if r.get(c) else "❌") if c == "passed" else _cell(format_value(r.get(c, ""))) for c in columns]
-        lines.append("| " + " | ".join(cells) + " |")
+        claim = r.get("claim", "") + (f" *(deviation: {r['deviation']})*" if r.get("deviation") else "")
+        cells = (r.get("paper_item", ""), claim, r.get("criterion", ""), format_value(r.get("measured", "")),
+                 outcome_text(r))
+        lines.append("| " + " | ".join(_cell(c) for c in cells) + " |")
     return "\n".join(lines)
 
 
@@ -87,25 +94,58 @@ def _fmt_seconds(s) -> str:
     return f"{s:.1f} s" if s < 120 else f"{s / 60:.1f} min"
 
 
-def scorecard(claims_dir=None, start=None):
-    """Every claim of every chapter as Markdown: a summary line, then a table (chapter, paper
-    item, claim, measured, expected, verdict, profile, device, date) in the toc's order."""
+def _outcomes_by_item(records) -> dict:
+    """{paper item: its outcome} over ``records`` (see :func:`eos_support.book.registry.item_outcome`)."""
+    from .registry import item_outcome
+
+    items = {}
+    for r in records:
+        items.setdefault(r.get("paper_item"), []).append(r.get("outcome"))
+    return {item: item_outcome(outcomes) for item, outcomes in items.items()}
+
+
+def scorecard(claims_dir=None, records_dir=None, start=None):
+    """The scorecard as Markdown: one row per paper item with its outcome in each profile (this build's
+    claims in ``claims_dir``; another profile's from its committed record in ``records_dir/<profile>``),
+    then each chapter's claims."""
     from .claims import load_claims, stale_chapters
+    from .registry import PROFILES, load
 
     records = load_claims(claims_dir)
     order = _toc_order(start)
     records.sort(key=lambda r: order.get(r.get("chapter"), len(order)))
+    current = {r.get("profile") for r in records}
+    by_profile = {p: _outcomes_by_item([r for r in records if r.get("profile") == p]) for p in current}
+    for profile in PROFILES:
+        if profile not in by_profile and records_dir is not None:
+            by_profile[profile] = _outcomes_by_item(load_claims(Path(records_dir) / profile / "claims"))
+    lines = ["| paper item | " + " | ".join(PROFILES) + " |", "|---|" + "---|" * len(PROFILES)]
+    for item in load().items:
+        cells = [by_profile.get(p, {}).get(item.item, "not run") for p in PROFILES]
+        lines.append(f"| {item.item} | " + " | ".join("**not reproduced**" if c == "not reproduced" else c
+                                                      for c in cells) + " |")
     stale = stale_chapters(claims_dir)
-    note = (f"\n\n**No current claims** from {', '.join(stale)}: its last execution failed."
-            if stale else "")
+    parts = [_summary_line(records), "\n".join(lines)]
+    if stale:
+        parts.append(f"**No current claims** from {', '.join(stale)}: its last execution failed.")
+    for chapter in dict.fromkeys(r.get("chapter") for r in records):
+        own = [r for r in records if r.get("chapter") == chapter]
+        first = own[0]
+        parts.append(f"### {chapter}\n\nProfile {first.get('profile')}, {first.get('device')}, "
+                     f"{first.get('date')}.\n\n" + claims_table(own))
+    return as_markdown("\n\n".join(parts))
+
+
+def _summary_line(records) -> str:
     if not records:
-        return as_markdown("*No claims recorded yet: execute the chapters with `eos-book execute`.*" + note)
-    failed = [r for r in records if not r.get("passed")]
-    chapters = list(dict.fromkeys(r.get("chapter") for r in records))
-    verdict = "all passed ✅" if not failed else f"**{len(failed)} failed** ❌"
-    columns = ("chapter", "paper_item", "claim", "measured", "expected", "passed", "profile", "device", "date")
-    return as_markdown(f"**{len(records)} claims** from {len(chapters)} chapter(s): {verdict}.{note}\n\n"
-                       + markdown_table(records, columns=columns))
+        return "*No claims recorded yet: execute the chapters with `eos-book execute`.*"
+    counts = {o: sum(r.get("outcome") == o and r.get("kind") != "check" for r in records)
+              for o in ("reproduced", "deviation", "not reproduced")}
+    checks = sum(r.get("kind") == "check" for r in records)
+    unexpected = [r for r in records if not r.get("as_expected")]
+    tail = "every outcome as expected." if not unexpected else f"**{len(unexpected)} outcome(s) not as expected.**"
+    return (f"**{len(records)} claims** from {len({r.get('chapter') for r in records})} chapter(s): "
+            + ", ".join(f"{n} {o}" for o, n in counts.items()) + f"; {checks} checks of the code; " + tail)
 
 
 def timings(timings_path, start=None):
