@@ -11,6 +11,7 @@ from __future__ import annotations
 import contextlib
 import dataclasses
 import signal
+import sys
 import time
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -132,8 +133,9 @@ def _loop(rule, store, progress, checkpoint_s, label) -> dict:
     """Advance ``rule`` until it sets a status; returns its final state."""
     from tqdm.auto import tqdm
 
-    bar = tqdm(total=rule.total, initial=rule.position, desc=label, unit=rule.unit,
-               disable=None if progress is None else not progress, leave=False)
+    if progress is None:  # a bar on a terminal; none in a notebook, whose bars would be widgets in the page
+        progress = sys.stderr.isatty()
+    bar = tqdm(total=rule.total, initial=rule.position, desc=label, unit=rule.unit, disable=not progress, leave=False)
     last = tick = time.perf_counter()
 
     def save_checkpoint():
