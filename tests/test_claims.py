@@ -124,6 +124,12 @@ def test_a_claim_outside_the_registry_or_the_chapter_is_refused(tmp_path, reg):
         other.check("converges", measured=1, holds=True)
 
 
+def test_criteria_are_stated_before_the_run(tmp_path, reg):
+    text = book(tmp_path, reg).criteria().data
+    assert "- *Example 1*: η = 2/41 converges. Criterion: ‖θ‖ < converged [converged = 1e-12]. Expected here: reproduced." in text
+    assert "Expected here: deviation (η = 2/7 instead of 2/30)." in text and "(check): an identity" in text
+
+
 def test_thresholds_come_from_the_registry(tmp_path, reg):
     assert book(tmp_path, reg).thresholds("converges") == {"converged": 1e-12}
 

@@ -141,6 +141,18 @@ class ClaimBook:
         """The registry's claims of this chapter that it has not checked."""
         return [c.id for c in self.registry.for_chapter(self.chapter) if c.id not in self.records]
 
+    def criteria(self):
+        """The chapter's claims as the registry states them, before they are evaluated: for each, the
+        paper item, the claim, its criterion with the thresholds' values, and the outcome expected in this
+        profile (with the stated change of setting, for a deviation). Show it above the cells that check."""
+        lines = []
+        for c in self.registry.for_chapter(self.chapter):
+            values = ", ".join(f"{k} = {v:g}" for k, v in c.thresholds.items())
+            expected = c.expected[self.profile] + (f" ({c.deviation[self.profile]})" if c.deviation.get(self.profile) else "")
+            lines.append(f"- *{c.item}*{' (check)' if c.kind == 'check' else ''}: {c.claim}. Criterion: {c.criterion}"
+                         + (f" [{values}]" if values else "") + f". Expected here: {expected}.")
+        return as_markdown("\n".join(lines) or "*No claims in the registry for this chapter.*")
+
     def table(self):
         """The chapter's claims as a Markdown table: item, claim, criterion, measured, outcome."""
         if not self.records:
