@@ -168,7 +168,7 @@ def test_train_gd_runs_on_a_batchnorm_network_and_leaves_it_alone():
     model, x, y = bn_network()
     before = _state(model)
     data = Dataset(x, y, None, None, 3, "bn-tiny", "random", 4)
-    run = train_gd(model, data, "ce", 0.5, 3, sharpness_every=2, cache=False, progress=False)
+    run = train_gd(model, data, "ce", eta=0.5, max_steps=3, sharpness_every=2, progress=False)
     f = ModuleLoss(model, x, y)
     assert run.history["rp"][0] == pytest.approx(relative_progress(f, f.theta0, 0.5), rel=1e-10)
     assert all(torch.equal(v, model.state_dict()[k]) for k, v in before.items())
