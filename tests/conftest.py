@@ -9,6 +9,13 @@ from pathlib import Path
 import pytest
 
 REPO = Path(__file__).resolve().parents[1]
+TEST_REGISTRY = REPO / "tests" / "data" / "registry.yml"
+
+
+def claimbook(name: str) -> str:
+    """Chapter code that creates chapter ``name``'s ClaimBook on the tests' registry of claims."""
+    return (f"from eos_support.book import registry\nfrom eos_support.book.claims import ClaimBook\n"
+            f"claims = ClaimBook({name!r}, profile, claims_dir, device='cpu', registry=registry.load(r'{TEST_REGISTRY}'))")
 
 HEADER = """\
 ---
@@ -39,10 +46,8 @@ Some math: $f(\\theta) = 20\\theta_1^2 + \\theta_2^2$.
 
 """ + PARAMETERS + """
 ```{code-cell} ipython3
-from eos_support.book.claims import ClaimBook
-
-claims = ClaimBook("good", profile, claims_dir)
-claims.check("Example 1", "one plus one is two", 1 + 1, "2", 1 + 1 == 2)
+""" + claimbook("good") + """
+claims.check("sums", measured=1 + 1, holds=1 + 1 == 2)
 claims.table()
 ```
 

@@ -83,20 +83,42 @@ def test_failed_notebook_keeps_its_error(executed_mini_book):
     assert errors and errors[0]["ename"] == "ZeroDivisionError"
 
 
-def test_scorecard_lists_claims_in_toc_order(mini_book, tmp_path, monkeypatch):
+def test_scorecard_groups_outcomes_by_paper_item_in_toc_order(mini_book, tmp_path, monkeypatch):
+    from conftest import TEST_REGISTRY
+    from eos_support.book import registry
+
+    reg = registry.load(TEST_REGISTRY)
     claims = tmp_path / "claims"
-    for name, ok in (("bad", False), ("good", True)):
-        b = ClaimBook(name, "quick", claims, device="cpu")
-        b.check("Experiment 5", f"{name} claim", 1.5, "≈ 1", ok)
+    for name, claim_id, holds in (("claimfails", "identity", False), ("good", "sums", True)):
+        b = ClaimBook(name, "quick", claims, device="cpu", registry=reg)
+        b.check(claim_id, measured=1.5, holds=holds)
         b.write()
     monkeypatch.chdir(mini_book)
     text = report.scorecard(claims).data
-    assert "**2 claims** from 2 chapter(s): **1 failed** ❌" in text
-    rows = [line for line in text.splitlines() if line.startswith("| good") or
-            line.startswith("| bad")]
-    assert [r.split("|")[1].strip() for r in rows] == ["good", "bad"]
-    assert rows[0].count("|") == 10  # nine columns
+    assert "**2 claims** from 2 chapter(s): 1 reproduced, 0 deviation, 1 not reproduced" in text
+    assert "**1 outcome(s) not as expected.**" in text
+    assert "| Fact 1 | not run | not run |" in text  # the book's items, each with its outcome per profile
+    assert "| Example 1 | reproduced | not run |" in text and "| Theorem 2 | **not reproduced** | not run |" in text
+    assert text.index("### good") < text.index("### claimfails")  # the toc's order: good comes first
+    assert "**not reproduced** (expected: reproduced)" in text
+    assert not any(ord(ch) > 0x2FFF for ch in text), "no emoji: the marks read without an emoji font"
     assert "No claims recorded" in report.scorecard(tmp_path / "none").data
+
+
+def test_the_other_profile_comes_from_its_committed_record(mini_book, tmp_path, monkeypatch):
+    from conftest import TEST_REGISTRY
+    from eos_support.book import registry
+
+    reg = registry.load(TEST_REGISTRY)
+    ClaimBook("good", "quick", tmp_path / "claims", registry=reg).check("sums", measured=2, holds=True)
+    paper = ClaimBook("good", "paper", tmp_path / "records" / "paper" / "claims", registry=reg)
+    paper.check("sums", measured=2, holds=True)
+    paper.write()
+    b = ClaimBook("good", "quick", tmp_path / "claims", registry=reg)
+    b.check("sums", measured=2, holds=True)
+    b.write()
+    text = report.scorecard(tmp_path / "claims", records_dir=tmp_path / "records").data
+    assert "| Example 1 | reproduced | reproduced |" in text
 
 
 def test_timings_table(tmp_path):
@@ -174,10 +196,12 @@ def test_the_chapter_template_executes(tmp_path):
     assert "_template" not in (root / "_toc.yml").read_text()
     nb = jupytext_notebook(root / "book" / "_template.md")
     nbformat.write(nb, tmp_path / "t.ipynb")
-    papermill.execute_notebook(str(tmp_path / "t.ipynb"), str(tmp_path / "out.ipynb"), progress_bar=False,
-                               parameters=dict(claims_dir=str(tmp_path / "claims"), results_dir=str(tmp_path)),
-                               kernel_name="python3")
-    assert json.loads((tmp_path / "claims" / "template.json").read_text())[0]["passed"] is True
+    with pytest.raises(papermill.PapermillExecutionError, match="the chapter checked no claims"):
+        papermill.execute_notebook(str(tmp_path / "t.ipynb"), str(tmp_path / "out.ipynb"), progress_bar=False,
+                                   parameters=dict(claims_dir=str(tmp_path / "claims"), results_dir=str(tmp_path)),
+                                   kernel_name="python3")
+    out = nbformat.read(tmp_path / "out.ipynb", as_version=4)  # everything before finish() ran
+    assert "No claims in the registry for this chapter" in json.dumps([c.get("outputs") for c in out.cells])
 
 
 def jupytext_notebook(path):

@@ -9,7 +9,8 @@ from pathlib import Path
 
 import pytest
 
-from conftest import make_mini_book
+from conftest import TEST_REGISTRY, make_mini_book
+from eos_support.book import registry
 from eos_support.book.claims import ClaimBook
 from eos_support.book.cli import build_parser, main
 
@@ -26,7 +27,7 @@ def run(argv, capsys):
         ([], ["execute", "build", "claims", "quick", "paper"]),
         (["execute"], ["papermill", "profile", "failing chapter", "cell", "--timeout"]),
         (["build"], ["jupyter-book build", "index.html", "--no-execute"]),
-        (["claims"], ["claim", "verdict", "--json", "paper_item"]),
+        (["claims"], ["claim", "outcome", "not reproduced", "--json", "paper_item", "exit codes"]),
         (["list"], ["_toc.yml", "notebook"]),
     ],
 )
@@ -90,28 +91,27 @@ def test_claims_exit_codes_and_json(tmp_path, capsys):
     assert code == 1 and "no claims recorded" in err
     assert "chapter 'one' has no current claims (it has not been executed)" in err
 
-    book = ClaimBook("one", "quick", build / "claims", device="cpu")
-    book.check("Example 1", "converges", 1e-9, "< 1e-8", True)
+    reg = registry.load(TEST_REGISTRY)
+    book = ClaimBook("one", "quick", build / "claims", device="cpu", registry=reg)
+    book.check("first", measured=1e-9, holds=True)
     book.finish()
     code, out, err = run(claims, capsys)
-    assert code == 0 and "PASS" in out and "1 claims: 1 passed, 0 failed" in out
+    assert code == 0 and "reproduced" in out and "1 claims: 1 reproduced, 0 deviation, 0 not reproduced, 0 check" in out
 
     code, out, err = run(claims + ["--json"], capsys)
     assert code == 0
     records = json.loads(out)
-    assert set(records[0]) >= {
-        "chapter", "paper_item", "claim", "measured", "expected", "passed", "profile"
-    }
-    assert records[0]["chapter"] == "one" and records[0]["passed"] is True
+    assert set(records[0]) >= {"chapter", "id", "paper_item", "claim", "measured", "outcome", "expected", "profile"}
+    assert records[0]["paper_item"] == "Example 1" and records[0]["outcome"] == "reproduced"
 
-    other = ClaimBook("two", "quick", build / "claims", device="cpu")
-    other.check("Theorem 2", "identity holds", 1e-3, "< 1e-6", False)
+    other = ClaimBook("two", "quick", build / "claims", device="cpu", registry=reg)
+    other.check("second", measured=1e-3, holds=False)
     with pytest.raises(AssertionError):
         other.finish()
     code, out, err = run(claims, capsys)
-    assert code == 1 and "FAIL" in out and "2 claims: 1 passed, 1 failed" in out
+    assert code == 1 and "not reproduced (EXPECTED reproduced)" in out and "1 not as expected" in out
     code, out, err = run(claims + ["--json"], capsys)
-    assert code == 1 and [r["passed"] for r in json.loads(out)] == [True, False]
+    assert code == 1 and [r["outcome"] for r in json.loads(out)] == ["reproduced", "not reproduced"]
 
 
 def test_execute_names_the_failing_chapter_and_cell(executed_mini_book):

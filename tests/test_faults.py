@@ -29,7 +29,7 @@ import torch
 
 import fault_worker
 from cases import interrupt_once
-from conftest import HEADER, PARAMETERS, REPO
+from conftest import HEADER, PARAMETERS, REPO, claimbook
 from eos_support.train.gd import GDRule
 from eos_support.book.cli import main
 from eos_support.data import Dataset
@@ -229,15 +229,14 @@ SLOW = HEADER + """
 import time
 from pathlib import Path
 
-from eos_support.book.claims import ClaimBook
+""" + claimbook("slow") + """
 
 log = Path(claims_dir).parent / "intervals.txt"
 start = time.time()
 time.sleep(2)
 with open(log, "a") as fh:
     fh.write(f"{start} {time.time()}\\n")
-claims = ClaimBook("slow", profile, claims_dir)
-claims.check("Example 1", "slept", 2, "2", True)
+claims.check("slept", measured=2, holds=True)
 claims.finish()
 ```
 """
@@ -276,7 +275,7 @@ def test_two_processes_executing_the_same_chapter(tmp_path):
                    for line in (build / "intervals.txt").read_text().splitlines())
     assert len(spans) == 2 and spans[0][1] <= spans[1][0], f"the executions overlapped: {spans}"
     records = json.loads((build / "claims" / "slow.json").read_text())
-    assert [r["passed"] for r in records] == [True]
+    assert [r["outcome"] for r in records] == ["reproduced"]
     import nbformat
 
     nbformat.validate(nbformat.read(build / "book" / "book" / "slow.ipynb", as_version=4))
@@ -292,10 +291,8 @@ import os
 import time
 from pathlib import Path
 
-from eos_support.book.claims import ClaimBook
-
-claims = ClaimBook("waits", profile, claims_dir, device="cpu")
-claims.check("Example 1", "holds", 1, "1", True)
+""" + claimbook("waits") + """
+claims.check("waited", measured=1, holds=True)
 if os.path.exists(Path(claims_dir).parent / "wait"):
     (Path(claims_dir).parent / "started").write_text("")
     time.sleep(600)
@@ -350,7 +347,7 @@ def test_an_interrupted_re_execution_keeps_the_chapters_claims(tmp_path):
     assert not [p for p in (build / "executing").iterdir()], "temporary notebooks left behind"
     listed = subprocess.run([sys.executable, "-m", "eos_support.book.cli", "claims", "--root", str(root),
                              "--build-dir", str(build)], capture_output=True, text=True, timeout=120)
-    assert listed.returncode == 0 and "1 claims: 1 passed, 0 failed" in listed.stdout, listed.stderr
+    assert listed.returncode == 0 and "1 claims: 1 reproduced" in listed.stdout, listed.stderr
 
 
 def chapter(name, *cells):
@@ -360,25 +357,14 @@ def chapter(name, *cells):
 
 
 FAILING = {
-    "good": chapter("good", """
-        from eos_support.book.claims import ClaimBook
-        claims = ClaimBook("good", profile, claims_dir, device="cpu")
-        claims.check("Example 1", "holds", 1, "1", True)
-        claims.finish()"""),
-    "claimfails": chapter("claimfails", """
-        from eos_support.book.claims import ClaimBook
-        claims = ClaimBook("claimfails", profile, claims_dir, device="cpu")
-        claims.check("Theorem 2", "the identity holds", 0.5, "< 1e-9", False)""", """
-        claims.finish()"""),
+    "good": chapter("good", claimbook("good") + '\nclaims.check("sums", measured=1, holds=True)\nclaims.finish()'),
+    "claimfails": chapter("claimfails", claimbook("claimfails") + '\nclaims.check("identity", measured=0.5, holds=False)',
+                          "claims.finish()"),
     "kerneldies": chapter("kerneldies", "x = 1", """
         import os, signal
         os.kill(os.getpid(), signal.SIGKILL)"""),
     "hangs": chapter("hangs", "import time", "time.sleep(600)"),
-    "last": chapter("last", """
-        from eos_support.book.claims import ClaimBook
-        claims = ClaimBook("last", profile, claims_dir, device="cpu")
-        claims.check("Example 1", "still executed", 1, "1", True)
-        claims.finish()"""),
+    "last": chapter("last", claimbook("last") + '\nclaims.check("still", measured=1, holds=True)\nclaims.finish()'),
 }
 
 
@@ -393,7 +379,7 @@ def test_failing_chapters_are_named_with_their_cell_and_the_others_execute(tmp_p
     assert "2 ok, 3 failed" in summary, summary
     assert "good: ok" in summary and "last: ok" in summary
     # cells counted from the chapter's first (its title), papermill's own cell aside
-    assert "claimfails: FAILED at cell 4, line 28 of its .md: ClaimsFailed" in summary
+    assert "claimfails: FAILED at cell 4, line 29 of its .md: ClaimsFailed" in summary
     assert "> claims.finish()" in summary
     assert "kerneldies: FAILED at cell 4, line 26 of its .md: DeadKernelError" in summary
     assert "> import os, signal" in summary

@@ -84,7 +84,7 @@ class Registry:
 
 
 def _claim(raw: Mapping, item: Mapping) -> Claim:
-    known = {f.name for f in Claim.__dataclass_fields__.values()} - {"item", "chapter"}
+    known = {f.name for f in Claim.__dataclass_fields__.values()} - {"item"}  # a claim may name its own chapter
     unknown = set(raw) - known
     if unknown:
         raise RegistryError(f"claim {raw.get('id')!r}: unknown keys {sorted(unknown)}")

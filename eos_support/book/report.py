@@ -120,10 +120,12 @@ def scorecard(claims_dir=None, records_dir=None, start=None):
         if profile not in by_profile and records_dir is not None:
             by_profile[profile] = _outcomes_by_item(load_claims(Path(records_dir) / profile / "claims"))
     lines = ["| paper item | " + " | ".join(PROFILES) + " |", "|---|" + "---|" * len(PROFILES)]
-    for item in load().items:
-        cells = [by_profile.get(p, {}).get(item.item, "not run") for p in PROFILES]
-        lines.append(f"| {item.item} | " + " | ".join("**not reproduced**" if c == "not reproduced" else c
-                                                      for c in cells) + " |")
+    items = [item.item for item in load().items]
+    items += [i for i in dict.fromkeys(r.get("paper_item") for r in records) if i not in items]
+    for item in items:
+        cells = [by_profile.get(p, {}).get(item, "not run") for p in PROFILES]
+        lines.append(f"| {item} | " + " | ".join("**not reproduced**" if c == "not reproduced" else c
+                                                 for c in cells) + " |")
     stale = stale_chapters(claims_dir)
     parts = [_summary_line(records), "\n".join(lines)]
     if stale:
