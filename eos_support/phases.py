@@ -1,4 +1,9 @@
-"""Where a GD run is stable and where it is unstable (Section 4), read off its history."""
+"""Where a GD run is stable and where it is unstable (Section 4), read off its history.
+
+The *unstable phase* of a run starts at :func:`unstable_onset`, the first loss increase after the
+measured sharpness exceeded 2/η, and lasts to the end of the run. The relative-progress,
+directional-smoothness and sharpness chapters state their claims over that phase.
+"""
 
 import numpy as np
 
@@ -27,3 +32,46 @@ def unstable_onset(run):
         return None
     up = np.flatnonzero(run.history["rp"][cross:] > 0)
     return None if len(up) == 0 else cross + int(up[0])
+
+
+def unstable_phase(run, key="rp"):
+    """The per-step history ``key`` over the unstable phase; empty when the run has none.
+
+    ``key`` "rp" gives RP(θᵗ) (Definition 1), "ds" gives L(θᵗ; η∇f(θᵗ)) (Definition 2).
+    """
+    onset = unstable_onset(run)
+    return run.history[key][onset:] if onset is not None else np.array([])
+
+
+def unstable_sharpness(run):
+    """``(steps, λ_max·η/2)``: the sharpness measurements of the unstable phase in units of 2/η (EoS A, B)."""
+    h = run.history
+    onset = unstable_onset(run)
+    keep = h["sharpness_step"] >= (onset if onset is not None else np.inf)
+    return h["sharpness_step"][keep], h["sharpness"][keep] * run.eta / 2
+
+
+def instability_evidence(run):
+    """``(steps with RP > 0, max over t of L(θᵗ; η∇f(θᵗ))·η/2)``: has the run reached the unstable regime?
+
+    It has when the loss went up at some step and the directional smoothness (Definition 2) passed 2/η.
+    """
+    h = run.history
+    return int(np.sum(h["rp"] > 0)), float(np.max(h["ds"]) * run.eta / 2)
+
+
+def phase_table(groups):
+    """A table of the runs ``groups`` = ``{name: {η: Run}}``, one line each, with their phases.
+
+    Columns: status, steps, the step of 95 % train accuracy, the sharpness crossing, the unstable onset,
+    wall time and where the run came from; a run without sharpness measurements has neither phase step.
+    """
+    lines = [f"{'experiment':<14}{'η':>8}{'status':>10}{'steps':>7}{'95 % at':>9}{'λ_max > 2/η at':>16}"
+             f"{'unstable from':>15}{'wall':>8}  run"]
+    for name, runs in groups.items():
+        for eta, run in runs.items():
+            measured = len(run.history.get("sharpness", ())) > 0
+            cross, onset = (sharpness_crossing(run), unstable_onset(run)) if measured else (None, None)
+            lines.append(f"{name:<14}{eta_name(eta):>8}{run.status:>10}{run.steps:>7}{str(run.goal_step):>9}"
+                         f"{str(cross):>16}{str(onset):>15}{run.wall_s:>7.0f}s  {run.source}")
+    return "\n".join(lines)

@@ -1,6 +1,7 @@
-"""The book's one matplotlib style, and the 2/η reference line every chapter draws.
+"""The book's one matplotlib style, the 2/η line every chapter draws, and the panels of a GD run.
 
-Call :func:`style` once at the top of a chapter. Figures are then drawn at a size that stays
+:func:`run_panels` stacks a run's loss, relative progress and sharpness (Section 4). Call :func:`style`
+once at the top of a chapter (the chapter preamble does). Figures are then drawn at a size that stays
 readable at 80 % of the text width and are shown as SVG (crisp at any zoom; heavy artists such
 as images and long scatter plots can pass ``rasterized=True``). Figures carry no in-plot title:
 the caption goes in the cell's ``mystnb`` metadata.
@@ -9,6 +10,10 @@ the caption goes in the cell's ``mystnb`` metadata.
 import math
 
 import matplotlib as mpl
+import matplotlib.pyplot as plt
+import numpy as np
+
+from .phases import eta_name, unstable_onset
 
 WIDTH = 6.4
 """Default figure width in inches: one column of the book."""
@@ -93,3 +98,56 @@ def two_over_eta(ax, eta, axis="y", label=True, **line):
     if label:
         line.setdefault("label", "2/η" if label is True else str(label))
     return reference_lines(ax, 2 / eta, axis=axis, **line)[0]
+
+
+def eta_label(eta):
+    """A legend entry for a run at step size ``eta``: "η = 2/k"."""
+    return f"η = {eta_name(eta)}"
+
+
+def diagonal(ax, lo, hi, **line):
+    """The dashed line y = x from ``lo`` to ``hi`` (e.g. equality in (4.3) or in Corollary 1); returns it."""
+    return ax.plot([lo, hi], [lo, hi], **({k: v for k, v in REFERENCE.items() if k != "zorder"} | line))[0]
+
+
+def mark_onsets(ax, runs):
+    """A dotted vertical line at the start of each run's unstable phase, in the run's colour.
+
+    ``runs`` is ``{η: Run}``, coloured in order as in :func:`run_panels`; the onset is
+    :func:`~eos_support.phases.unstable_onset`.
+    """
+    for run, color in zip(runs.values(), COLORS):
+        onset = unstable_onset(run)
+        if onset is not None:
+            ax.axvline(onset, color=color, linestyle=":", linewidth=1.2)
+
+
+def run_panels(runs, sharpness=True, onsets=False):
+    """A GD run's regime per step t: loss, relative progress and sharpness panels, one colour per run.
+
+    For the runs ``{η: Run}``: the loss f(θᵗ) (log scale), RP(θᵗ) (Definition 1) with its levels 0 and
+    −1 dashed, and, if ``sharpness``, the measured λ_max(∇²f(θᵗ)) with each run's 2/η dashed in its
+    colour. ``onsets`` marks the start of each unstable phase on the RP panel.
+
+    Returns ``(fig, axes)``.
+    """
+    rows = 3 if sharpness else 2
+    fig, axes = plt.subplots(rows, 1, sharex=True, figsize=figsize(1, rows, height=2.1))
+    for (eta, run), color in zip(runs.items(), COLORS):
+        h = run.history
+        axes[0].plot(np.arange(len(h["loss"])), h["loss"], color=color, label=eta_label(eta))
+        axes[1].plot(np.arange(len(h["rp"])), h["rp"], color=color, linewidth=0.9)
+        if sharpness:
+            axes[2].plot(h["sharpness_step"], h["sharpness"], "o-", color=color, markersize=2.5, linewidth=1)
+            two_over_eta(axes[2], eta, label=False, color=color, alpha=0.8)
+    axes[0].set_yscale("log")
+    axes[0].set_ylabel("loss f(θᵗ)")
+    axes[0].legend(loc="upper right")
+    reference_lines(axes[1], 0, -1)
+    axes[1].set_ylabel("RP(θᵗ)")
+    if onsets:
+        mark_onsets(axes[1], runs)
+    if sharpness:
+        axes[2].set_ylabel("sharpness λ_max")
+    axes[-1].set_xlabel("step t")
+    return fig, axes

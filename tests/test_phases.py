@@ -6,7 +6,15 @@ from types import SimpleNamespace
 import numpy as np
 import pytest
 
-from eos_support.phases import eta_name, sharpness_crossing, unstable_onset
+from eos_support.phases import (
+    eta_name,
+    instability_evidence,
+    phase_table,
+    sharpness_crossing,
+    unstable_onset,
+    unstable_phase,
+    unstable_sharpness,
+)
 
 
 def run(rp, sharpness, sharpness_step, eta=0.5):
@@ -45,3 +53,43 @@ def test_nan_sharpness_rows_are_not_crossings():
 @pytest.mark.parametrize("eta, name", [(2 / 30, "2/30"), (2 / 10, "2/10"), (0.3, "2/6.67"), (100.0, "2/0.02")])
 def test_eta_name(eta, name):
     assert eta_name(eta) == name
+
+
+# -- readers of the unstable phase, on a history whose phase starts at a known step ------------------
+
+def test_unstable_phase_and_its_sharpness():
+    from histories import recorded_run
+
+    r = recorded_run(eta=0.5, steps=40, onset=20, every=5)
+    assert sharpness_crossing(r) == 15 and unstable_onset(r) == 20
+    np.testing.assert_array_equal(unstable_phase(r, "rp"), r.history["rp"][20:])
+    np.testing.assert_array_equal(unstable_phase(r, "ds"), r.history["ds"][20:])
+    steps, ratio = unstable_sharpness(r)
+    np.testing.assert_array_equal(steps, [20, 25, 30, 35, 40])
+    np.testing.assert_allclose(ratio, 1.2, rtol=1e-6)  # λ_max = 1.2 · 2/η
+
+
+def test_no_unstable_phase_gives_empty_readings():
+    r = run(rp=[-1, -1, -1], sharpness=[1.0, 2.0], sharpness_step=[0, 2], eta=0.5)  # 2/η = 4: never crossed
+    assert len(unstable_phase(r)) == 0
+    steps, ratio = unstable_sharpness(r)
+    assert len(steps) == 0 and len(ratio) == 0
+
+
+def test_instability_evidence_counts_increases_and_the_largest_smoothness():
+    r = run(rp=[-1, 0.3, -0.2, 0.1], sharpness=[1.0], sharpness_step=[0], eta=0.5)
+    r.history["ds"] = np.array([0.1, 5.2, 3.0, 4.4], np.float32)
+    positive, l_max = instability_evidence(r)
+    assert positive == 2 and l_max == pytest.approx(5.2 * 0.5 / 2)
+
+
+def test_phase_table_has_a_line_per_run_with_its_phase_steps():
+    from histories import recorded_run
+
+    unstable = recorded_run(eta=0.5, onset=20)
+    unmeasured = recorded_run(eta=2 / 30, onset=20)
+    unmeasured.history = {k: v for k, v in unmeasured.history.items() if not k.startswith("sharpness")}
+    lines = phase_table({"3": {0.5: unstable}, "2": {2 / 30: unmeasured}}).splitlines()
+    assert len(lines) == 3 and "unstable from" in lines[0]
+    assert lines[1].split() == ["3", "2/4", "acc_goal", "40", "39", "15", "20", "1s", "stored"]
+    assert lines[2].split()[1] == "2/30" and lines[2].split()[5:7] == ["None", "None"]

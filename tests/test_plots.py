@@ -41,3 +41,38 @@ def test_figsize_scales_with_rows():
     assert width == plots.WIDTH and height == 4.0
     with pytest.raises(ValueError):
         plots.figsize(0)
+
+
+# -- the panels of a GD run ---------------------------------------------------------------------------
+
+def horizontal_levels(ax):
+    """The y values of the horizontal lines on ``ax`` (reference lines)."""
+    return sorted({round(float(line.get_ydata()[0]), 9) for line in ax.get_lines()
+                   if len(set(line.get_ydata())) == 1 and len(line.get_xdata()) == 2})
+
+
+def test_run_panels_draw_loss_rp_and_sharpness_with_their_reference_lines():
+    from histories import recorded_run
+
+    runs = {0.5: recorded_run(eta=0.5, onset=20), 0.25: recorded_run(eta=0.25, onset=12)}
+    fig, axes = plots.run_panels(runs, onsets=True)
+    assert len(axes) == 3 and axes[0].get_yscale() == "log"
+    assert [ax.get_ylabel() for ax in axes] == ["loss f(θᵗ)", "RP(θᵗ)", "sharpness λ_max"]
+    assert axes[-1].get_xlabel() == "step t"
+    assert horizontal_levels(axes[1]) == [-1, 0]  # RP's levels
+    assert horizontal_levels(axes[2]) == [4, 8]  # each run's 2/η
+    onsets = [line.get_xdata()[0] for line in axes[1].get_lines() if line.get_linestyle() == ":"]
+    assert sorted(onsets) == [12, 20]
+    assert [t.get_text() for t in axes[0].get_legend().get_texts()] == ["η = 2/4", "η = 2/8"]
+    plt.close(fig)
+    fig, axes = plots.run_panels(runs, sharpness=False)
+    assert len(axes) == 2 and axes[-1].get_xlabel() == "step t"
+    plt.close(fig)
+
+
+def test_diagonal_is_dashed_y_equals_x():
+    fig, ax = plt.subplots()
+    line = plots.diagonal(ax, -1, 0.5, label="equality")
+    assert list(line.get_xdata()) == list(line.get_ydata()) == [-1, 0.5]
+    assert line.get_linestyle() == "--" and line.get_label() == "equality"
+    plt.close(fig)

@@ -1,0 +1,100 @@
+"""Theorem 2 along a recorded GD run: the identity (4.2), Experiment 5's τ-profiles, the approximation (4.3).
+
+(4.3) reads RP(θ) ≈ −1 + (η/2)·L(θ; η∇f(θ)). The run's history (:func:`eos_support.train.train_gd`) holds
+RP(θᵗ) and L(θᵗ; η∇f(θᵗ)) at every step (``rp``, ``ds``), the profile τ ↦ L(θᵗ; ητ∇f(θᵗ)) every
+``profile_every`` steps (``profile``), and both sides of (4.2) in float64 every ``float64_every`` steps
+(``rp64``, ``theorem2_rp64``).
+"""
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from .diagnostics import rp_approximation
+from .phases import eta_name
+
+
+@dataclass(frozen=True)
+class IdentityCheck:
+    """Both sides of (4.2) in float64 at the checked iterates θᵗ that have a successor (``steps``).
+
+    ``rp`` by Definition 1, ``rhs`` = −1 + η∫₀¹ τ L(θᵗ; ητ∇f(θᵗ)) dτ by Gauss–Legendre quadrature.
+    """
+
+    steps: np.ndarray
+    rp: np.ndarray
+    rhs: np.ndarray
+
+    @property
+    def diff(self) -> np.ndarray:
+        """|RP − right side of (4.2)| per checked iterate."""
+        return np.abs(self.rp - self.rhs)
+
+    def table(self) -> str:
+        """The two sides and their difference, one line per checked iterate."""
+        lines = [f"{'step':>6} {'RP(θᵗ) (Def. 1)':>22} {'−1 + η∫τL dτ (4.2)':>22} {'|difference|':>13}"]
+        lines += [f"{t:6d} {a:22.15f} {b:22.15f} {abs(a - b):13.2e}" for t, a, b in zip(self.steps, self.rp, self.rhs)]
+        return "\n".join(lines)
+
+
+def identity_check(run) -> IdentityCheck:
+    """The float64 checks of (4.2) that ``run`` recorded, at the iterates θᵗ with an RP.
+
+    The last recorded iterate has no successor, so no RP: only steps t < len(RP) count.
+    """
+    h = run.history
+    checked = h["float64_step"] < len(h["rp"])
+    return IdentityCheck(h["float64_step"][checked], h["rp64"][checked], h["theorem2_rp64"][checked])
+
+
+def profile_spread(run) -> np.ndarray:
+    """Experiment 5: per profiled iterate, the std of τ ↦ L(θᵗ; ητ∇f(θᵗ)) over τ divided by |its mean|.
+
+    Small values mean flat profiles, so that L(θᵗ; η∇f(θᵗ)) stands for the weighted average in (4.2).
+    """
+    P = run.history["profile"]
+    return P.std(axis=1) / np.abs(P.mean(axis=1))
+
+
+@dataclass(frozen=True)
+class Approximation:
+    """How well (4.3) holds along a run.
+
+    ``errors`` = |RP(θᵗ) − (−1 + (η/2)L(θᵗ; η∇f(θᵗ)))| per step; ``rp_range`` the spread of RP over the run
+    (its 5th to 95th percentile), the scale to compare them with.
+    """
+
+    errors: np.ndarray
+    rp_range: float
+
+    @property
+    def median(self) -> float:
+        """The median error over the steps."""
+        return float(np.median(self.errors))
+
+    @property
+    def relative(self) -> float:
+        """The median error in units of RP's 5–95 % range."""
+        return float(np.median(self.errors) / self.rp_range)
+
+
+def approximation(run) -> Approximation:
+    """The error of (4.3) at every step of ``run`` (see :class:`Approximation`)."""
+    h = run.history
+    rp_range = float(np.percentile(h["rp"], 95) - np.percentile(h["rp"], 5))
+    return Approximation(np.abs(h["rp"] - rp_approximation(h["ds"], run.eta)), rp_range)
+
+
+def approximation_table(runs) -> str:
+    """A table of ``runs`` = ``{(depth, η): Run}`` (Experiment 6), one line each.
+
+    Columns: status, steps, first and last loss, median and largest RP, and the median error of (4.3).
+    """
+    lines = [f"{'depth':>5} {'η':>7} {'status':>9} {'steps':>6} {'loss':>17} {'median RP':>10} {'max RP':>7}"
+             f" {'(4.3) error':>12}"]
+    for (depth, eta), run in runs.items():
+        h = run.history
+        lines.append(f"{depth:5d} {eta_name(eta):>7} {run.status:>9} {run.steps:6d} {h['loss'][0]:7.3g} → "
+                     f"{h['loss'][-1]:7.3g} {np.median(h['rp']):10.3f} {np.max(h['rp']):7.3f}"
+                     f" {approximation(run).median:12.3g}")
+    return "\n".join(lines)
