@@ -13,7 +13,7 @@ its sign reads the other way: RP_u > 0 then means the loss fell.
 import torch
 from torch.func import grad, grad_and_value, vmap
 
-from ._checks import check_theta, scalar
+from .checks import check_theta, scalar
 from .diagnostics import gauss_legendre
 
 
