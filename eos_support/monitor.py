@@ -8,6 +8,9 @@ With u = θᵗ − θᵗ⁺¹ the update the optimizer took and f the loss on a 
 holds f(θᵗ), RP_u(θᵗ) (:mod:`eos_support.along`), L(θᵗ; u) (Definition 2), and every
 ``sharpness_every`` steps the sharpness that the optimizer's threshold refers to
 (:mod:`eos_support.thresholds`), with the threshold and their ratio.
+
+Under torch.distributed (DistributedDataParallel, or the plain model on every rank) each rank passes
+its shard of the probe and every number is the global one (:mod:`eos_support.distributed`).
 """
 
 from dataclasses import dataclass
@@ -18,10 +21,13 @@ from torch.func import grad_and_value
 
 from .along import progress_along
 from .curvature import top_eigen
+from .distributed import ranks_for, unwrap
 from .probe import Probe, as_batches, preconditioned_sharpness
 from .thresholds import adam_preconditioner, default_sharpness, stability_threshold
 
 KEYS = ("step", "loss", "rp", "ds", "sharpness", "threshold", "ratio")
+RECORDING = "computing the probe's gradients"
+"""What a rank is doing up to a record's all-reduce, as a :class:`~eos_support.distributed.RankError` says it."""
 
 
 @dataclass(frozen=True)
@@ -38,6 +44,7 @@ class Bands:
     edge: float = 0.2
 
     def verdict(self, rp):
+        """The band of a median RP_u ``rp``, in words."""
         if rp <= self.stable:
             return "stable"
         if rp < -self.edge:
@@ -51,8 +58,6 @@ BANDS = Bands()
 
 
 def _trained_parameters(model, optimizer):
-    if not isinstance(model, torch.nn.Module):
-        raise ValueError(f"model must be a torch.nn.Module, got {type(model).__name__}")
     if not isinstance(optimizer, torch.optim.Optimizer):
         raise ValueError(f"optimizer must be a torch.optim.Optimizer, got {type(optimizer).__name__}")
     named = list(model.named_parameters())
@@ -98,18 +103,40 @@ class EdgeMonitor:
     0 at the first step after the monitor was created. Between records the hooks only count; a record
     costs two probe gradients (plus the Lanczos products) and never touches the parameters' ``.grad``,
     the optimizer's state or the global RNG.
+
+    **Distributed.** Where torch.distributed is initialized (``model`` a DistributedDataParallel, or the
+    plain model, on every rank), create the monitor on every rank with that rank's shard of the probe
+    (at least one example each). f, ∇f, RP_u, L, the Hessian-vector products and the batch sharpness
+    are then global, sums over the shards weighed by their sizes (:mod:`eos_support.distributed`); every
+    rank gets the same history, and only rank 0 draws (:meth:`plot`). The probe runs DDP's wrapped
+    module, never DDP's forward or gradient hooks. Per rank, a record costs two gradients on its shard
+    and one all-reduce (2d + world + 3 numbers, d = θ's size); a sharpness record adds one gradient and k
+    Hessian-vector products on the shard and 1 + k all-reduces (d + world + 1 numbers; k the Lanczos
+    products, ``sharpness_iters`` per restart), or with ``sharpness="batch"`` a gradient and a product
+    per local batch and one all-reduce (world + 3 numbers). Creating the monitor costs one
+    ``all_gather_object``. A rank that raises makes every rank raise a
+    :class:`~eos_support.distributed.RankError` naming it. Sharded parameters (FSDP) are refused.
     """
 
     def __init__(self, model, optimizer, probe, loss="ce", every=1, sharpness_every=20, *, sharpness=None,
                  probe_batches=None, dropout="error", sharpness_iters=20, sharpness_tol=1e-4):
-        _check_every(every, sharpness_every)
-        self.params = _trained_parameters(model, optimizer)
-        self.model, self.optimizer = model, optimizer
-        self.kind = sharpness or default_sharpness(optimizer)
-        stability_threshold(optimizer, self.kind)  # the hyper-parameters and the kind are checked now
-        batches = as_batches(probe, probe_batches, self.params[0].device)
-        self.probe = Probe(model, batches, loss, dropout)
-        self._check_probe()
+        self.ranks = ranks_for(model)
+        failure, same = None, {}
+        try:  # a rank's failure here is reported to every rank by ranks.agree
+            _check_every(every, sharpness_every)
+            self.model, self.optimizer, module = model, optimizer, unwrap(model)
+            self.params = _trained_parameters(module, optimizer)
+            self.kind = sharpness or default_sharpness(optimizer)
+            stability_threshold(optimizer, self.kind)  # the hyper-parameters and the kind are checked now
+            self.probe = Probe(module, as_batches(probe, probe_batches, self.params[0].device), loss, dropout)
+            self._check_probe()
+            same = dict(parameters=sum(p.numel() for p in self.params), dtype=str(self.params[0].dtype), every=every,
+                        sharpness_every=sharpness_every, sharpness=self.kind, sharpness_iters=sharpness_iters,
+                        sharpness_tol=sharpness_tol)
+        except Exception as exc:
+            failure = exc
+        total = self.ranks.agree(failure, same, self.probe.size if failure is None else 0)
+        self.probe.shard_of(total)
         self.every, self.sharpness_every = every, sharpness_every
         self.lanczos = dict(iters=sharpness_iters, tol=sharpness_tol)
         self._t, self._theta, self._eigvec = 0, None, None
@@ -130,23 +157,29 @@ class EdgeMonitor:
     def _flat(self):
         return torch.cat([p.detach().reshape(-1) for p in self.params])
 
+    def _guard_record(self):
+        """Up to a record's all-reduce, a rank's failure stops every rank (:meth:`Ranks.guard`)."""
+        d = sum(p.numel() for p in self.params)
+        return self.ranks.guard(RECORDING, 2 * d + 2, self.params[0])
+
     def _before(self, optimizer, args, kwargs):
         if self._t % self.every == 0:
-            self._theta = self._flat()
+            with self._guard_record():
+                self._theta = self._flat()
 
     def _after(self, optimizer, args, kwargs):
         if self._theta is not None:
             theta, self._theta = self._theta, None
-            self._record(theta, self._flat())
+            with self._guard_record():
+                theta_next = self._flat()
+            self._record(theta, theta_next)
         self._t += 1
 
     def _record(self, theta, theta_next):
         """One record: f, ∇f at θᵗ and θᵗ⁺¹ give RP_u and L(θᵗ; u); the sharpness on its schedule."""
         t = self._t
         with torch.enable_grad():
-            value_and_grad = grad_and_value(self.probe)
-            g, loss = value_and_grad(theta)
-            g_next, next_loss = value_and_grad(theta_next)
+            loss, g, next_loss, g_next = self._gradients(theta, theta_next)
             rp, ds = progress_along(loss, g, next_loss, g_next, theta - theta_next)
             measure = self.sharpness_every is not None and t % self.sharpness_every == 0
             sharpness = self._sharpness(theta) if measure else float("nan")
@@ -154,15 +187,40 @@ class EdgeMonitor:
         self._pending.append((t, torch.stack([loss, rp, ds]).detach(), sharpness,
                               float("nan") if threshold is None else threshold))
 
+    def _gradients(self, theta, theta_next):
+        """f(θᵗ), ∇f(θᵗ), f(θᵗ⁺¹), ∇f(θᵗ⁺¹) on the whole probe.
+
+        The ranks' shares are summed in one all-reduce, which also checks that θᵗ is the same on every rank.
+        """
+        d = theta.numel()
+        with self._guard_record():
+            value_and_grad = grad_and_value(self.probe)
+            g, loss = value_and_grad(theta)
+            g_next, next_loss = value_and_grad(theta_next)
+            share = torch.cat([g, g_next, torch.stack([loss, next_loss])]).detach()
+        total = self.ranks.sum(share, RECORDING, replica=torch.dot(theta, theta))
+        return total[2 * d], total[:d], total[2 * d + 1], total[d: 2 * d]
+
     def _sharpness(self, theta):
-        """The sharpness the threshold refers to, at θᵗ (Adam's P as of the update θᵗ → θᵗ⁺¹)."""
+        """The sharpness the threshold refers to, at θᵗ (Adam's P as of the update θᵗ → θᵗ⁺¹).
+
+        On the whole probe: the batch sharpness as one all-reduce of the ranks' sums, Lanczos on global
+        Hessian-vector products.
+        """
+        what = "measuring the sharpness"
         if self.kind == "batch":
-            return float(self.probe.batch_sharpness(theta))
-        if self.kind == "preconditioned":
-            P = adam_preconditioner(self.optimizer, self.params).to(theta)
-            eig = preconditioned_sharpness(self.probe, theta, P, v0=self._eigvec, **self.lanczos)
-        else:
-            eig = top_eigen(self.probe, theta, v0=self._eigvec, **self.lanczos)
+            with self.ranks.guard(what, 2, theta):
+                values = self.probe.batch_sharpnesses(theta).detach()
+                share = torch.stack([values.sum(), torch.full_like(values[0], len(values))])
+            total, count = self.ranks.sum(share, what)
+            return float(total / count)
+        f = self.ranks.spread(self.probe, what)
+        with self.ranks.guard(what, theta.numel(), theta):
+            if self.kind == "preconditioned":
+                P = adam_preconditioner(self.optimizer, self.params).to(theta)
+                eig = preconditioned_sharpness(f, theta, P, v0=self._eigvec, **self.lanczos)
+            else:
+                eig = top_eigen(f, theta, v0=self._eigvec, **self.lanczos)
         self._eigvec = eig.vector
         return eig.value
 
@@ -191,8 +249,10 @@ class EdgeMonitor:
         return stability_threshold(self.optimizer, self.kind)
 
     def summary(self, last=100, bands=BANDS):
-        """One line: the median RP_u over the last ``last`` records, its :class:`Bands` verdict, and the
-        median sharpness/threshold over the sharpness records among them."""
+        """One line: the median RP_u over the last ``last`` records and its :class:`Bands` verdict.
+
+        Then the median sharpness/threshold over the sharpness records among them.
+        """
         h = self.history
         rp = h["rp"][-last:]
         rp = rp[np.isfinite(rp)]
@@ -204,12 +264,16 @@ class EdgeMonitor:
         if np.isfinite(ratio).any():
             return line + f"; sharpness/threshold {np.median(ratio[np.isfinite(ratio)]):.2f}"
         if np.isfinite(sharp).any():
-            return line + f"; {self.threshold_info.note or 'no threshold'} (sharpness {sharp[np.isfinite(sharp)][-1]:.4g})"
+            last = sharp[np.isfinite(sharp)][-1]
+            return line + f"; {self.threshold_info.note or 'no threshold'} (sharpness {last:.4g})"
         return line + "; sharpness not measured"
 
     def plot(self):
-        """Probe loss, RP_u, and the sharpness against its threshold (dashed), against the step; a Figure."""
-        return plot_history(self.history, self.threshold_info)
+        """Probe loss, RP_u, and the sharpness against its threshold (dashed), against the step; a Figure.
+
+        Under torch.distributed only rank 0 draws: the other ranks get None (and import no matplotlib).
+        """
+        return plot_history(self.history, self.threshold_info) if self.ranks.main else None
 
     def close(self):
         """Remove the hooks: the optimizer steps as if the monitor had never been there."""
@@ -226,9 +290,11 @@ class EdgeMonitor:
 
 
 def plot_history(history, threshold):
-    """Three panels sharing the step axis, in the book's style (:mod:`eos_support.plots`): the probe loss,
-    RP_u with its stable (−1) and edge-of-stability (0) levels, and the sharpness with the
-    :class:`~eos_support.thresholds.Threshold` as a dashed line. matplotlib is imported here, not before."""
+    """Three panels sharing the step axis, in the book's style (:mod:`eos_support.plots`).
+
+    The probe loss, RP_u with its stable (−1) and edge-of-stability (0) levels, and the sharpness with
+    the :class:`~eos_support.thresholds.Threshold` as a dashed line. matplotlib is imported here, not before.
+    """
     import matplotlib as mpl
     import matplotlib.pyplot as plt
 
