@@ -8,7 +8,11 @@ the caption goes in the cell's ``mystnb`` metadata.
 
 import math
 
-import matplotlib as mpl
+from .extras import require
+
+require(__name__, "matplotlib")
+
+import matplotlib as mpl  # noqa: E402 - after the check that names the extra it comes with
 
 WIDTH = 6.4
 """Default figure width in inches: one column of the book."""
