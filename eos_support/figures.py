@@ -5,11 +5,15 @@ chapter. Runs come as ``{η: Run}``, one colour per run in order (:data:`eos_sup
 The common panels (loss, RP, sharpness with 2/η) are :func:`eos_support.plots.run_panels`.
 """
 
-import matplotlib.pyplot as plt
-import numpy as np
+from .extras import require
 
-from .phases import eta_name, unstable_onset, unstable_phase, unstable_sharpness
-from .plots import COLORS, diagonal, eta_label, figsize, mark_onsets, reference_lines, two_over_eta
+require(__name__, "matplotlib")
+
+import matplotlib.pyplot as plt  # noqa: E402 - after the check that names the extra it comes with
+import numpy as np  # noqa: E402
+
+from .phases import eta_name, unstable_onset, unstable_phase, unstable_sharpness  # noqa: E402
+from .plots import COLORS, diagonal, eta_label, figsize, mark_onsets, reference_lines, two_over_eta  # noqa: E402
 
 # -- Section 4.1: relative progress (Experiments 2 and 3, Remark 4) ----------------------------------
 

@@ -9,11 +9,15 @@ the caption goes in the cell's ``mystnb`` metadata.
 
 import math
 
-import matplotlib as mpl
-import matplotlib.pyplot as plt
-import numpy as np
+from .extras import require
 
-from .phases import eta_name, unstable_onset
+require(__name__, "matplotlib")
+
+import matplotlib as mpl  # noqa: E402 - after the check that names the extra it comes with
+import matplotlib.pyplot as plt  # noqa: E402
+import numpy as np  # noqa: E402
+
+from .phases import eta_name, unstable_onset  # noqa: E402
 
 WIDTH = 6.4
 """Default figure width in inches: one column of the book."""

@@ -5,10 +5,14 @@ chapter (``mystnb`` metadata). Relative progress is drawn with its two levels: 0
 expectation, dashed) and −1 (a small descent step, dotted).
 """
 
-import matplotlib.pyplot as plt
+from .extras import require
 
-from .phases import eta_name
-from .plots import COLORS, figsize, reference_lines
+require(__name__, "matplotlib")
+
+import matplotlib.pyplot as plt  # noqa: E402 - after the check that names the extra it comes with
+
+from .phases import eta_name  # noqa: E402
+from .plots import COLORS, figsize, reference_lines  # noqa: E402
 
 
 def progress_levels(ax, legend=False):

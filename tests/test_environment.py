@@ -1,4 +1,4 @@
-"""environment.yml (Binder, conda) asks for the same packages as pyproject.toml."""
+"""pyproject.toml's core and extras, and environment.yml (Binder, conda) asking for the same packages."""
 
 from __future__ import annotations
 
@@ -10,8 +10,14 @@ except ImportError:  # Python 3.10: pytest depends on tomli there
     import tomli as tomllib
 
 import yaml
+from packaging.requirements import Requirement
+from packaging.version import Version
 
 from conftest import REPO
+
+PROJECT = "eos-book"
+CORE = {"torch", "numpy", "tqdm"}
+"""What eos_support's computations import (tests/test_install.py imports them with nothing else)."""
 
 
 def _normalise(requirement: str) -> tuple[str, str]:
@@ -23,9 +29,27 @@ def _normalise(requirement: str) -> tuple[str, str]:
     return name, ",".join(sorted(match.group(3).replace(" ", "").split(","))).strip(",")
 
 
-def _pyproject():
-    project = tomllib.loads((REPO / "pyproject.toml").read_text())["project"]
-    return project, project["dependencies"] + project["optional-dependencies"]["dev"]
+def _project():
+    return tomllib.loads((REPO / "pyproject.toml").read_text())["project"]
+
+
+def _requirements(*extras) -> list[str]:
+    """The core requirements and those of ``extras``, with the extras' references to the project itself
+    (``eos-book[book]``) replaced by what they name."""
+    project = _project()
+    out, seen, todo = list(project["dependencies"]), set(), list(extras)
+    while todo:
+        extra = todo.pop()
+        if extra in seen:
+            continue
+        seen.add(extra)
+        for requirement in project["optional-dependencies"][extra]:
+            parsed = Requirement(requirement)
+            if _normalise(parsed.name)[0] == PROJECT:
+                todo.extend(parsed.extras)
+            elif requirement not in out:
+                out.append(requirement)
+    return out
 
 
 def _environment():
@@ -36,14 +60,22 @@ def _environment():
 
 
 def test_environment_and_pyproject_ask_for_the_same_packages():
-    _, wanted = _pyproject()
+    """Binder and conda users get what the book and JupyterLab need: the core, "book" and "notebook"."""
     _, pip = _environment()
-    listed = [p for p in pip if not p.startswith("-e")]
-    assert sorted(map(_normalise, listed)) == sorted(map(_normalise, wanted))
+    listed = [p for p in pip if not p.startswith("-")]
+    assert sorted(map(_normalise, listed)) == sorted(map(_normalise, _requirements("book", "notebook")))
+
+
+def test_environment_takes_torch_from_the_cpu_wheels():
+    """Binder has no GPU: PyPI's torch for Linux would bring some GB of CUDA libraries."""
+    _, pip = _environment()
+    indexes = [p.split()[1] for p in pip if p.startswith(("--index-url", "--extra-index-url"))]
+    assert "https://download.pytorch.org/whl/cpu" in indexes
+    assert "https://pypi.org/simple" in indexes, "the other packages still come from PyPI"
 
 
 def test_environment_installs_the_package_and_a_matching_python():
-    project, _ = _pyproject()
+    project = _project()
     conda, pip = _environment()
     assert "-e ." in pip, "environment.yml must install eos_support itself (-e .)"
     python = next(d for d in conda if d.startswith("python"))
@@ -53,12 +85,27 @@ def test_environment_installs_the_package_and_a_matching_python():
     assert "pip" in conda
 
 
+def test_the_core_is_what_the_computations_need():
+    """``pip install eos-book`` brings torch, numpy and tqdm, not Sphinx or Jupyter."""
+    core = {_normalise(r)[0] for r in _project()["dependencies"]}
+    assert core == CORE
+    torch = Requirement(next(r for r in _project()["dependencies"] if _normalise(r)[0] == "torch"))
+    assert not torch.specifier.contains(Version("2.2.2")), "torch before 2.3 was not built for numpy 2"
+    assert torch.specifier.contains(Version("2.3.0"))
+
+
+def test_extras_build_on_each_other():
+    """The set-up line ``pip install -e ".[dev]"`` brings the book and the tests; "notebook" adds JupyterLab."""
+    names = {extra: {_normalise(r)[0] for r in _requirements(extra)} for extra in ("book", "notebook", "dev")}
+    assert {"jupyter-book", "papermill", "jupytext", "matplotlib", "torchvision"} <= names["book"]
+    assert names["book"] < names["notebook"] and "jupyterlab" in names["notebook"]
+    assert names["book"] < names["dev"] and {"pytest", "scipy", "ruff"} <= names["dev"]
+
+
 def test_dependencies_are_ranges_not_pins():
-    _, wanted = _pyproject()
+    wanted = _requirements("book", "notebook", "dev")
     pinned = [r for r in wanted if "==" in r or "===" in r]
     assert not pinned, f"pin-free dependencies expected, got {pinned}"
-    names = {_normalise(r)[0] for r in wanted}
-    assert {"torch", "torchvision", "jupyter-book", "papermill", "jupytext", "pytest"} <= names
     jb = next(r for r in wanted if _normalise(r)[0] == "jupyter-book")
     assert "<2" in jb, "the book is written for Jupyter Book 1.x"
 

@@ -6,3 +6,7 @@ checked, and its verdict), :mod:`~eos_support.book.report` (the scorecard and ti
 :mod:`~eos_support.book.chapter` (the one-line preamble of every chapter), :mod:`~eos_support.book.cli`
 (``eos-book``) and :mod:`~eos_support.book.sphinx_ext` (a Sphinx extension for the rendered pages).
 """
+
+from ..extras import require
+
+require(__name__, "yaml", "matplotlib", "IPython", "nbformat", "jupytext", "papermill")

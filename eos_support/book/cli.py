@@ -115,6 +115,21 @@ def _add_build(p: argparse.ArgumentParser):
     p.add_argument("--nitpick", action="store_true", help="warn about every missing reference")
 
 
+def _add_notebooks(p: argparse.ArgumentParser):
+    p.add_argument("--out", type=Path, required=True, metavar="DIR",
+                   help="where to write book/<chapter>.ipynb (created if needed; not the repository itself)")
+    p.add_argument("--ref", default=None,
+                   help="the branch, tag or commit of the repository that the install cell installs eos-book "
+                   "from (default: repository.branch of _config.yml)")
+
+
+def _add_lab(p: argparse.ArgumentParser):
+    p.add_argument("--pair-only", action="store_true",
+                   help="write the chapters' notebooks and exit, without starting JupyterLab (Binder's postBuild)")
+    p.add_argument("jupyterlab_args", nargs="*", metavar="JUPYTERLAB_OPTION",
+                   help="options for JupyterLab, after '--' (e.g. eos-book lab -- --no-browser --port 8899)")
+
+
 def _add_claims(p: argparse.ArgumentParser):
     p.add_argument("--json", action="store_true",
                    help="print a JSON list of claim records with keys chapter, id, paper_item, kind, claim, criterion, "
@@ -141,6 +156,18 @@ SUBCOMMANDS = {
         code 1 if an outcome differs from the one the registry of claims expects, a check failed, or a
         chapter has no claims.""",
                (_add_common, _add_claims)),
+    "notebooks": ("write the chapters as standalone notebooks, for Colab", """
+        Write each notebook chapter of _toc.yml as DIR/book/<chapter>.ipynb: converted from its .md with
+        jupytext, with a first cell that installs eos-book from the repository when it runs on Google Colab
+        and does nothing elsewhere (tagged remove-cell). The chapter's parameters cell stays, so papermill
+        can set the profile. CI publishes these notebooks to the branch that the book's Colab button opens
+        (launch_buttons.colab_branch in _config.yml).""", (lambda p: _add_common(p, build=False), _add_notebooks)),
+    "lab": ("open the chapters as notebooks in JupyterLab", """
+        Write book/<chapter>.ipynb beside each chapter's .md (a jupytext pair: the .md stays the source,
+        JupyterLab saves both), then start JupyterLab on the repository with book/ open. A chapter run there
+        writes its claims and runs where 'eos-book build' reads them (_build/claims, _build/results). A
+        notebook newer than its .md is left as it is. Needs the notebook extra: pip install -e
+        ".[notebook]".""", (lambda p: _add_common(p, build=False), _add_lab)),
     "list": ("list the chapters in the table of contents", """
         List the pages of _toc.yml in order: the name to pass to 'execute', the source file, and whether it is
         an executed notebook or a plain page.""", (lambda p: _add_common(p, build=False),)),
@@ -316,7 +343,37 @@ def cmd_list(args) -> int:
     return 0
 
 
-COMMANDS = {"execute": cmd_execute, "build": cmd_build, "claims": cmd_claims, "list": cmd_list}
+def cmd_notebooks(args) -> int:
+    """``eos-book notebooks``: the chapters as standalone notebooks for Colab."""
+    from .notebooks import package_requirement, write_notebooks
+    from .toc import find_root
+
+    root = find_root(args.root)
+    written = write_notebooks(root, args.out, args.ref)
+    print(f"[eos-book] {len(written)} notebooks in {Path(args.out).resolve() / 'book'}; on Colab, their first "
+          f"cell runs: pip install {package_requirement(root, args.ref)!r}")
+    return 0
+
+
+def cmd_lab(args) -> int:
+    """``eos-book lab``: pair the chapters with their notebooks and start JupyterLab (does not return)."""
+    from .lab import lab_command, pair_notebooks, require_jupyterlab
+    from .toc import find_root
+
+    root = find_root(args.root)
+    if not args.pair_only:
+        require_jupyterlab()
+    notebooks = pair_notebooks(root)
+    print(f"[eos-book] {len(notebooks)} chapters paired with their notebooks (book/<chapter>.ipynb)", flush=True)
+    if args.pair_only:
+        return 0
+    command = lab_command(root, args.jupyterlab_args)
+    print(f"[eos-book] {' '.join(command)}", flush=True)
+    os.execv(command[0], command)  # JupyterLab takes over this process, its Ctrl-C and its exit code
+
+
+COMMANDS = {"execute": cmd_execute, "build": cmd_build, "claims": cmd_claims, "list": cmd_list,
+            "notebooks": cmd_notebooks, "lab": cmd_lab}
 
 
 def main(argv=None) -> int:

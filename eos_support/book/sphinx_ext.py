@@ -1,12 +1,51 @@
-"""A Sphinx extension for the rendered book (listed in ``_config.yml``): pages without console errors.
+"""A Sphinx extension for the rendered book (listed in ``_config.yml``): sources, Colab links, scripts.
 
-Some extensions add the same inline script twice (once to Sphinx's registry, once to the HTML
-builder that already copied it: sphinx-thebe's ``const THEBE_JS_URL = ...`` then throws
-"Identifier 'THEBE_JS_URL' has already been declared" on every page). :func:`dedupe_scripts`
-keeps the first of identical ``<script>`` entries of each page.
+- :func:`require_staged_copy`: ``jupyter-book build .`` at the repository root would render the chapters'
+  sources, without outputs, figures or claims, and succeed. The book is rendered from the copy that
+  ``eos-book build`` stages and executes (``_build/book``, marked by
+  :data:`~eos_support.book.stage.STAGED_MARKER`); any other folder stops the build with a message that
+  says so.
+- :func:`colab_branch`: the Colab button opens ``book/<chapter>.ipynb`` on the branch
+  ``launch_buttons.colab_branch`` of ``_config.yml`` (the generated notebooks, ``eos-book notebooks``),
+  while Binder and the repository buttons stay on ``repository.branch``, where the sources are.
+- :func:`dedupe_scripts`: some extensions add the same inline script twice (once to Sphinx's registry,
+  once to the HTML builder that already copied it: sphinx-thebe's ``const THEBE_JS_URL = ...`` then
+  throws "Identifier 'THEBE_JS_URL' has already been declared" on every page); it keeps the first of
+  identical ``<script>`` entries of each page.
 """
 
 from __future__ import annotations
+
+from pathlib import Path
+
+from sphinx.errors import ExtensionError
+
+from .stage import STAGED_MARKER
+
+
+def require_staged_copy(app):
+    """Stop the build unless Sphinx renders a copy staged by ``eos-book`` (``builder-inited``)."""
+    if not (Path(app.srcdir) / STAGED_MARKER).is_file():
+        raise ExtensionError(
+            f"{app.srcdir} holds the book's sources, not its executed chapters: rendered as they are, its "
+            "pages would have no outputs, figures or claims. Run 'eos-book build' instead: it executes "
+            "every chapter, checks its claims and renders the executed copy in _build/book "
+            "('eos-book build --no-execute' renders the last execution again)."
+        )
+
+
+def colab_branch(app, pagename, templatename, context, doctree):
+    """Point the page's Colab button at the branch ``launch_buttons.colab_branch``, if one is set."""
+    options = app.config.html_theme_options
+    branch = options.get("launch_buttons", {}).get("colab_branch")
+    if not branch:
+        return
+    source = f"/blob/{options.get('repository_branch')}/"
+    for group in context.get("header_buttons", []):
+        if group.get("label") == "launch-buttons":
+            for button in group["buttons"]:
+                if button.get("text") == "Colab":
+                    button["url"] = button["url"].replace(source, f"/blob/{branch}/", 1)
 
 
 def dedupe_scripts(app, pagename, templatename, context, doctree):
@@ -26,5 +65,8 @@ def dedupe_scripts(app, pagename, templatename, context, doctree):
 
 
 def setup(app):
+    """Register the handlers (Sphinx calls this when ``_config.yml`` lists the extension)."""
+    app.connect("builder-inited", require_staged_copy)
+    app.connect("html-page-context", colab_branch, priority=502)  # after sphinx-book-theme's buttons (501)
     app.connect("html-page-context", dedupe_scripts, priority=900)
     return {"parallel_read_safe": True, "parallel_write_safe": True}
