@@ -161,10 +161,10 @@ def _paper() -> Profile:
                                   dict(max_steps=50_000, sharpness_every=20, snapshot_every=200, **gd95)),
         "remark4": Experiment("Remark 4", 5000, (2 / 10,), dict(max_steps=5000, sharpness_every=None)),
         "experiment5": Experiment("Experiment 5", 5000, (2 / 60,), dict(
-            max_steps=20_000, acc_goal=0.95, sharpness_every=None, profile_every=5,
+            max_steps=20_000, acc_goal=0.95, sharpness_every=20, profile_every=5,
             taus=tuple(np.arange(1, 101) / 100), float64_every=100)),
         "experiment6": Experiment("Experiment 6", 5000, (2 / 200, 2 / 30), dict(
-            max_steps=20_000, acc_goal=0.95, sharpness_every=None), activations=("relu",), depths=(2, 4)),
+            max_steps=20_000, acc_goal=0.95, sharpness_every=20), activations=("relu",), depths=(2, 4)),
         "corollary1": Experiment("Corollary 1", 5000, (), extra=dict(per_run=8, points=9, iters=20, tol=1e-4),
                                  note="checked at unstable-phase iterates of the Experiment 3 runs"),
         "experiment7": Experiment("Experiment 7", 5000, (2 / 100,), sgd | dict(samples=256), trainer="sgd",
@@ -191,9 +191,9 @@ def _quick() -> Profile:
                               note="the squared loss at η = 2/5: with cross-entropy GD does not diverge for good on "
                                    "Fashion-MNIST (see the chapter)"),
         "experiment5": Experiment("Experiment 5", 1000, (2 / 5,), dict(
-            max_steps=150, sharpness_every=None, profile_every=5, taus=tuple(np.arange(1, 21) / 20),
+            max_steps=150, sharpness_every=10, profile_every=5, taus=tuple(np.arange(1, 21) / 20),
             float64_every=30)),
-        "experiment6": Experiment("Experiment 6", 1000, (2 / 30, 2 / 7), dict(max_steps=200, sharpness_every=None),
+        "experiment6": Experiment("Experiment 6", 1000, (2 / 30, 2 / 7), dict(max_steps=200, sharpness_every=10),
                                   activations=("relu",), depths=(2, 4),
                                   note="step sizes for Fashion-MNIST: the paper's leave GD stable here"),
         "corollary1": Experiment("Corollary 1", 5000, (), extra=dict(per_run=2, points=2, iters=10, tol=1e-3),
