@@ -5,9 +5,10 @@
 Full-batch GD on the quick profile (Fashion-MNIST, 1,000 images, the 784-200-200-10 tanh
 network of Cohen et al.), with the paper's diagnostics at every step: the training loss, the
 sharpness against 2/η, and the relative progress RP (Definition 1) against 0. The run is
-cached in the book's run store ($EOS_RESULTS_DIR), so it is computed once.
+cached in the book's run store (_build/results), so it is computed once.
 """
 
+import dataclasses
 import sys
 from pathlib import Path
 
@@ -19,6 +20,7 @@ import numpy as np  # noqa: E402
 import torch  # noqa: E402
 
 from eos_support import plots, profiles  # noqa: E402
+from eos_support.book.toc import default_build_dir  # noqa: E402
 
 ETA = float(sys.argv[1]) if len(sys.argv) > 1 else 0.3
 STEPS = int(sys.argv[2]) if len(sys.argv) > 2 else 600
@@ -27,8 +29,10 @@ OUT = Path(__file__).resolve().parent / "edge_of_stability.png"
 
 def main():
     torch.set_num_threads(min(2, torch.get_num_threads()))
-    run = profiles.gd_run("quick", ETA, max_steps=STEPS, acc_goal=0.99, sharpness_every=20,
-                          sharpness_iters=15)
+    prof = profiles.get("quick", results_dir=default_build_dir() / "results")
+    tanh = dataclasses.replace(prof["experiment1"], activations=("tanh",), etas=(ETA,), options=dict(
+        max_steps=STEPS, acc_goal=0.99, sharpness_every=20, sharpness_iters=15))
+    run = dataclasses.replace(prof, experiments={"figure": tanh}).run("figure")
     h = run.history
     plots.style()
     fig, (top, mid, low) = plt.subplots(3, 1, figsize=(plots.WIDTH, 6.0), sharex=True)
@@ -41,7 +45,7 @@ def main():
     mid.legend(loc="lower right")
     rp = h["rp"]
     low.plot(np.arange(len(rp)), rp, lw=0.6, color=plots.COLORS[1])
-    low.axhline(0, ls="--", color="0.3", lw=1.0)
+    plots.reference_lines(low, 0)
     low.set(ylabel="relative progress RP", xlabel="GD step $t$",
             ylim=(-1.1, max(0.6, float(np.nanpercentile(rp, 99.5)))))
     fig.savefig(OUT, dpi=110)

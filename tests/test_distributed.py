@@ -130,8 +130,8 @@ def test_a_rank_that_raises_stops_every_rank_with_an_error_that_names_it(ranks):
         assert errors["alive"] == world  # after every failure the ranks still meet in the same all-reduce
 
 
-def test_the_ddp_example_in_the_docs_runs_with_torchrun_on_two_processes(tmp_path):
-    text = (REPO / "docs" / "monitor.md").read_text()
+def test_the_readmes_ddp_example_runs_with_torchrun_on_two_processes(tmp_path):
+    text = (REPO / "README.md").read_text()
     assert "torchrun --standalone --nproc-per-node 2 monitor_ddp.py" in text
     (block,) = [b for b in re.findall(r"```python\n(.*?)```", text, flags=re.S) if "DistributedDataParallel" in b]
     (tmp_path / "monitor_ddp.py").write_text(block)

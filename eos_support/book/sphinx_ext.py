@@ -8,6 +8,9 @@
 - :func:`colab_branch`: the Colab button opens ``book/<chapter>.ipynb`` on the branch
   ``launch_buttons.colab_branch`` of ``_config.yml`` (the generated notebooks, ``eos-book notebooks``),
   while Binder and the repository buttons stay on ``repository.branch``, where the sources are.
+- :func:`edit_the_source`: a chapter's page is rendered from its executed ``book/<chapter>.ipynb``, which
+  is not in the repository; its "edit this page" links point to the source git keeps,
+  ``book/<chapter>.md``.
 - :func:`dedupe_scripts`: some extensions add the same inline script twice (once to Sphinx's registry,
   once to the HTML builder that already copied it: sphinx-thebe's ``const THEBE_JS_URL = ...`` then
   throws "Identifier 'THEBE_JS_URL' has already been declared" on every page); it keeps the first of
@@ -48,6 +51,26 @@ def colab_branch(app, pagename, templatename, context, doctree):
                     button["url"] = button["url"].replace(source, f"/blob/{branch}/", 1)
 
 
+def edit_the_source(app, pagename, templatename, context, doctree):
+    """Point the page's edit links at its ``.md`` source (the repository holds no ``.ipynb``)."""
+    find = context.get("get_edit_provider_and_url")
+    if not callable(find) or context.get("page_source_suffix") != ".ipynb":
+        return
+
+    def to_source(url):
+        return url[: -len(".ipynb")] + ".md" if url.endswith(".ipynb") else url
+
+    def edit_provider_and_url():
+        provider, url = find()
+        return provider, to_source(url)
+
+    context["get_edit_provider_and_url"] = edit_provider_and_url
+    for group in context.get("header_buttons", []):
+        for button in group.get("buttons", [group]):
+            if button.get("label") in ("source-edit-button", "source-file-button"):
+                button["url"] = to_source(button["url"])
+
+
 def dedupe_scripts(app, pagename, templatename, context, doctree):
     """Drop repeated scripts (same source or body, priority and attributes) from a page."""
     scripts = context.get("script_files")
@@ -68,5 +91,6 @@ def setup(app):
     """Register the handlers (Sphinx calls this when ``_config.yml`` lists the extension)."""
     app.connect("builder-inited", require_staged_copy)
     app.connect("html-page-context", colab_branch, priority=502)  # after sphinx-book-theme's buttons (501)
+    app.connect("html-page-context", edit_the_source, priority=502)
     app.connect("html-page-context", dedupe_scripts, priority=900)
     return {"parallel_read_safe": True, "parallel_write_safe": True}
