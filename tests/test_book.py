@@ -83,19 +83,54 @@ def test_failed_notebook_keeps_its_error(executed_mini_book):
     assert errors and errors[0]["ename"] == "ZeroDivisionError"
 
 
-def test_scorecard_lists_claims_in_toc_order(mini_book, tmp_path, monkeypatch):
-    claims = tmp_path / "claims"
-    for name, ok in (("bad", False), ("good", True)):
-        b = ClaimBook(name, "quick", claims, device="cpu")
-        b.check("Experiment 5", f"{name} claim", 1.5, "≈ 1", ok)
+MINI_REGISTRY = """
+items:
+  - item: Example 1
+    where: "§2"
+    quote: "GD on 20θ1² + θ2²"
+    chapter: good
+    claims:
+      - id: good-claim
+        claim: "one plus one is two"
+        criterion: "1 + 1 == 2"
+        expected: {quick: reproduced, paper: reproduced}
+  - item: Experiment 5
+    where: "§4"
+    quote: "a claim"
+    chapter: bad
+    claims:
+      - id: bad-claim
+        claim: "a claim that fails here"
+        criterion: "x > 1"
+        expected: {quick: reproduced, paper: reproduced}
+"""
+
+
+def test_scorecard_rows_per_item_and_profile_then_chapters_in_toc_order(mini_book, tmp_path, monkeypatch):
+    import yaml
+
+    from eos_support.book.registry import parse
+
+    reg = parse(yaml.safe_load(MINI_REGISTRY))
+    claims, records = tmp_path / "claims", tmp_path / "records"
+    for name in ("bad", "good"):
+        b = ClaimBook(name, "quick", claims, device="cpu", registry=reg)
+        b.check(f"{name}-claim", measured=1.5, holds=name == "good")
         b.write()
+    paper = ClaimBook("good", "paper", records / "paper" / "claims", device="gpu", registry=reg)
+    paper.check("good-claim", measured=2, holds=True)
+    paper.write()  # a committed record of the other profile
     monkeypatch.chdir(mini_book)
-    text = report.scorecard(claims).data
-    assert "**2 claims** from 2 chapter(s): **1 failed** ❌" in text
-    rows = [line for line in text.splitlines() if line.startswith("| good") or
-            line.startswith("| bad")]
-    assert [r.split("|")[1].strip() for r in rows] == ["good", "bad"]
-    assert rows[0].count("|") == 10  # nine columns
+    text = report.scorecard(claims, records_dir=records).data
+    assert text.startswith("**2 claims** from 2 chapter(s): 1 reproduced, 0 deviation, 1 not reproduced; "
+                           "0 checks of the code; **1 outcome(s) not as expected.**")
+    assert "| paper item | quick | paper |" in text
+    assert "| Example 1 | reproduced | reproduced |" in text
+    assert "| Experiment 5 | **not reproduced** | not run |" in text  # no paper record for bad
+    assert "| Fact 1 | not run | not run |" in text  # every item of the book's registry has a row
+    assert text.index("### good") < text.index("### bad")  # chapters in toc order
+    assert "**not reproduced** (expected: reproduced)" in text
+    assert "| Experiment 5 | **not reproduced** | not run |" in report.scorecard(claims, records_dir=tmp_path).data
     assert "No claims recorded" in report.scorecard(tmp_path / "none").data
 
 

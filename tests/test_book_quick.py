@@ -127,7 +127,7 @@ def test_html_page_for_every_chapter(built):
         assert "<table" in page and "✅" in page, chapter.name
         assert "injected-parameters" not in page
     scorecard = (built.html / f"book/{SCORECARD}.html").read_text()
-    for column in ("paper item", "measured", "verdict", "profile", "device", "date"):
+    for column in ("paper item", "quick", "paper", "claim", "criterion", "measured", "outcome"):
         assert f">{column}<" in scorecard, f"the scorecard has no {column!r} column"
     for chapter in CLAIMING:
         assert f"<td>{chapter.name}</td>" in scorecard or f">{chapter.name}<" in scorecard, (
