@@ -168,7 +168,7 @@ def _paper() -> Profile:
         "corollary1": Experiment("Corollary 1", 5000, (), extra=dict(per_run=8, points=9, iters=20, tol=1e-4),
                                  note="checked at unstable-phase iterates of the Experiment 3 runs"),
         "experiment7": Experiment("Experiment 7", 5000, (2 / 100,), sgd | dict(samples=256), trainer="sgd",
-                                  activations=("relu",)),
+                                  activations=("relu",), extra=dict(identity_nodes=8)),
         "experiment8": Experiment("Experiment 8", 5000, SGD_ETAS, sgd, trainer="sgd", activations=("relu",)),
         "experiment9": Experiment("Experiment 9", 5000, SGD_ETAS, sgd, trainer="sgd", activations=("tanh",)),
     })
@@ -199,7 +199,7 @@ def _quick() -> Profile:
         "corollary1": Experiment("Corollary 1", 5000, (), extra=dict(per_run=2, points=2, iters=10, tol=1e-3),
                                  note="checked at unstable-phase iterates of the Experiment 3 runs"),
         "experiment7": Experiment("Experiment 7", 1000, (2 / 100,), sgd | dict(samples=256), trainer="sgd",
-                                  activations=("relu",)),
+                                  activations=("relu",), extra=dict(identity_nodes=8)),
         "experiment8": Experiment("Experiment 8", 1000, SGD_ETAS, sgd, trainer="sgd", activations=("relu",)),
         "experiment9": Experiment("Experiment 9", 1000, SGD_ETAS, sgd, trainer="sgd", activations=("tanh",)),
     })

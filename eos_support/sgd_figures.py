@@ -1,8 +1,11 @@
-"""The figures of Section 5 (SGD): Experiment 7's loss and E[RP], and the two sides of (5.1).
+"""The figures of Section 5 (SGD): Experiment 7's loss and E[RP], both sides of (5.1), its error bound.
 
-Both take :func:`~eos_support.train.train_sgd` runs and return the figure; the caption belongs to the
-chapter (``mystnb`` metadata). Relative progress is drawn with its two levels: 0 (no progress in
-expectation, dashed) and −1 (a small descent step, dotted).
+The error bound is what Experiments 8 and 9 check. Each takes :func:`~eos_support.train.train_sgd`
+runs and returns the figure; the caption belongs to the chapter (``mystnb`` metadata). Relative
+progress is drawn with its two levels: 0 (no progress in expectation, dashed) and −1 (a small
+descent step, dotted). E[RP] is the control-variate estimate (``erp_cv``, see
+:class:`~eos_support.sgd_diagnostics.SGDProgress`), the one the claims use; ``first`` shades the
+window of epoch ends the claims look at (from ``first`` to the last epoch).
 """
 
 from .extras import require
@@ -24,7 +27,12 @@ def progress_levels(ax, legend=False):
     return lines
 
 
-def loss_and_progress(run):
+def shade_window(ax, first, last, label=None):
+    """Shade the epochs ``first`` … ``last`` on ``ax`` (the claims' window); returns the patch."""
+    return ax.axvspan(first - 0.5, last + 0.5, color="0.5", alpha=0.12, lw=0, label=label)
+
+
+def loss_and_progress(run, first):
     """Experiment 7: the full-batch loss (top, log scale) and E[RP] ± 1 SE (bottom, Definition 3) per epoch."""
     h = run.history
     ep = h["epoch"]
@@ -33,15 +41,17 @@ def loss_and_progress(run):
     ax1.set_yscale("log")
     ax1.set_ylabel("full-batch loss")
     progress_levels(ax2, legend=True)
-    ax2.errorbar(ep, h["erp"], yerr=h["erp_se"], fmt="o-", ms=3, capsize=2, color=COLORS[1],
+    for ax in (ax1, ax2):
+        shade_window(ax, first, int(ep[-1]), label="window" if ax is ax2 else None)
+    ax2.errorbar(ep, h["erp_cv"], yerr=h["erp_cv_se"], fmt="o-", ms=3, capsize=2, color=COLORS[1],
                  label=f"E[RP], η = {eta_name(run.eta)}")
     ax2.set_xlabel("epoch")
     ax2.set_ylabel("E[RP(θ)]")
-    ax2.legend(loc="lower right")
+    ax2.legend(loc="lower right", ncols=2)
     return fig
 
 
-def both_sides(runs):
+def both_sides(runs, first):
     """Experiments 8 and 9: E[RP] and the right side of (5.1), ± 1 SE, per epoch; one panel per η of ``runs``.
 
     ``runs`` maps η to its run; the two estimates are drawn 0.12 epoch apart to keep both visible.
@@ -53,7 +63,8 @@ def both_sides(runs):
         h = run.history
         ep = h["epoch"]
         progress_levels(ax)
-        ax.errorbar(ep - 0.12, h["erp"], yerr=h["erp_se"], fmt="o-", ms=3, capsize=2, color=COLORS[1],
+        shade_window(ax, first, int(ep[-1]))
+        ax.errorbar(ep - 0.12, h["erp_cv"], yerr=h["erp_cv_se"], fmt="o-", ms=3, capsize=2, color=COLORS[1],
                     label="E[RP] (left side)")
         ax.errorbar(ep + 0.12, h["rhs"], yerr=h["rhs_se"], fmt="s--", ms=3, capsize=2, color=COLORS[0],
                     label="right side of (5.1)")
@@ -61,4 +72,25 @@ def both_sides(runs):
     axes[0].legend(loc="upper left", ncols=2)
     axes[-1].set_xlabel("epoch")
     fig.supylabel("relative progress")
+    return fig
+
+
+def gap_bounds(runs, first, tolerance):
+    """Experiments 8 and 9: |gap| + 2 SE of (5.1) per epoch (log scale), one panel per activation.
+
+    ``runs`` maps an activation's name to ``{η: run}``; the dashed line is the ``tolerance``.
+    """
+    fig, axes = plt.subplots(1, len(runs), sharey=True, squeeze=False, figsize=figsize(len(runs), 1, height=3.0))
+    for ax, (activation, by_eta) in zip(axes[0], runs.items()):
+        last = 0
+        for color, (eta, run) in zip(COLORS, by_eta.items()):
+            h = run.history
+            ax.plot(h["epoch"], abs(h["gap"]) + 2 * h["gap_se"], "o-", ms=3, color=color, label=f"η = {eta_name(eta)}")
+            last = max(last, int(h["epoch"][-1]))
+        shade_window(ax, first, last)
+        reference_lines(ax, tolerance, label="tolerance")
+        ax.set_yscale("log")
+        ax.set_xlabel(f"epoch ({activation})")
+    axes[0, 0].set_ylabel("|gap| + 2 SE")
+    axes[0, 0].legend(loc="lower right")
     return fig

@@ -1,118 +1,168 @@
 """What the SGD runs of Section 5 show, read off their histories: the numbers the claims check.
 
-:func:`progress_signs` counts the epoch ends at which E[RP] (Definition 3) sits at, above or not
-significantly below 0 (Experiment 7, Remark 7); :func:`long_run_loss` compares the loss at the start
-and the end and over the two halves of a run ("decreases in the long run"); :func:`agreement`
-measures how far apart the two sides of (5.1) are at the epoch ends (Experiments 8 and 9). Each takes
-the history of an :func:`~eos_support.train.train_sgd` run and returns a small frozen result.
+The claims look at the **window** of a run of E epochs, the epoch ends ⌈transient·E⌉ + 1 … E after its
+first transient (:func:`window`). :func:`long_run_loss` compares the loss there with the first epochs'
+(Experiment 7); :func:`progress_signs` says where the control-variate estimates of E[RP] (Definition 3)
+lie against 0 there, with the longest run of significantly positive ones and the chance of one as long
+(Experiment 7, Remark 7); :func:`agreement` bounds the error of (5.1) there (Experiments 8 and 9);
+:func:`identity_at` evaluates both sides of Appendix A's exact identity at one θ.
 """
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 
 import numpy as np
+import torch
 
 from .phases import eta_name
+from .sgd_diagnostics import expected_relative_progress, minibatch_gradients
+from .significance import longest_run, run_chance, wilson_interval
+
+P_SIGNIFICANT = 0.023
+"""The chance that one epoch end's estimate − 2 SE > 0 when E[RP] = 0 (normal errors; the registry's
+criterion of Experiment 7 states it)."""
 
 
-@dataclass(frozen=True)
-class ProgressSigns:
-    """Where the estimates of E[RP(θ)] (Definition 3) lie against 0 over the epoch ends 1..E.
-
-    ``epochs`` E; ``at_or_above`` the number of point estimates ≥ 0, ``share`` their fraction;
-    ``not_below`` the fraction not significantly below 0 (estimate + z SE ≥ 0); ``above`` the number
-    significantly above 0 (estimate − z SE > 0); ``median`` the median estimate; ``z`` the multiple
-    of the standard error used.
-    """
-
-    epochs: int
-    at_or_above: int
-    share: float
-    not_below: float
-    above: int
-    median: float
-    z: float
-
-    def __str__(self):
-        z = f"{self.z:g}"
-        return (f"E[RP] estimate >= 0 at {self.at_or_above} of {self.epochs} epoch ends ({self.share:.0%}); "
-                f"not significantly below 0 (estimate + {z} SE >= 0) at {self.not_below:.0%}; "
-                f"significantly above 0 (estimate − {z} SE > 0) at {self.above}; median {self.median:+.3f}")
+def window(epochs: int, transient: float) -> range:
+    """The epoch ends ⌈transient·E⌉ + 1 … E of a run of E = ``epochs`` epochs: those after its transient."""
+    first = math.ceil(round(transient * epochs, 9)) + 1  # round: 0.2 · 25 is 5, not 5.000…1
+    if not 0 <= transient < 1 or first > epochs:
+        raise ValueError(f"transient must leave epochs in the window: got {transient} of {epochs} epochs")
+    return range(first, epochs + 1)
 
 
-def progress_signs(history, z=2) -> ProgressSigns:
-    """:class:`ProgressSigns` of an SGD history's ``erp`` and ``erp_se`` at the epoch ends 1..E (not θ⁰)."""
-    erp, se = np.asarray(history["erp"])[1:], np.asarray(history["erp_se"])[1:]
-    if len(erp) == 0:
-        raise ValueError("the history has no epoch end after the initialisation")
-    return ProgressSigns(epochs=len(erp), at_or_above=int(np.sum(erp >= 0)), share=float(np.mean(erp >= 0)),
-                         not_below=float(np.mean(erp + z * se >= 0)), above=int(np.sum(erp - z * se > 0)),
-                         median=float(np.median(erp)), z=z)
+def in_window(run, key, transient) -> np.ndarray:
+    """``run.history[key]`` at the window's epoch ends (NaN at those the run did not reach)."""
+    ends = window(run.options.epochs, transient)
+    h = np.asarray(run.history[key], dtype=float)
+    return np.array([h[e] if e < len(h) else math.nan for e in ends])
 
 
 @dataclass(frozen=True)
 class LongRunLoss:
-    """The full-batch loss of a run: ``initial`` (epoch 0), ``last``, and the means of its two halves."""
+    """The full-batch loss of a run at its start, at its end, before and in the window.
+
+    ``initial`` at epoch 0, ``last`` at epoch E, ``early`` the mean over the epochs 0 … ``first`` − 1
+    before the window, ``late`` the mean over the window ``first`` … E.
+    """
 
     initial: float
     last: float
-    first_half: float
-    second_half: float
+    early: float
+    late: float
+    first: int
+
+    def as_measured(self) -> dict:
+        """What the claim of Experiment 7 reports."""
+        return {"last / initial loss": self.last / self.initial, "window's mean loss": self.late,
+                "first epochs' mean loss": self.early}
+
+
+def long_run_loss(run, transient) -> LongRunLoss:
+    """:class:`LongRunLoss` of an SGD ``run``; ``last`` is NaN if it stopped before its E epochs."""
+    loss = np.asarray(run.history["loss"], dtype=float)
+    ends = window(run.options.epochs, transient)
+    late = in_window(run, "loss", transient)
+    return LongRunLoss(initial=loss[0], last=late[-1], early=loss[: ends.start].mean(), late=late.mean(),
+                       first=ends.start)
+
+
+@dataclass(frozen=True)
+class ProgressSigns:
+    """Where the control-variate estimates of E[RP] lie against 0 over the window ``first`` … ``last``.
+
+    ``median`` the window's median estimate; ``at_or_above`` the number of the ``ends`` window epoch ends
+    with estimate ≥ 0, ``wilson`` the 95 % Wilson interval of that fraction; ``longest`` the longest run
+    of consecutive epoch ends with estimate − 2 SE > 0, starting at epoch ``longest_from`` (−1: none),
+    and ``chance`` the probability that independent epoch ends, each significant with probability
+    :data:`P_SIGNIFICANT`, give a run as long.
+    """
+
+    first: int
+    last: int
+    ends: int
+    median: float
+    at_or_above: int
+    wilson: tuple[float, float]
+    longest: int
+    longest_from: int
+    chance: float
+
+    @property
+    def share(self) -> float:
+        """The fraction of the window's estimates ≥ 0."""
+        return self.at_or_above / self.ends
+
+    def as_measured(self) -> dict:
+        """What the claim of Experiment 7 on E[RP] reports."""
+        return {"window": f"epoch ends {self.first}–{self.last}", "median": self.median,
+                "longest run with estimate − 2 SE > 0": self.longest, "from epoch": self.longest_from,
+                "chance of one as long": self.chance}
 
     def __str__(self):
-        return (f"loss: epoch 0 {self.initial:.3f}, last {self.last:.3f}; "
-                f"mean over the first half {self.first_half:.3f}, second half {self.second_half:.3f}")
+        lo, hi = self.wilson
+        run = (f"{self.longest} epoch end(s) from epoch {self.longest_from}" if self.longest else "none")
+        return (f"window: epoch ends {self.first}–{self.last} ({self.ends}); median E[RP] {self.median:+.4f}; "
+                f"estimate >= 0 at {self.at_or_above} ({self.share:.0%}, 95 % Wilson interval "
+                f"{lo:.0%}–{hi:.0%}); longest run with estimate − 2 SE > 0: {run}, chance of one as long "
+                f"{self.chance:.3g}")
 
 
-def long_run_loss(history) -> LongRunLoss:
-    """:class:`LongRunLoss` of ``history["loss"]`` (epochs 0..E, split into halves as ``np.array_split``)."""
-    loss = np.asarray(history["loss"])
-    if len(loss) < 2:
-        raise ValueError(f"need the loss at two epochs at least, got {len(loss)}")
-    first, second = np.array_split(loss, 2)
-    return LongRunLoss(initial=loss[0], last=loss[-1], first_half=first.mean(), second_half=second.mean())
+def progress_signs(run, transient) -> ProgressSigns:
+    """:class:`ProgressSigns` of an SGD ``run``'s ``erp_cv`` ± ``erp_cv_se`` over its window."""
+    erp, se = in_window(run, "erp_cv", transient), in_window(run, "erp_cv_se", transient)
+    ends = window(run.options.epochs, transient)
+    k, n = int(np.sum(erp >= 0)), len(erp)
+    longest, start = longest_run(erp - 2 * se > 0)
+    return ProgressSigns(first=ends.start, last=ends.stop - 1, ends=n, median=float(np.median(erp)),
+                         at_or_above=k, wilson=wilson_interval(k, n), longest=longest,
+                         longest_from=ends.start + start if longest else -1,
+                         chance=run_chance(n, longest, P_SIGNIFICANT))
 
 
 @dataclass(frozen=True)
 class Agreement:
-    """How far apart the two sides of (5.1) are over the epoch ends 0..E of one SGD run at step size ``eta``.
+    """How closely (5.1) approximates E[RP] over the window of one SGD run at step size ``eta``.
 
-    ``z``: the largest |LHS − RHS| / sqrt(SE_L² + SE_R²), at epoch ``z_at``; ``rel``: the largest
-    |gap| / max(1, |RHS + 1|), at epoch ``rel_at`` (the gap is E[RP] − RHS estimated sample by sample,
-    see :class:`~eos_support.sgd_diagnostics.SGDProgress`). Both are inf when the run did not complete
-    its epochs or a value is not finite. ``median_gap``, ``median_gap_se``: the median |gap| and the
-    median standard error of the gap.
+    ``bound``: the largest |gap| + 2 SE over the window, at epoch ``bound_at`` (the gap is E[RP] − RHS
+    estimated sample by sample, see :class:`~eos_support.sgd_diagnostics.SGDProgress`; inf if the run
+    did not complete its epochs or a value is not finite); ``positive``: the fraction of the window's
+    epoch ends with control-variate E[RP] estimate > 0.
     """
 
     eta: float
-    z: float
-    z_at: int
-    rel: float
-    rel_at: int
-    median_gap: float
-    median_gap_se: float
+    bound: float
+    bound_at: int
+    positive: float
+
+    def as_measured(self) -> dict:
+        """What the claims of Experiments 8 and 9 report for this step size."""
+        return {"max |gap| + 2 SE": self.bound, "at epoch": self.bound_at, "share with E[RP] > 0": self.positive}
 
     def describe(self, label):
         """One line for the run called ``label`` (e.g. its activation)."""
-        return (f"{label:>5} {'η = ' + eta_name(self.eta):>10}: max |LHS − RHS|/combined SE {self.z:.2f} "
-                f"(epoch {self.z_at}); max |gap|/max(1, |RHS + 1|) {self.rel:.4f} (epoch {self.rel_at}); "
-                f"median |gap| {self.median_gap:.4f} ± {self.median_gap_se:.4f}")
+        return (f"{label:>5} {'η = ' + eta_name(self.eta):>10}: max |gap| + 2 SE {self.bound:.4f} "
+                f"(epoch {self.bound_at}); E[RP] estimate > 0 at {self.positive:.0%} of the window")
 
 
-def agreement(run) -> Agreement:
-    """:class:`Agreement` of the two sides of (5.1) in an SGD ``run`` (a :class:`~eos_support.train.Run`)."""
-    h = run.history
-    z = np.abs(h["erp"] - h["rhs"]) / np.hypot(h["erp_se"], h["rhs_se"])
-    rel = np.abs(h["gap"]) / np.maximum(1, np.abs(h["rhs"] + 1))
-    ok = run.status == "max_epochs" and np.isfinite(z).all() and np.isfinite(rel).all()
-    return Agreement(eta=run.eta, z=np.max(z) if ok else np.inf, z_at=int(np.argmax(z)),
-                     rel=np.max(rel) if ok else np.inf, rel_at=int(np.argmax(rel)),
-                     median_gap=np.median(np.abs(h["gap"])), median_gap_se=np.median(h["gap_se"]))
+def agreement(run, transient) -> Agreement:
+    """:class:`Agreement` of the two sides of (5.1) over an SGD ``run``'s window."""
+    bound = np.abs(in_window(run, "gap", transient)) + 2 * in_window(run, "gap_se", transient)
+    ok = run.status == "max_epochs" and np.isfinite(bound).all()
+    at = window(run.options.epochs, transient).start + int(np.nanargmax(bound)) if ok else -1
+    return Agreement(eta=run.eta, bound=float(np.max(bound)) if ok else math.inf, bound_at=at,
+                     positive=float(np.mean(in_window(run, "erp_cv", transient) > 0)))
 
 
-def worst(agreements, criterion) -> Agreement:
-    """The agreement with the largest ``criterion`` ("z" or "rel"); the first of equals."""
-    if criterion not in ("z", "rel"):
-        raise ValueError(f"criterion must be 'z' or 'rel', got {criterion!r}")
-    return max(agreements, key=lambda a: getattr(a, criterion))
+def identity_at(f, theta, options, nodes, seed=0):
+    """Both sides of Appendix A's exact identity at θ: ``exact`` and ``erp_cv`` of the result.
+
+    :func:`~eos_support.sgd_diagnostics.expected_relative_progress` with ``nodes`` Gauss–Legendre nodes,
+    from M = ``options.samples`` fresh minibatches of ``options.batch_size`` (seeded by ``seed``) at step
+    size ``options.eta`` (an :class:`~eos_support.train.SGDOptions`).
+    """
+    generator = torch.Generator().manual_seed(seed)
+    G = minibatch_gradients(f, theta, options.batch_size, options.samples, generator, options.chunk_size)
+    return expected_relative_progress(f, theta, options.eta, G, nodes=nodes, chunk_size=options.chunk_size)

@@ -121,6 +121,13 @@ def test_the_other_profile_comes_from_its_committed_record(mini_book, tmp_path, 
     assert "| Example 1 | reproduced | reproduced |" in text
 
 
+def test_measured_values_per_case_read_as_short_text():
+    measured = {"2/50": {"max |gap| + 2 SE": 0.1488482505083084, "at epoch": 18}, "interval": [0.29929800, 0.7007],
+                "ok": True}
+    assert report.format_value(measured) == ("{2/50: {max |gap| + 2 SE: 0.148848; at epoch: 18}; "
+                                             "interval: [0.299298, 0.7007]; ok: True}")
+
+
 def test_timings_table(tmp_path):
     path = tmp_path / "timings.json"
     path.write_text(json.dumps({"good": {"seconds": 300, "device": "cpu", "profile": "quick",

@@ -1,24 +1,31 @@
-"""eos_support.sgd_summary: the SGD chapter's statistics, against the chapter's former inline code."""
+"""eos_support.sgd_summary: the SGD chapter's statistics over the window, by hand and against numpy."""
 
 from types import SimpleNamespace
 
 import numpy as np
 import pytest
+import torch
 
 from eos_support import sgd_summary
-from eos_support.phases import eta_name
+from eos_support.objective import ModuleLoss
+from eos_support.sgd_diagnostics import expected_relative_progress, minibatch_gradients
+from eos_support.significance import run_chance, wilson_interval
+from eos_support.train import SGDOptions
 
 
 def sgd_history(epochs=25, seed=0, dtype=np.float32):
     """A history shaped like train_sgd's (epochs 0..E), with E[RP] hovering around 0 after epoch 0."""
     rng = np.random.default_rng(seed)
     erp = np.concatenate([[-1.0], rng.normal(0.0, 0.3, epochs)]).astype(dtype)
-    rhs = (erp + rng.normal(0.0, 0.05, epochs + 1)).astype(dtype)
+    erp_cv = (erp + rng.normal(0.0, 0.02, epochs + 1)).astype(dtype)
+    rhs = (erp_cv + rng.normal(0.0, 0.01, epochs + 1)).astype(dtype)
     return {
         "epoch": np.arange(epochs + 1),
         "loss": (2.3 * np.exp(-0.1 * np.arange(epochs + 1)) * (1 + 0.1 * rng.random(epochs + 1))).astype(dtype),
         "erp": erp,
         "erp_se": rng.uniform(0.05, 0.2, epochs + 1).astype(dtype),
+        "erp_cv": erp_cv,
+        "erp_cv_se": rng.uniform(0.005, 0.02, epochs + 1).astype(dtype),
         "rhs": rhs,
         "rhs_se": rng.uniform(0.05, 0.2, epochs + 1).astype(dtype),
         "gap": rng.normal(0.0, 0.01, epochs + 1).astype(dtype),
@@ -26,95 +33,96 @@ def sgd_history(epochs=25, seed=0, dtype=np.float32):
     }
 
 
-def sgd_run(eta=2 / 100, status="max_epochs", **history):
-    return SimpleNamespace(eta=eta, status=status, history=history or sgd_history())
+def sgd_run(eta=2 / 100, status="max_epochs", epochs=None, **history):
+    history = history or sgd_history()
+    epochs = epochs or len(history["epoch"]) - 1
+    return SimpleNamespace(eta=eta, status=status, history=history, options=SimpleNamespace(epochs=epochs))
 
 
-def former_agreement(activation, runs):
-    """The chapter's agreement() before it moved into the package (Experiments 8 and 9)."""
-    rows, lines = [], []
-    for eta, r in runs.items():
-        h = r.history
-        z = np.abs(h["erp"] - h["rhs"]) / np.hypot(h["erp_se"], h["rhs_se"])
-        rel = np.abs(h["gap"]) / np.maximum(1, np.abs(h["rhs"] + 1))
-        ok = r.status == "max_epochs" and np.isfinite(z).all() and np.isfinite(rel).all()
-        rows.append(dict(eta=eta, z=np.max(z) if ok else np.inf, z_at=int(np.argmax(z)),
-                         rel=np.max(rel) if ok else np.inf, rel_at=int(np.argmax(rel))))
-        lines.append(f"{activation:>5} {f'η = {eta_name(eta)}':>10}: max |LHS − RHS|/combined SE {rows[-1]['z']:.2f} "
-                     f"(epoch {rows[-1]['z_at']}); max |gap|/max(1, |RHS + 1|) {rows[-1]['rel']:.4f} "
-                     f"(epoch {rows[-1]['rel_at']}); median |gap| {np.median(np.abs(h['gap'])):.4f} "
-                     f"± {np.median(h['gap_se']):.4f}")
-    return rows, lines
+def test_window_leaves_out_the_transient():
+    assert sgd_summary.window(25, 0.2) == range(6, 26)  # ⌈0.2 · 25⌉ + 1 = 6
+    assert sgd_summary.window(100, 0.2) == range(21, 101)
+    assert sgd_summary.window(10, 0.25) == range(4, 11)  # ⌈2.5⌉ + 1
+    assert sgd_summary.window(4, 0) == range(1, 5)
+    for bad in ((25, 1.0), (1, 0.5), (25, -0.1)):
+        with pytest.raises(ValueError, match="transient"):
+            sgd_summary.window(*bad)
 
 
-@pytest.mark.parametrize("seed", range(5))
-def test_progress_signs_match_the_chapters_former_counts(seed):
+def test_in_window_pads_a_run_that_stopped_early():
+    h = {"x": np.arange(8.0)}  # epochs 0..7 of a run planned for 10
+    values = sgd_summary.in_window(sgd_run(epochs=10, **h), "x", 0.2)  # window 3..10
+    np.testing.assert_array_equal(values[:5], [3, 4, 5, 6, 7])
+    assert np.isnan(values[5:]).all() and len(values) == 8
+
+
+def test_long_run_loss_by_hand():
+    h = {"epoch": np.arange(11), "loss": np.array([4.0, 3, 2, 3, 2, 1, 1, 1, 1, 1, 0.5])}
+    loss = sgd_summary.long_run_loss(sgd_run(**h), 0.2)  # window: 3..10
+    assert (loss.initial, loss.last, loss.first) == (4.0, 0.5, 3)
+    assert loss.early == 3.0 and loss.late == pytest.approx((3 + 2 + 1 * 5 + 0.5) / 8)
+    assert loss.as_measured()["last / initial loss"] == 0.125
+    stopped = sgd_summary.long_run_loss(sgd_run(epochs=12, **h), 0.2)
+    assert np.isnan(stopped.last) and not stopped.last < 0.5 * stopped.initial
+
+
+@pytest.mark.parametrize("seed", range(4))
+def test_progress_signs_against_numpy(seed):
     h = sgd_history(seed=seed)
-    s = sgd_summary.progress_signs(h)
-    erp, se = h["erp"][1:], h["erp_se"][1:]
-    assert s.epochs == len(erp) == 25
-    assert s.share == float(np.mean(erp >= 0)) and s.at_or_above == np.sum(erp >= 0)
-    assert s.not_below == float(np.mean(erp + 2 * se >= 0))
-    assert s.above == int(np.sum(erp - 2 * se > 0))
-    assert f"{s.median:+.3f}" == f"{np.median(erp):+.3f}"
-    assert str(s) == (f"E[RP] estimate >= 0 at {np.sum(erp >= 0)} of {len(erp)} epoch ends ({s.share:.0%}); "
-                      f"not significantly below 0 (estimate + 2 SE >= 0) at {s.not_below:.0%}; "
-                      f"significantly above 0 (estimate − 2 SE > 0) at {s.above}; median {np.median(erp):+.3f}")
+    s = sgd_summary.progress_signs(sgd_run(**h), 0.2)
+    erp, se = h["erp_cv"][6:].astype(float), h["erp_cv_se"][6:].astype(float)
+    assert (s.first, s.last, s.ends) == (6, 25, 20)
+    assert s.median == np.median(erp) and s.at_or_above == np.sum(erp >= 0)
+    assert s.share == np.mean(erp >= 0) and s.wilson == wilson_interval(np.sum(erp >= 0), 20)
+    significant = "".join("1" if x else "0" for x in erp - 2 * se > 0)
+    longest = max(len(r) for r in significant.split("0"))
+    assert s.longest == longest and s.chance == run_chance(20, longest, 0.023)
+    if longest:
+        assert significant[s.longest_from - 6:].startswith("1" * longest)
+    assert str(s).startswith("window: epoch ends 6–25 (20); median E[RP]")
 
 
-def test_progress_signs_leave_out_the_initialisation_and_count_by_hand():
-    h = {"erp": np.array([-1.0, 0.1, -0.1, -0.5, 0.0]), "erp_se": np.array([0.0, 0.01, 0.1, 0.1, 0.2])}
-    s = sgd_summary.progress_signs(h)
-    assert (s.epochs, s.at_or_above, s.share) == (4, 2, 0.5)
-    assert s.not_below == 0.75  # -0.1 + 2·0.1 >= 0; -0.5 + 0.2 < 0
-    assert s.above == 1  # only 0.1 − 0.02 > 0
-    with pytest.raises(ValueError, match="epoch end"):
-        sgd_summary.progress_signs({"erp": np.array([-1.0]), "erp_se": np.array([0.1])})
-
-
-def test_long_run_loss_matches_the_chapters_former_halves():
-    h = sgd_history(epochs=24)  # 25 values: the halves have 13 and 12
-    loss = sgd_summary.long_run_loss(h)
-    first, second = np.array_split(h["loss"], 2)
-    assert loss.initial == h["loss"][0] and loss.last == h["loss"][-1]
-    assert loss.first_half == first.mean() and loss.second_half == second.mean()
-    assert f"{loss.last / loss.initial:.3g}" == f"{h['loss'][-1] / h['loss'][0]:.3g}"
-    assert str(loss).startswith(f"loss: epoch 0 {h['loss'][0]:.3f}, last {h['loss'][-1]:.3f}")
-    with pytest.raises(ValueError, match="two epochs"):
-        sgd_summary.long_run_loss({"loss": np.array([1.0])})
-
-
-@pytest.mark.parametrize("seed", range(3))
-def test_agreement_matches_the_chapters_former_table(seed):
-    runs = {eta: sgd_run(eta, **sgd_history(seed=seed + k)) for k, eta in enumerate((2 / 50, 2 / 100, 2 / 150))}
-    rows, lines = former_agreement("relu", runs)
-    new = [sgd_summary.agreement(r) for r in runs.values()]
-    for row, a, line in zip(rows, new, lines):
-        assert (a.eta, a.z, a.z_at, a.rel, a.rel_at) == (row["eta"], row["z"], row["z_at"], row["rel"], row["rel_at"])
-        assert a.describe("relu") == line
-    for key in ("z", "rel"):
-        assert sgd_summary.worst(new, key).eta == max(rows, key=lambda r: r[key])["eta"]
-
-
-def test_agreement_is_inf_for_a_diverged_or_non_finite_run():
-    assert sgd_summary.agreement(sgd_run(status="diverged")).z == np.inf
-    h = sgd_history()
-    h["rhs"][3] = np.nan
-    a = sgd_summary.agreement(sgd_run(**h))
-    assert a.z == np.inf and a.rel == np.inf
+def test_progress_signs_by_hand():
+    erp = np.array([-1.0, -0.9, 0.3, 0.2, -0.01, 0.25, 0.3, 0.4, 0.0])
+    se = np.full(9, 0.1)  # significant where erp > 0.2: epochs 2, 5, 6, 7
+    s = sgd_summary.progress_signs(sgd_run(**{"epoch": np.arange(9), "erp_cv": erp, "erp_cv_se": se}), 0.2)
+    assert (s.first, s.ends, s.at_or_above) == (3, 6, 5)  # window 3..8: 0.2, −0.01, 0.25, 0.3, 0.4, 0.0
+    assert (s.longest, s.longest_from) == (3, 5)
+    assert s.chance == pytest.approx(run_chance(6, 3, 0.023)) and s.chance < 1e-4
+    assert s.as_measured() == {"window": "epoch ends 3–8", "median": s.median,
+                               "longest run with estimate − 2 SE > 0": 3, "from epoch": 5,
+                               "chance of one as long": s.chance}
+    none = sgd_summary.progress_signs(sgd_run(**{"epoch": np.arange(9), "erp_cv": -erp, "erp_cv_se": se}), 0.2)
+    assert (none.longest, none.longest_from, none.chance) == (0, -1, 1.0)
 
 
 def test_agreement_by_hand():
-    h = {"erp": np.array([-1.0, 0.0]), "rhs": np.array([-1.0, 0.5]), "erp_se": np.array([0.1, 0.3]),
-         "rhs_se": np.array([0.1, 0.4]), "gap": np.array([0.0, -0.3]), "gap_se": np.array([0.01, 0.02])}
-    a = sgd_summary.agreement(sgd_run(**h))
-    assert (a.z, a.z_at) == (pytest.approx(1.0), 1)  # |0 − 0.5| / hypot(0.3, 0.4)
-    assert (a.rel, a.rel_at) == (pytest.approx(0.2), 1)  # 0.3 / max(1, 1.5)
-    assert a.median_gap == pytest.approx(0.15)
+    h = {"epoch": np.arange(6), "gap": np.array([0.5, 0.0, -0.03, 0.01, 0.02, -0.01]),
+         "gap_se": np.array([0.1, 0.01, 0.005, 0.002, 0.001, 0.0]),
+         "erp_cv": np.array([-1.0, -0.2, 0.1, -0.1, 0.2, 0.0])}
+    a = sgd_summary.agreement(sgd_run(**h), 0.2)  # window 2..5: epoch 0's 0.5 + 0.2 is left out
+    assert a.bound == pytest.approx(0.04) and a.bound_at == 2
+    assert a.positive == 0.5  # 0.1 and 0.2 of 0.1, −0.1, 0.2, 0.0
+    assert a.as_measured() == {"max |gap| + 2 SE": a.bound, "at epoch": 2, "share with E[RP] > 0": 0.5}
+    assert a.describe("relu") == (" relu  η = 2/100: max |gap| + 2 SE 0.0400 (epoch 2); "
+                                  "E[RP] estimate > 0 at 50% of the window")
 
 
-def test_worst_takes_the_first_of_equals_and_names_its_criterion():
-    rows = [sgd_summary.Agreement(eta, 1.0, 0, 0.1, 0, 0.0, 0.0) for eta in (0.1, 0.2)]
-    assert sgd_summary.worst(rows, "z").eta == 0.1
-    with pytest.raises(ValueError, match="criterion"):
-        sgd_summary.worst(rows, "gap")
+def test_agreement_is_inf_for_a_diverged_short_or_non_finite_run():
+    assert sgd_summary.agreement(sgd_run(status="diverged"), 0.2).bound == np.inf
+    assert sgd_summary.agreement(sgd_run(epochs=30), 0.2).bound == np.inf
+    h = sgd_history()
+    h["gap"][10] = np.nan
+    assert sgd_summary.agreement(sgd_run(**h), 0.2).bound == np.inf
+
+
+def test_identity_at_is_appendix_a_from_fresh_minibatches():
+    torch.manual_seed(0)
+    x, y = torch.randn(40, 5, dtype=torch.float64), torch.randint(0, 3, (40,))
+    model = torch.nn.Sequential(torch.nn.Linear(5, 8), torch.nn.Tanh(), torch.nn.Linear(8, 3)).double()
+    f = ModuleLoss(model, x, y, "ce")
+    options = SGDOptions(eta=0.5, batch_size=4, samples=16, chunk_size=8)
+    p = sgd_summary.identity_at(f, f.theta0, options, nodes=16, seed=3)
+    G = minibatch_gradients(f, f.theta0, 4, 16, torch.Generator().manual_seed(3), chunk_size=8)
+    assert p == expected_relative_progress(f, f.theta0, 0.5, G, nodes=16, chunk_size=8)
+    assert p.samples == 16 and abs(p.exact - p.erp_cv) < 1e-10  # the same samples' exact identity

@@ -8,7 +8,10 @@ from pathlib import Path
 from .toc import BookError, docnames, find_root
 
 def format_value(value) -> str:
-    """A measured value as short text: floats to 6 significant digits, long lists elided."""
+    """A measured value as short text: floats to 6 significant digits, long lists elided.
+
+    A dict (one entry per case) reads as ``{key: value; …}``, its values formatted alike.
+    """
     if isinstance(value, bool):
         return str(value)
     if isinstance(value, float):
@@ -16,6 +19,8 @@ def format_value(value) -> str:
     if isinstance(value, list):
         shown = ", ".join(format_value(v) for v in value[:6])
         return f"[{shown}, …]" if len(value) > 6 else f"[{shown}]"
+    if isinstance(value, dict):
+        return "{" + "; ".join(f"{k}: {format_value(v)}" for k, v in value.items()) + "}"
     return str(value)
 
 
