@@ -20,11 +20,6 @@ from .phases import eta_name
 from .sgd_diagnostics import expected_relative_progress, minibatch_gradients
 from .significance import longest_run, run_chance, wilson_interval
 
-P_SIGNIFICANT = 0.023
-"""The chance that one epoch end's estimate − 2 SE > 0 when E[RP] = 0 (normal errors; the registry's
-criterion of Experiment 7 states it)."""
-
-
 def window(epochs: int, transient: float) -> range:
     """The epoch ends ⌈transient·E⌉ + 1 … E of a run of E = ``epochs`` epochs: those after its transient."""
     first = math.ceil(round(transient * epochs, 9)) + 1  # round: 0.2 · 25 is 5, not 5.000…1
@@ -77,7 +72,8 @@ class ProgressSigns:
     with estimate ≥ 0, ``wilson`` the 95 % Wilson interval of that fraction; ``longest`` the longest run
     of consecutive epoch ends with estimate − 2 SE > 0, starting at epoch ``longest_from`` (−1: none),
     and ``chance`` the probability that independent epoch ends, each significant with probability
-    :data:`P_SIGNIFICANT`, give a run as long.
+    ``p_significant`` (the registry's ``chance``: 0.023 for estimate − 2 SE > 0 under E[RP] = 0 with
+    normal errors), give a run as long.
     """
 
     first: int
@@ -110,8 +106,9 @@ class ProgressSigns:
                 f"{self.chance:.3g}")
 
 
-def progress_signs(run, transient) -> ProgressSigns:
-    """:class:`ProgressSigns` of an SGD ``run``'s ``erp_cv`` ± ``erp_cv_se`` over its window."""
+def progress_signs(run, transient, p_significant) -> ProgressSigns:
+    """:class:`ProgressSigns` of an SGD ``run``'s ``erp_cv`` ± ``erp_cv_se`` over its window; each epoch end
+    is significant by chance alone with probability ``p_significant``."""
     erp, se = in_window(run, "erp_cv", transient), in_window(run, "erp_cv_se", transient)
     ends = window(run.options.epochs, transient)
     k, n = int(np.sum(erp >= 0)), len(erp)
@@ -119,7 +116,7 @@ def progress_signs(run, transient) -> ProgressSigns:
     return ProgressSigns(first=ends.start, last=ends.stop - 1, ends=n, median=float(np.median(erp)),
                          at_or_above=k, wilson=wilson_interval(k, n), longest=longest,
                          longest_from=ends.start + start if longest else -1,
-                         chance=run_chance(n, longest, P_SIGNIFICANT))
+                         chance=run_chance(n, longest, p_significant))
 
 
 @dataclass(frozen=True)

@@ -69,7 +69,7 @@ def test_long_run_loss_by_hand():
 @pytest.mark.parametrize("seed", range(4))
 def test_progress_signs_against_numpy(seed):
     h = sgd_history(seed=seed)
-    s = sgd_summary.progress_signs(sgd_run(**h), 0.2)
+    s = sgd_summary.progress_signs(sgd_run(**h), 0.2, 0.023)
     erp, se = h["erp_cv"][6:].astype(float), h["erp_cv_se"][6:].astype(float)
     assert (s.first, s.last, s.ends) == (6, 25, 20)
     assert s.median == np.median(erp) and s.at_or_above == np.sum(erp >= 0)
@@ -85,14 +85,14 @@ def test_progress_signs_against_numpy(seed):
 def test_progress_signs_by_hand():
     erp = np.array([-1.0, -0.9, 0.3, 0.2, -0.01, 0.25, 0.3, 0.4, 0.0])
     se = np.full(9, 0.1)  # significant where erp > 0.2: epochs 2, 5, 6, 7
-    s = sgd_summary.progress_signs(sgd_run(**{"epoch": np.arange(9), "erp_cv": erp, "erp_cv_se": se}), 0.2)
+    s = sgd_summary.progress_signs(sgd_run(**{"epoch": np.arange(9), "erp_cv": erp, "erp_cv_se": se}), 0.2, 0.023)
     assert (s.first, s.ends, s.at_or_above) == (3, 6, 5)  # window 3..8: 0.2, −0.01, 0.25, 0.3, 0.4, 0.0
     assert (s.longest, s.longest_from) == (3, 5)
     assert s.chance == pytest.approx(run_chance(6, 3, 0.023)) and s.chance < 1e-4
     assert s.as_measured() == {"window": "epoch ends 3–8", "median": s.median,
                                "longest run with estimate − 2 SE > 0": 3, "from epoch": 5,
                                "chance of one as long": s.chance}
-    none = sgd_summary.progress_signs(sgd_run(**{"epoch": np.arange(9), "erp_cv": -erp, "erp_cv_se": se}), 0.2)
+    none = sgd_summary.progress_signs(sgd_run(**{"epoch": np.arange(9), "erp_cv": -erp, "erp_cv_se": se}), 0.2, 0.023)
     assert (none.longest, none.longest_from, none.chance) == (0, -1, 1.0)
 
 
