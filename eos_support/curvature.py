@@ -33,8 +33,8 @@ def hessian(f, theta):
 class Eigen:
     """The top Ritz pair of ∇²f(θ) and how sure it is.
 
-    ``residual`` is ‖∇²f v − λv‖ / max(|λ|, √ε‖T‖), an upper bound on λ's relative error times the
-    spectral gap; ε is the dtype's machine epsilon and ‖T‖ the largest |Ritz value| (a lower bound on
+    ``residual`` is ‖∇²f v − λv‖ / max(abs(λ), √ε‖T‖), an upper bound on λ's relative error times the
+    spectral gap; ε is the dtype's machine epsilon and ‖T‖ the largest absolute Ritz value (a lower bound on
     ‖∇²f(θ)‖), a floor that keeps it meaningful when λ ≈ 0 (a zero Hessian has residual 0).
     ``converged`` says whether it fell below the requested tolerance or the Krylov space is the whole
     space (then λ is exact up to rounding); ``hvps`` counts the Hessian-vector products spent.
@@ -73,7 +73,7 @@ def _fresh_direction(basis, coverage, generator):
 
 
 def _lanczos(matvec, v0, steps, generator):
-    """:func:`lanczos`, also returning ‖T‖, the largest |Ritz value| (a lower bound on ‖A‖)."""
+    """:func:`lanczos`, also returning ‖T‖, the largest absolute Ritz value (a lower bound on ‖A‖)."""
     d = v0.numel()
     steps = min(int(steps), d)
     like = dict(dtype=v0.dtype, device=v0.device)

@@ -36,7 +36,7 @@ class Bands:
 
     The paper's stable runs have RP ≈ −1 (Experiment 2, Remark 3) and its unstable runs RP around 0
     (Experiment 3); the bands split that range and were fixed before looking at monitor runs.
-    median ≤ ``stable``: stable; |median| ≤ ``edge``: at the edge of stability; in between: approaching
+    median ≤ ``stable``: stable; abs(median) ≤ ``edge``: at the edge of stability; in between: approaching
     it; above ``edge``: the probe loss is rising.
     """
 

@@ -76,7 +76,7 @@ def both_sides(runs, first):
 
 
 def gap_bounds(runs, first, tolerance):
-    """Experiments 8 and 9: |gap| + 2 SE of (5.1) per epoch (log scale), one panel per activation.
+    """Experiments 8 and 9: abs(gap) + 2 SE of (5.1) per epoch (log scale), one panel per activation.
 
     ``runs`` maps an activation's name to ``{η: run}``; the dashed line is the ``tolerance``.
     """

@@ -123,7 +123,7 @@ def progress_signs(run, transient, p_significant) -> ProgressSigns:
 class Agreement:
     """How closely (5.1) approximates E[RP] over the window of one SGD run at step size ``eta``.
 
-    ``bound``: the largest |gap| + 2 SE over the window, at epoch ``bound_at`` (the gap is E[RP] − RHS
+    ``bound``: the largest abs(gap) + 2 SE over the window, at epoch ``bound_at`` (the gap is E[RP] − RHS
     estimated sample by sample, see :class:`~eos_support.sgd_diagnostics.SGDProgress`; inf if the run
     did not complete its epochs or a value is not finite); ``positive``: the fraction of the window's
     epoch ends with control-variate E[RP] estimate > 0.

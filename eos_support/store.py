@@ -13,6 +13,7 @@ as a memory address) raises :class:`UncacheableError`: such a run is computed, n
 
 from __future__ import annotations
 
+import ast
 import hashlib
 import inspect
 import io
@@ -39,12 +40,24 @@ class UncacheableError(ValueError):
     """The run cannot be keyed safely, so a cached copy could be stale: compute it with ``cache=None``."""
 
 
+def _code(path: Path) -> str:
+    """A module's code without its docstrings and comments (its syntax tree): what decides what it computes."""
+    tree = ast.parse(path.read_text(encoding="utf-8"))
+    for node in ast.walk(tree):
+        body = getattr(node, "body", None)
+        if isinstance(body, list) and body and isinstance(body[0], ast.Expr) \
+                and isinstance(body[0].value, ast.Constant) and isinstance(body[0].value.value, str):
+            node.body = body[1:] or [ast.Pass()]
+    return ast.dump(tree)
+
+
 @lru_cache(maxsize=1)
 def code_version() -> str:
-    """The package version and a hash of :data:`COMPUTING_MODULES`: an edit there invalidates stored runs."""
+    """The package version and a hash of :data:`COMPUTING_MODULES`' code: an edit of what they compute
+    invalidates stored runs; an edit of a docstring or a comment does not."""
     h = hashlib.sha256()
     for name in COMPUTING_MODULES:
-        h.update((PACKAGE / name).read_bytes())
+        h.update(_code(PACKAGE / name).encode())
     return f"{__version__}+{h.hexdigest()[:12]}"
 
 

@@ -134,3 +134,22 @@ def test_code_version_covers_every_computing_module():
         assert (store.PACKAGE / name).is_file(), name
     computing = {p.relative_to(store.PACKAGE).as_posix() for p in (store.PACKAGE / "train").glob("*.py")}
     assert computing <= set(store.COMPUTING_MODULES)
+
+
+def test_the_code_version_follows_the_code_not_its_docstrings(tmp_path, monkeypatch):
+    module = tmp_path / "m.py"
+    monkeypatch.setattr(store, "PACKAGE", tmp_path)
+    monkeypatch.setattr(store, "COMPUTING_MODULES", ("m.py",))
+
+    def version(text):
+        module.write_text(text)
+        store.code_version.cache_clear()
+        return store.code_version()
+
+    try:
+        base = version('"""Doc."""\n\ndef f(x):\n    """Twice x."""\n    return 2 * x  # doubled\n')
+        assert version('"""Other doc."""\n\ndef f(x):\n    """Two times x."""\n    return 2 * x\n') == base
+        assert version('def f(x):\n    return 2 * x\n') == base
+        assert version('def f(x):\n    return 3 * x\n') != base
+    finally:
+        store.code_version.cache_clear()
