@@ -253,7 +253,8 @@ def edge_of_stability(runs):
         ax.plot(h["sharpness_step"], h["sharpness"], "o-", color=color, markersize=2.5, linewidth=1,
                 label=eta_label(eta))
         two_over_eta(ax, eta, label=False, color=color, alpha=0.9)
-        ax_n.plot(*unstable_sharpness(run), "o-", color=color, markersize=2.5, linewidth=1)
+        phase = unstable_sharpness(run)
+        ax_n.plot(phase.steps, phase.ratio, "o-", color=color, markersize=2.5, linewidth=1)
     mark_onsets(ax, runs)
     reference_lines(ax_n, 1, label="λ_max = 2/η")
     ax.set(xlabel="step t", ylabel="sharpness λ_max")

@@ -1,9 +1,13 @@
 """Where a GD run is stable and where it is unstable (Section 4), read off its history.
 
 The *unstable phase* of a run starts at :func:`unstable_onset`, the first loss increase after the
-measured sharpness exceeded 2/η, and lasts to the end of the run. The relative-progress,
-directional-smoothness and sharpness chapters state their claims over that phase.
+measured sharpness exceeded 2/η, and lasts to the end of the run; the *stable phase* is the steps
+before it (all of them when a run has none). Every network chapter of Section 4 states its claims over
+these phases.
 """
+
+from dataclasses import dataclass
+from typing import NamedTuple
 
 import numpy as np
 
@@ -40,24 +44,75 @@ def unstable_phase(run, key="rp"):
     ``key`` "rp" gives RP(θᵗ) (Definition 1), "ds" gives L(θᵗ; η∇f(θᵗ)) (Definition 2).
     """
     onset = unstable_onset(run)
-    return run.history[key][onset:] if onset is not None else np.array([])
+    return run.history[key][onset:] if onset is not None else run.history[key][:0]
 
 
-def unstable_sharpness(run):
-    """``(steps, λ_max·η/2)``: the sharpness measurements of the unstable phase in units of 2/η (EoS A, B)."""
+def stable_phase(run, key="rp"):
+    """The per-step history ``key`` over the stable phase.
+
+    The stable phase is the steps before the unstable one, all of them when the run has none.
+    """
+    return run.history[key][: unstable_onset(run)]
+
+
+@dataclass(frozen=True)
+class UnstablePhase:
+    """RP(θᵗ) over a run's unstable phase.
+
+    Its first step ``onset`` (None: no phase), its length ``steps``, the ``median`` RP (NaN when empty)
+    and the share of its steps with RP > 0 (``positive``).
+    """
+
+    onset: int | None
+    steps: int
+    median: float
+    positive: float
+
+    def reached(self, min_steps, positive):
+        """The unstable regime was reached: a phase of ≥ ``min_steps`` steps, RP > 0 at ≥ ``positive`` of them."""
+        return self.steps >= min_steps and self.positive >= positive
+
+    def reading(self):
+        """The phase as a claim's measured value."""
+        return {"from step": self.onset, "steps": self.steps, "median RP": self.median, "RP > 0": self.positive}
+
+
+def unstable_rp(run) -> UnstablePhase:
+    """RP over ``run``'s unstable phase (see :class:`UnstablePhase`)."""
+    rp = unstable_phase(run, "rp")
+    empty = len(rp) == 0
+    return UnstablePhase(unstable_onset(run), len(rp), float("nan") if empty else float(np.median(rp)),
+                         0.0 if empty else float(np.mean(rp > 0)))
+
+
+def sharpness_converged(run):
+    """Per sharpness measurement: did Lanczos converge, its residual ≤ the run's ``options.sharpness_tol``?"""
+    return run.history["sharpness_residual"] <= run.options.sharpness_tol
+
+
+class Sharpness(NamedTuple):
+    """Sharpness measurements: their ``steps``, λ_max·η/2 (``ratio``) and whether each ``converged``."""
+
+    steps: np.ndarray
+    ratio: np.ndarray
+    converged: np.ndarray
+
+
+def unstable_sharpness(run) -> Sharpness:
+    """The sharpness measurements of the unstable phase in units of 2/η (EoS A, B)."""
     h = run.history
     onset = unstable_onset(run)
     keep = h["sharpness_step"] >= (onset if onset is not None else np.inf)
-    return h["sharpness_step"][keep], h["sharpness"][keep] * run.eta / 2
+    return Sharpness(h["sharpness_step"][keep], h["sharpness"][keep] * run.eta / 2, sharpness_converged(run)[keep])
 
 
-def instability_evidence(run):
-    """``(steps with RP > 0, max over t of L(θᵗ; η∇f(θᵗ))·η/2)``: has the run reached the unstable regime?
+def for_each_step_size(runs, reading):
+    """A criterion "for each step size": ``({η as 2/k: measured}, whether it holds for every run)``.
 
-    It has when the loss went up at some step and the directional smoothness (Definition 2) passed 2/η.
+    ``runs`` is ``{η: Run}``, ``reading(run)`` returns ``(measured, holds)`` for one run; no runs: it fails.
     """
-    h = run.history
-    return int(np.sum(h["rp"] > 0)), float(np.max(h["ds"]) * run.eta / 2)
+    results = {eta_name(eta): reading(run) for eta, run in runs.items()}
+    return {k: m for k, (m, _) in results.items()}, bool(results) and all(bool(h) for _, h in results.values())
 
 
 def phase_table(groups):
@@ -75,3 +130,19 @@ def phase_table(groups):
             lines.append(f"{name:<14}{eta_name(eta):>8}{run.status:>10}{run.steps:>7}{str(run.goal_step):>9}"
                          f"{str(cross):>16}{str(onset):>15}{run.wall_s:>7.0f}s  {run.source}")
     return "\n".join(lines)
+
+
+def divergence(run, continued, factor):
+    """Remark 4: does the loss diverge, and does it stay diverged? Returns ``(first, persists)``.
+
+    ``first`` is the first step at which ``run``'s loss exceeds ``factor``·f(θ⁰) or is not finite (None:
+    never); ``persists`` says whether the ``continued`` run (the same run, not stopped there) stays so at
+    every recorded step from ``first`` on.
+    """
+    loss, later = run.history["loss"], continued.history["loss"]
+    bad = ~np.isfinite(loss) | (loss > factor * loss[0])
+    if not bad.any():
+        return None, False
+    first = int(np.flatnonzero(bad)[0])
+    tail = later[first:]
+    return first, bool(len(tail) and np.all(~np.isfinite(tail) | (tail > factor * later[0])))

@@ -11,7 +11,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from .diagnostics import rp_approximation
-from .phases import eta_name
+from .phases import eta_name, unstable_onset
 
 
 @dataclass(frozen=True)
@@ -47,6 +47,15 @@ def identity_check(run) -> IdentityCheck:
     return IdentityCheck(h["float64_step"][checked], h["rp64"][checked], h["theorem2_rp64"][checked])
 
 
+def rp_precision(run):
+    """RP in float32 against float64: ``(steps, |RP₃₂ − RP₆₄|, RP₆₄)``.
+
+    At the iterates where ``run`` recomputed RP in float64 (history ``rp64``) and that have a successor.
+    """
+    check = identity_check(run)
+    return check.steps, np.abs(run.history["rp"][check.steps] - check.rp), check.rp
+
+
 def profile_spread(run) -> np.ndarray:
     """Experiment 5: per profiled iterate, the std of τ ↦ L(θᵗ; ητ∇f(θᵗ)) over τ divided by |its mean|.
 
@@ -58,43 +67,61 @@ def profile_spread(run) -> np.ndarray:
 
 @dataclass(frozen=True)
 class Approximation:
-    """How well (4.3) holds along a run.
+    """How well (4.3) holds along a run, per phase.
 
-    ``errors`` = |RP(θᵗ) − (−1 + (η/2)L(θᵗ; η∇f(θᵗ)))| per step; ``rp_range`` the spread of RP over the run
-    (its 5th to 95th percentile), the scale to compare them with.
+    ``errors`` = |RP(θᵗ) − (−1 + (η/2)L(θᵗ; η∇f(θᵗ)))| per step; ``onset`` the first step of the unstable
+    phase (:func:`eos_support.phases.unstable_onset`; None: the run has none, every step is stable).
     """
 
     errors: np.ndarray
-    rp_range: float
+    onset: int | None
+
+    @property
+    def stable(self) -> np.ndarray:
+        """The errors at the steps before the unstable phase."""
+        return self.errors[: self.onset]
+
+    @property
+    def unstable(self) -> np.ndarray:
+        """The errors over the unstable phase (empty when there is none)."""
+        return self.errors[self.onset:] if self.onset is not None else self.errors[:0]
 
     @property
     def median(self) -> float:
-        """The median error over the steps."""
-        return float(np.median(self.errors))
+        """The median error over all steps."""
+        return _median(self.errors)
 
     @property
-    def relative(self) -> float:
-        """The median error in units of RP's 5–95 % range."""
-        return float(np.median(self.errors) / self.rp_range)
+    def stable_median(self) -> float:
+        """The median error over the stable phase (NaN when it is empty)."""
+        return _median(self.stable)
+
+    @property
+    def unstable_median(self) -> float:
+        """The median error over the unstable phase (NaN when there is none)."""
+        return _median(self.unstable)
+
+
+def _median(x) -> float:
+    return float(np.median(x)) if len(x) else float("nan")
 
 
 def approximation(run) -> Approximation:
-    """The error of (4.3) at every step of ``run`` (see :class:`Approximation`)."""
+    """The error of (4.3) at every step of ``run``, split at its unstable onset (see :class:`Approximation`)."""
     h = run.history
-    rp_range = float(np.percentile(h["rp"], 95) - np.percentile(h["rp"], 5))
-    return Approximation(np.abs(h["rp"] - rp_approximation(h["ds"], run.eta)), rp_range)
+    return Approximation(np.abs(h["rp"] - rp_approximation(h["ds"], run.eta)), unstable_onset(run))
 
 
 def approximation_table(runs) -> str:
     """A table of ``runs`` = ``{(depth, η): Run}`` (Experiment 6), one line each.
 
-    Columns: status, steps, first and last loss, median and largest RP, and the median error of (4.3).
+    Columns: status, steps, first and last loss, the start of the unstable phase, and the median error
+    of (4.3) over the stable and over the unstable phase.
     """
-    lines = [f"{'depth':>5} {'η':>7} {'status':>9} {'steps':>6} {'loss':>17} {'median RP':>10} {'max RP':>7}"
-             f" {'(4.3) error':>12}"]
+    lines = [f"{'depth':>5} {'η':>7} {'status':>9} {'steps':>6} {'loss':>17} {'unstable from':>14}"
+             f" {'(4.3) error: stable':>20} {'unstable':>9}"]
     for (depth, eta), run in runs.items():
-        h = run.history
+        h, a = run.history, approximation(run)
         lines.append(f"{depth:5d} {eta_name(eta):>7} {run.status:>9} {run.steps:6d} {h['loss'][0]:7.3g} → "
-                     f"{h['loss'][-1]:7.3g} {np.median(h['rp']):10.3f} {np.max(h['rp']):7.3f}"
-                     f" {approximation(run).median:12.3g}")
+                     f"{h['loss'][-1]:7.3g} {str(a.onset):>14} {a.stable_median:20.3g} {a.unstable_median:9.3g}")
     return "\n".join(lines)

@@ -7,12 +7,16 @@ import numpy as np
 import pytest
 
 from eos_support.phases import (
+    divergence,
     eta_name,
-    instability_evidence,
+    for_each_step_size,
     phase_table,
+    sharpness_converged,
     sharpness_crossing,
+    stable_phase,
     unstable_onset,
     unstable_phase,
+    unstable_rp,
     unstable_sharpness,
 )
 
@@ -64,23 +68,60 @@ def test_unstable_phase_and_its_sharpness():
     assert sharpness_crossing(r) == 15 and unstable_onset(r) == 20
     np.testing.assert_array_equal(unstable_phase(r, "rp"), r.history["rp"][20:])
     np.testing.assert_array_equal(unstable_phase(r, "ds"), r.history["ds"][20:])
-    steps, ratio = unstable_sharpness(r)
+    np.testing.assert_array_equal(stable_phase(r, "rp"), r.history["rp"][:20])
+    steps, ratio, converged = unstable_sharpness(r)
     np.testing.assert_array_equal(steps, [20, 25, 30, 35, 40])
     np.testing.assert_allclose(ratio, 1.2, rtol=1e-6)  # λ_max = 1.2 · 2/η
+    assert converged.all()
 
 
 def test_no_unstable_phase_gives_empty_readings():
     r = run(rp=[-1, -1, -1], sharpness=[1.0, 2.0], sharpness_step=[0, 2], eta=0.5)  # 2/η = 4: never crossed
-    assert len(unstable_phase(r)) == 0
-    steps, ratio = unstable_sharpness(r)
-    assert len(steps) == 0 and len(ratio) == 0
+    r.history["sharpness_residual"] = np.zeros(2)
+    r.options = SimpleNamespace(sharpness_tol=1e-4)
+    assert len(unstable_phase(r)) == 0 and len(stable_phase(r)) == 3  # every step is stable
+    steps, ratio, converged = unstable_sharpness(r)
+    assert len(steps) == 0 and len(ratio) == 0 and len(converged) == 0
+    u = unstable_rp(r)
+    assert u.onset is None and u.steps == 0 and np.isnan(u.median) and u.positive == 0
+    assert not u.reached(1, 0.0)
 
 
-def test_instability_evidence_counts_increases_and_the_largest_smoothness():
-    r = run(rp=[-1, 0.3, -0.2, 0.1], sharpness=[1.0], sharpness_step=[0], eta=0.5)
-    r.history["ds"] = np.array([0.1, 5.2, 3.0, 4.4], np.float32)
-    positive, l_max = instability_evidence(r)
-    assert positive == 2 and l_max == pytest.approx(5.2 * 0.5 / 2)
+def test_unstable_rp_reads_length_median_and_share_of_increases():
+    from histories import recorded_run
+
+    u = unstable_rp(recorded_run(steps=41, onset=20))  # RP alternates +0.2, −0.2 from step 20: 11 up, 10 down
+    assert (u.onset, u.steps) == (20, 21)
+    assert u.median == pytest.approx(0.2) and u.positive == pytest.approx(11 / 21)
+    assert u.reached(21, 0.5) and not u.reached(22, 0.5) and not u.reached(21, 0.6)
+    assert u.reading() == {"from step": 20, "steps": 21, "median RP": u.median, "RP > 0": u.positive}
+
+
+def test_sharpness_converged_compares_the_residual_with_the_run_tolerance():
+    r = run(rp=[-1] * 4, sharpness=[1.0, 2.0, 3.0, 4.0], sharpness_step=[0, 1, 2, 3])
+    r.history["sharpness_residual"] = np.array([1e-5, 1e-3, 1e-4, np.nan])
+    r.options = SimpleNamespace(sharpness_tol=1e-4)
+    np.testing.assert_array_equal(sharpness_converged(r), [True, False, True, False])  # NaN: not converged
+
+
+def test_for_each_step_size_needs_every_run_and_at_least_one():
+    runs = {2 / 30: 1, 2 / 10: 3}
+    measured, holds = for_each_step_size(runs, lambda x: (x * 10, x > 0))
+    assert measured == {"2/30": 10, "2/10": 30} and holds is True
+    assert for_each_step_size(runs, lambda x: (x, x > 1)) == ({"2/30": 1, "2/10": 3}, False)
+    assert for_each_step_size({}, lambda x: (x, True)) == ({}, False)
+
+
+def loss_run(loss):
+    return SimpleNamespace(history={"loss": np.asarray(loss, float)})
+
+
+def test_divergence_needs_the_continued_run_to_stay_above_the_bound():
+    stopped = loss_run([1.0, 5.0, 2e3])  # stopped at the first loss above 10³ f(θ⁰)
+    assert divergence(stopped, loss_run([1.0, 5.0, 2e3, np.inf, np.nan]), 1e3) == (2, True)
+    assert divergence(stopped, loss_run([1.0, 5.0, 2e3, 3e3, 10.0]), 1e3) == (2, False)  # came back down
+    assert divergence(loss_run([1.0, np.nan]), loss_run([1.0, np.nan, np.nan]), 1e3) == (1, True)
+    assert divergence(loss_run([1.0, 0.5]), loss_run([1.0, 0.5, 0.2]), 1e3) == (None, False)
 
 
 def test_phase_table_has_a_line_per_run_with_its_phase_steps():
