@@ -3,9 +3,11 @@
 Level sets with GD paths (Example 1), basin maps (Theorem 1) and the sharpness along GD against
 2/η (Examples 2 and 3), each drawn for several step sizes side by side (small multiples, the static
 version the book shows), and the same pictures behind a step-size slider (``*_widget``; they need
-``ipywidgets`` and a running kernel, and are imported only when called). A cost ``f`` here takes
+``ipywidgets``, imported only when called, and a running kernel to react). A cost ``f`` here takes
 θ = (x, y) and indexes it as θ[0], θ[1], so that it also evaluates a whole grid at once.
 """
+
+import io
 
 import matplotlib.pyplot as plt
 import numpy as np
@@ -157,37 +159,59 @@ def gd_panels(f, run, eta, xlim, ylim, levels=12, minimum=None, valley=False):
     return fig
 
 
+def slider_figure(draw, **sliders):
+    """A figure behind sliders: ``draw(**values)`` returns a matplotlib figure; returns an ``ipywidgets`` box.
+
+    The figure is shown as a PNG image (an ``ipywidgets.Image``) and redrawn whenever a slider of
+    ``sliders`` (name → slider widget) is released. An image rather than an ``Output`` widget:
+    notebook runners mimic an Output widget by sending messages to the kernel while they wait for
+    its reply, which hangs them now and then (jupyter/nbclient#312); an image only sends state.
+    """
+    import ipywidgets as widgets
+
+    image = widgets.Image(format="png")
+
+    def update(_change=None):
+        fig = draw(**{name: slider.value for name, slider in sliders.items()})
+        buffer = io.BytesIO()
+        fig.savefig(buffer, format="png", dpi=100)
+        plt.close(fig)  # shown by the image only, not again by the notebook's inline backend
+        image.value = buffer.getvalue()
+
+    for slider in sliders.values():
+        slider.observe(update, names="value")
+    update()
+    return widgets.VBox([*sliders.values(), image])
+
+
 def gd_widget(f, theta0, eta, eta_range, steps, xlim, ylim, levels=12, minimum=None, valley=False,
               start=None):
-    """:func:`gd_panels` behind sliders; returns the ``ipywidgets`` object (display it in a notebook).
+    """:func:`gd_panels` behind sliders (:func:`slider_figure`); returns the ``ipywidgets`` box.
 
     The sliders set the step size η over ``eta_range`` = (min, max), the number of steps, and, with
     ``start`` = (min, max), the first coordinate of θ⁰.
     """
     import ipywidgets as widgets
 
-    def draw(eta, steps, theta1):
-        theta = torch.as_tensor(theta0, dtype=torch.float64).clone()
-        theta[0] = theta1
-        gd_panels(f, gd(f, theta, eta, steps), eta, xlim, ylim, levels, minimum, valley)
-        plt.show()
-
     def slider(value, low, high, description, fine=100, **more):
         return widgets.FloatSlider(value=value, min=low, max=high, step=(high - low) / fine,
                                    continuous_update=False, description=description, **more)
 
-    first = float(theta0[0])
-    return widgets.interactive(
-        draw,
-        eta=slider(eta, *eta_range, "η", fine=200, readout_format=".4f"),
-        steps=widgets.IntSlider(value=steps, min=5, max=max(steps, 10) * 5, continuous_update=False,
-                                description="steps"),
-        theta1=widgets.fixed(first) if start is None else slider(first, *start, "θ₁⁰"),
-    )
+    def draw(eta, steps, theta1=float(theta0[0])):
+        theta = torch.as_tensor(theta0, dtype=torch.float64).clone()
+        theta[0] = theta1
+        return gd_panels(f, gd(f, theta, eta, steps), eta, xlim, ylim, levels, minimum, valley)
+
+    sliders = dict(eta=slider(eta, *eta_range, "η", fine=200, readout_format=".4f"),
+                   steps=widgets.IntSlider(value=steps, min=5, max=max(steps, 10) * 5, continuous_update=False,
+                                           description="steps"))
+    if start is not None:
+        sliders["theta1"] = slider(float(theta0[0]), *start, "θ₁⁰")
+    return slider_figure(draw, **sliders)
 
 
 def basin_widget(f, points, eta, eta_range, xlim, ylim, n=(90, 60), steps=200, tol=1e-6):
-    """:func:`basin_maps` of one η behind a step-size slider; returns the ``ipywidgets`` object.
+    """:func:`basin_maps` of one η behind a step-size slider (:func:`slider_figure`); returns the box.
 
     The slider covers ``eta_range`` = (min, max); the map is computed on a coarse ``n`` grid of
     starts (a second or two per map).
@@ -197,8 +221,8 @@ def basin_widget(f, points, eta, eta_range, xlim, ylim, n=(90, 60), steps=200, t
     starts = start_grid(xlim, ylim, n)
 
     def draw(eta):
-        basin_maps(f, points, {eta: basins(f, points, starts, eta, steps, tol=tol)}, n, xlim, ylim, height=3.4)
-        plt.show()
+        return basin_maps(f, points, {eta: basins(f, points, starts, eta, steps, tol=tol)}, n, xlim, ylim,
+                          height=3.4)
 
-    return widgets.interactive(draw, eta=widgets.FloatSlider(
-        value=eta, min=eta_range[0], max=eta_range[1], step=0.01, continuous_update=False, description="η"))
+    return slider_figure(draw, eta=widgets.FloatSlider(value=eta, min=eta_range[0], max=eta_range[1], step=0.01,
+                                                       continuous_update=False, description="η"))

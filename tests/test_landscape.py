@@ -116,21 +116,50 @@ def test_gd_panels_path_loss_and_sharpness():
     assert horizontal_lines_at(sharp, 39.0) and sharp.get_ylabel() == "sharpness"
 
 
+def test_slider_figure_redraws_as_an_image_when_a_slider_moves():
+    widgets = pytest.importorskip("ipywidgets")
+    seen = []
+
+    def draw(k):
+        seen.append(k)
+        fig, ax = plt.subplots()
+        ax.plot([0, k])
+        return fig
+
+    slider = widgets.IntSlider(value=1, min=1, max=5)
+    box = landscape.slider_figure(draw, k=slider)
+    image = box.children[-1]
+    assert isinstance(box, widgets.Widget) and isinstance(image, widgets.Image)
+    first = bytes(image.value)
+    assert first.startswith(b"\x89PNG") and seen == [1]
+    slider.value = 3
+    assert seen == [1, 3] and bytes(image.value) != first
+    assert plt.get_fignums() == []  # drawn into the image only, not left for the inline backend
+
+
+def sliders(box):
+    import ipywidgets as widgets
+
+    return {c.description: c for c in box.children if isinstance(c, widgets.FloatSlider | widgets.IntSlider)}
+
+
 def test_gd_widget_builds_without_a_kernel_and_redraws():
     widgets = pytest.importorskip("ipywidgets")
     w = landscape.gd_widget(example1, torch.tensor([1.0, 1.0], dtype=F64), 2 / 39, (2 / 46, 2 / 36), 10, **BOX)
     assert isinstance(w, widgets.Widget)
-    eta = next(c for c in w.kwargs_widgets if c.description == "η")
-    eta.value = 2 / 41  # redraws (no kernel needed)
-    assert [c.description for c in w.kwargs_widgets if isinstance(c, widgets.FloatSlider)] == ["η"]
+    assert list(sliders(w)) == ["η", "steps"]
+    before = bytes(w.children[-1].value)
+    sliders(w)["η"].value = 2 / 41
+    assert bytes(w.children[-1].value) != before
     w3 = landscape.gd_widget(example3_tanh, torch.tensor([13.0, 0.01], dtype=F64), 2 / 150, (2 / 400, 2 / 40), 10,
                              xlim=(0, 16), ylim=(-1.5, 1.5), valley=True, start=(2, 16))
-    assert [c.description for c in w3.kwargs_widgets if isinstance(c, widgets.FloatSlider)] == ["η", "θ₁⁰"]
+    assert list(sliders(w3)) == ["η", "steps", "θ₁⁰"] and sliders(w3)["θ₁⁰"].value == pytest.approx(13.0)
 
 
 def test_basin_widget_builds_without_a_kernel():
     widgets = pytest.importorskip("ipywidgets")
     f = TwoWells()
     w = landscape.basin_widget(f, f.stationary_points(), 0.19, (0.08, 2.1), (-3, 3), (-2, 2), n=(6, 4), steps=10)
-    assert isinstance(w, widgets.Widget)
-    assert w.kwargs_widgets[0].min == pytest.approx(0.08) and w.kwargs_widgets[0].value == pytest.approx(0.19)
+    assert isinstance(w, widgets.Widget) and isinstance(w.children[-1], widgets.Image)
+    eta = sliders(w)["η"]
+    assert eta.min == pytest.approx(0.08) and eta.value == pytest.approx(0.19)
