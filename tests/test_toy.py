@@ -1,20 +1,30 @@
 """eos_support.toy: the paper's small costs, plain GD and basin maps, against closed forms."""
 
+import numpy as np
 import pytest
 import torch
-from torch.func import grad, hessian
+from torch.func import grad, hessian, vmap
 
 from eos_support.toy import (
     DIVERGED,
     ELSEWHERE,
+    NormalizedMinimum,
+    ScaleInvariantNet,
     TwoWells,
     basins,
+    eta_sweep,
     example1,
     example2,
     example3_linear,
     example3_tanh,
     gd,
+    minima_over_eps,
+    minima_table,
     quadratic,
+    random_quadratic,
+    smoothness_along_gd,
+    sublevel_escape,
+    weight_decay_gd,
 )
 
 F64 = torch.float64
@@ -128,3 +138,105 @@ def test_basins_rejects_bad_shapes():
         basins(example1, torch.zeros(1, 2), torch.zeros(2), 0.1, 3)
     with pytest.raises(ValueError, match="points"):
         basins(example1, torch.zeros(1, 3), torch.zeros(4, 2), 0.1, 3)
+
+
+def test_random_quadratic_has_the_given_spectrum_and_the_chapters_eigenvectors():
+    lams = torch.linspace(0.5, 10.0, 10, dtype=F64)
+    P = random_quadratic(lams, seed=0)
+    torch.testing.assert_close(P, P.T)
+    torch.testing.assert_close(torch.linalg.eigvalsh(P), lams, rtol=0, atol=1e-12)
+    # the chapter's former code, with float64 as its default dtype
+    gen = torch.Generator().manual_seed(0)
+    Q, _ = torch.linalg.qr(torch.randn(10, 10, generator=gen, dtype=F64))
+    assert torch.equal(P, Q @ torch.diag(lams) @ Q.T)
+
+
+def test_eta_sweep_against_the_closed_form_of_fact1():
+    """‖θᵀ‖ = ‖(I − ηP)ᵀθ⁰‖: diverged iff λ_max(P) > 2/η on a convex quadratic; any η on a non-convex one."""
+    lams = torch.tensor([0.5, 2.0, 4.0], dtype=F64)
+    P = random_quadratic(lams, seed=3)
+    theta0 = torch.tensor([1.0, -0.5, 0.25], dtype=F64)
+    etas = torch.tensor([0.3, 0.4, 0.45, 0.55, 0.6], dtype=F64)
+    diverged, converged = eta_sweep(P, theta0, etas, 200)
+    assert diverged.tolist() == [False, False, False, True, True]
+    assert converged.tolist() == [True, True, True, False, False]
+    for eta, d in zip(etas, diverged):
+        exact = torch.linalg.matrix_power(torch.eye(3, dtype=F64) - eta * P, 200) @ theta0
+        assert bool(d) == bool(exact.norm() / theta0.norm() > 1e3)
+    negative = random_quadratic(torch.tensor([-0.5, 2.0, 4.0], dtype=F64), seed=3)
+    assert eta_sweep(negative, theta0, etas[:3], 200)[0].all()
+
+
+def test_smoothness_along_gd_is_the_rayleigh_quotient_on_a_quadratic():
+    """On ½θᵀPθ, L(θ; η∇f) = gᵀPg/‖g‖² with g = Pθ (Example 4)."""
+    P = random_quadratic(torch.tensor([1.0, 3.0, 5.0], dtype=F64), seed=1)
+    theta0 = torch.tensor([0.3, -1.0, 2.0], dtype=F64)
+    ds = smoothness_along_gd(quadratic(P), theta0, 0.4, 6)
+    run = gd(quadratic(P), theta0, 0.4, 6)
+    g = run @ P
+    torch.testing.assert_close(ds, ((g @ P) * g).sum(1) / (g * g).sum(1), rtol=1e-12, atol=0)
+    assert ds.dtype == F64 and len(ds) == 7
+
+
+def test_sublevel_escape_against_the_quadratics_closed_form():
+    """One GD step on 20θ1² + θ2² scales θ1 by 1 − 40η and θ2 by 1 − 2η: q(F(θ))/q(θ) is at most the
+    larger square, and the sample comes close to it; the tanh cost maps the set into itself."""
+    eta, R = 2 / 39, 1.2
+    bound = max((1 - 40 * eta) ** 2, (1 - 2 * eta) ** 2)
+    escape = sublevel_escape(example1, eta, R, samples=20_000, dtype=F64)
+    assert 0.98 * bound < escape <= bound * (1 + 1e-12)
+    assert sublevel_escape(example2, eta, R, samples=20_000, dtype=F64) <= 1
+
+
+def test_sublevel_escape_is_the_chapters_former_code():
+    eta, R = 2 / 39, 1.2
+    gen = torch.Generator().manual_seed(2)
+    radius = torch.rand(5000, generator=gen, dtype=F64).sqrt()
+    angle = 2 * torch.pi * torch.rand(5000, generator=gen, dtype=F64)
+    cloud = torch.stack([radius * angle.cos() * (R / 20) ** 0.5, radius * angle.sin() * R**0.5], dim=1)
+    stepped = cloud - eta * vmap(grad(example2))(cloud)
+    expected = ((20 * stepped[:, 0] ** 2 + stepped[:, 1] ** 2) / R).max().item()
+    assert sublevel_escape(example2, eta, R, samples=5000, dtype=F64) == expected
+
+
+@pytest.fixture(scope="module")
+def net():
+    gen = torch.Generator().manual_seed(0)
+    inputs = torch.randn(32, 4, generator=gen, dtype=F64)
+    return ScaleInvariantNet(inputs, torch.randint(0, 3, (32,), generator=gen))
+
+
+def test_scale_invariant_net_zeta_and_layer_norms(net):
+    f, ell = net.losses(eps=0.0)
+    assert net.zeta == slice(0, f.sizes[f.names.index("zeta.weight")]) and f.names[0] == "zeta.weight"
+    theta = f.theta0
+    expected = (net.inputs @ f.unflatten(theta)["zeta.weight"].T).norm(dim=1)
+    assert torch.equal(net.layer_norms(theta), expected)
+    assert ell(theta).item() == pytest.approx(f(theta).item() + 1e-3 * theta.pow(2).sum().item(), rel=1e-15)
+    # scale invariance in ζ (Proposition 1), exactly up to rounding
+    scaled = theta.clone()
+    scaled[net.zeta] *= 3.0
+    assert f(scaled).item() == pytest.approx(f(theta).item(), rel=1e-14)
+
+
+def test_weight_decay_gd_is_the_chapters_former_loop(net):
+    run = weight_decay_gd(net, eta=0.05, steps=5)
+    f, _ = net.losses(eps=0.0)
+    df, zeta, gamma, theta = grad(f), slice(0, 16), 1e-3, f.theta0
+    for t in range(6):
+        g_f = df(theta)
+        g_ell = g_f + 2 * gamma * theta
+        z = theta[zeta]
+        assert run.cosine[t] == (g_f[zeta] @ z / (g_f[zeta].norm() * z.norm())).item()
+        assert run.grad_norm[t] == g_ell.norm().item() and run.bound[t] == 2 * gamma * z.norm().item()
+        theta = theta - 0.05 * g_ell
+    assert np.abs(run.cosine).max() < 1e-12 and (run.grad_norm >= run.bound).all()
+
+
+def test_minima_over_eps_finds_sharp_minima(net):
+    (m,) = minima_over_eps(net, [1e-1])
+    assert isinstance(m, NormalizedMinimum) and m.eps == 1e-1
+    assert m.grad_norm < 1e-8 and m.lambda_min > 0 and m.sharpness > 1
+    assert m.a_min_over_eps > 0 and m.zeta_norm > 0
+    table = minima_table([m]).splitlines()
+    assert len(table) == 3 and table[2].startswith("| 0.1 |")
