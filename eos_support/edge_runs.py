@@ -11,8 +11,9 @@ names the network and the data; its ``options`` are the fields of :class:`EdgeOp
 
 while an :class:`~eos_support.monitor.EdgeMonitor` records, on the whole training set, f(θᵗ), RP_u and
 L(θᵗ; u) for the update u = θᵗ − θᵗ⁺¹ the optimizer took, and the sharpness its threshold refers to.
-:func:`theorem2_along` checks Theorem 2 for that u in float64; :func:`first_reach`, :func:`edge_onset`
-and :func:`edge_statistics` read a run's edge off its records.
+:func:`theorem2_along` checks Theorem 2 for that u in float64; :func:`edge_summary` (from
+:func:`first_reach`, :func:`edge_onset`, :func:`edge_statistics`) and :func:`batch_and_full` read a run's
+edge off its records.
 """
 
 from __future__ import annotations
@@ -193,7 +194,7 @@ def theorem2_along(prof, name, snapshots, nodes=64):
     f = ModuleLoss(copy.deepcopy(model).double(), data.x_train.double(), y, prof[name].loss)
     rows = []
     for t, theta, theta_next in snapshots:
-        theta, u = theta.double(), (theta - theta_next).double()
+        theta, u = theta.double(), theta.double() - theta_next.double()
         rows.append((t, relative_progress_along(f, theta, u), theorem2_rp_along(f, theta, u, nodes, chunk_size=16)))
     step, rp, identity = (np.array(column) for column in zip(*rows))
     return {"step": step.astype(np.int64), "rp": rp, "identity": identity}
@@ -239,6 +240,56 @@ def edge_statistics(history, start):
     return {"records": int(after.sum()), "rp_median": float(np.median(rp)), "rp_positive": float(np.mean(rp > 0)),
             "ds_ratio_median": float(np.median(ds / history["threshold"][after])), "ratios": ratio,
             **dict(zip(("ratio_min", "ratio_median", "ratio_max"), map(float, spread)))}
+
+
+def edge_summary(history, reach):
+    """Where a run is at its edge: {"reach", "hover", "onset", "phase", "phase_late"}.
+
+    ``reach``: :func:`first_reach` at ``reach`` × the threshold, and ``hover`` the
+    :func:`edge_statistics` from there; ``onset``: :func:`edge_onset`, ``phase`` the statistics over the
+    unstable phase from there, ``phase_late`` over its second half. None where a step does not exist.
+    """
+    start, onset = first_reach(history, reach), edge_onset(history)
+    middle = None if onset is None else (onset + int(history["step"][-1]) + 1) // 2
+    return {"reach": start, "hover": None if start is None else edge_statistics(history, start),
+            "onset": onset, "phase": None if onset is None else edge_statistics(history, onset),
+            "phase_late": None if onset is None else edge_statistics(history, middle)}
+
+
+def describe_edge(label, summary, reach):
+    """An :func:`edge_summary` (found at ``reach`` × the threshold) in words, for the chapter to print."""
+    s, hover, phase = summary, summary["hover"], summary["phase"]
+    if hover is None:
+        return f"{label}: the sharpness never rose to {reach:g} × the threshold"
+    lines = [f"{label}: the sharpness at {reach:g} × the threshold from step {s['reach']}; from there "
+             f"{hover['ratio_min']:.2f}–{hover['ratio_max']:.2f} × it, median {hover['ratio_median']:.3f}"]
+    if phase is None:
+        return "\n".join(lines + ["  no unstable phase: the loss never rose once the threshold was reached"])
+    late = s["phase_late"]
+    return "\n".join(lines + [
+        f"  unstable phase from step {s['onset']} ({phase['records']} steps): median RP_u {phase['rp_median']:+.4f}, "
+        f"RP_u > 0 at {phase['rp_positive']:.0%}, median L(θᵗ; u)/threshold {phase['ds_ratio_median']:.3f}",
+        f"  its second half ({late['records']} steps): median RP_u {late['rp_median']:+.4f}, "
+        f"RP_u > 0 at {late['rp_positive']:.0%}"])
+
+
+def batch_and_full(run):
+    """A minibatch run's two sharpnesses over 2/η, at the steps where both were measured.
+
+    {"step", "batch" (batch sharpness/(2/η)), "full" (λ_max of the full-batch loss/(2/η)), "lambda_max",
+    "full_over_batch" (λ_max/batch sharpness)}, and the median of each over the second half of the run
+    as "<key>_late".
+    """
+    h, full = run.history, run.full
+    measured = np.isfinite(h["sharpness"])
+    step = h["step"][measured]
+    if not np.array_equal(step, full["step"]):
+        raise ValueError("the batch and full-batch sharpnesses were not measured at the same steps")
+    batch, ratio, lam = h["ratio"][measured], full["ratio"], full["sharpness"]
+    late = step >= run.options.steps / 2
+    out = {"step": step, "batch": batch, "full": ratio, "lambda_max": lam, "full_over_batch": ratio / batch}
+    late_medians = {f"{key}_late": float(np.median(out[key][late])) for key in list(out)[1:]}
+    return out | late_medians
 
 
 def describe(prof, name) -> str:

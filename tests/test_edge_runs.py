@@ -105,6 +105,19 @@ def test_edge_statistics_over_the_phase():
     assert s["rp_positive"] == 0.75 and s["ds_ratio_median"] == 0.5
 
 
+def test_edge_summary_reads_the_reach_and_the_unstable_phase():
+    h = _history([0.5, np.nan, 1.2, np.nan, 0.8, np.nan], [5, 6, 4, 3, 3.5, 3])
+    s = edge_runs.edge_summary(h, 0.95)
+    assert s["reach"] == 2 and s["onset"] == 3 and s["hover"]["records"] == 4 and s["phase"]["records"] == 3
+    assert s["phase_late"]["records"] == 2  # steps 4 and 5 of the phase 3, 4, 5
+    flat = edge_runs.edge_summary(_history([0.5, 0.6], [2, 1]), 0.95)
+    assert flat == {"reach": None, "hover": None, "onset": None, "phase": None, "phase_late": None}
+    text = edge_runs.describe_edge("run", s, 0.95)
+    assert "from step 2; from there 0.80–1.20 × it, median 1.000" in text and "unstable phase from step 3" in text
+    assert "its second half (2 steps)" in text
+    assert edge_runs.describe_edge("flat", flat, 0.95) == "flat: the sharpness never rose to 0.95 × the threshold"
+
+
 # -- runs of a profile's experiment --------------------------------------------------------------------
 
 
@@ -134,6 +147,17 @@ def test_a_minibatch_run_measures_the_batch_and_the_full_batch_sharpness(monkeyp
     assert run.threshold.sharpness == "batch" and run.threshold.value == pytest.approx(2 / 0.1)
     assert list(run.full["step"]) == [0, 2, 4] and np.isfinite(run.full["sharpness"]).all()
     assert len(run.history["step"]) == 6
+
+
+def test_batch_and_full_pairs_the_two_sharpnesses_at_the_same_steps(monkeypatch):
+    prof = tiny_profile(monkeypatch, batch_size=8)
+    run = edge_runs.edge_run(prof, "e")
+    both = edge_runs.batch_and_full(run)
+    assert list(both["step"]) == [0, 2, 4]
+    assert both["full"] == pytest.approx(run.full["sharpness"] * 0.1 / 2)
+    assert both["batch"] == pytest.approx(run.history["sharpness"][[0, 2, 4]] * 0.1 / 2)
+    assert both["full_late"] == pytest.approx(both["full"][2])  # the second half of 6 steps: step 4
+    assert both["full_over_batch_late"] == pytest.approx(both["full"][2] / both["batch"][2])
 
 
 def test_theorem2_along_the_updates_of_a_run_is_an_identity_in_float64(monkeypatch):
