@@ -171,6 +171,12 @@ def _paper() -> Profile:
                                   activations=("relu",), extra=dict(identity_nodes=8)),
         "experiment8": Experiment("Experiment 8", 5000, SGD_ETAS, sgd, trainer="sgd", activations=("relu",)),
         "experiment9": Experiment("Experiment 9", 5000, SGD_ETAS, sgd, trainer="sgd", activations=("tanh",)),
+        "beyond-momentum": _beyond("heavy-ball momentum", 5000, 0.1, dict(momentum=0.9, steps=3000, sharpness_every=50,
+                                   snapshot_every=600), note=PRIOR),
+        "beyond-adam": _beyond("Adam", 5000, 1e-3, dict(optimizer="Adam", steps=2000, sharpness_every=50,
+                               snapshot_every=400), note=PRIOR),
+        "beyond-sgd": _beyond("minibatch SGD", 5000, 0.1, dict(steps=5000, batch_size=10, every=10,
+                              sharpness_every=100, snapshot_every=1000), batch_sizes=(10, 50), note=PRIOR),
     })
 
 
@@ -205,7 +211,29 @@ def _quick() -> Profile:
                                   activations=("relu",), extra=dict(identity_nodes=8)),
         "experiment8": Experiment("Experiment 8", 1000, SGD_ETAS, sgd, trainer="sgd", activations=("relu",)),
         "experiment9": Experiment("Experiment 9", 1000, SGD_ETAS, sgd, trainer="sgd", activations=("tanh",)),
+        "beyond-momentum": _beyond("heavy-ball momentum", 1000, 0.1, dict(momentum=0.9, steps=500, sharpness_every=20,
+                                   snapshot_every=100), note=EDGE),
+        "beyond-adam": _beyond("Adam", 1000, 1e-3, dict(optimizer="Adam", steps=500, sharpness_every=20,
+                               snapshot_every=100), note=EDGE),
+        "beyond-sgd": _beyond("minibatch SGD", 1000, 0.1, dict(steps=1000, batch_size=10, every=10, sharpness_every=50,
+                              snapshot_every=200), batch_sizes=(10, 50), note=EDGE),
     })
+
+
+PRIOR = "the quick profile's step sizes on the paper's data, longer runs; not yet run, its expectations are priors"
+EDGE = "η chosen in short exploratory runs so that the optimizer reaches its threshold within the run"
+
+
+def _beyond(item, n_train, eta, options, batch_sizes=None, note="") -> Experiment:
+    """An experiment of the chapter "Beyond the paper" (:mod:`eos_support.edge_runs`).
+
+    The tanh network of Experiments 2–5 on the squared loss, trained at ``eta`` by a user's loop with an
+    EdgeMonitor; ``options`` are the fields of :class:`~eos_support.edge_runs.EdgeOptions`, ``batch_sizes``
+    the minibatch sizes the chapter compares.
+    """
+    extra = {} if batch_sizes is None else dict(batch_sizes=batch_sizes)
+    return Experiment(f"Beyond: {item}", n_train, (eta,), options, trainer="monitor", loss="mse", extra=extra,
+                      note=note)
 
 
 def get(name, results_dir=None) -> Profile:

@@ -1,0 +1,176 @@
+"""Optimizers at their edge with the monitor on a user's loop (eos_support.edge_runs)."""
+
+import dataclasses
+
+import numpy as np
+import pytest
+import torch
+from cases import small_network
+from torch import nn
+
+from eos_support import edge_runs, profiles
+from eos_support.data import Dataset
+from eos_support.edge_runs import EdgeOptions, Snapshots, edge_onset, edge_statistics, first_reach, loader
+
+
+def _flat(model):
+    return torch.cat([p.detach().reshape(-1) for p in model.parameters()])
+
+
+def tiny(name, loss, device, n_train):
+    g = torch.Generator().manual_seed(0)
+    x, labels = torch.randn(n_train, 6, generator=g), torch.randint(0, 10, (n_train,), generator=g)
+    y = labels if loss == "ce" else nn.functional.one_hot(labels, 10).float()
+    return Dataset(x, y, None, None, 10, "tiny", "random", 6)
+
+
+def tiny_profile(monkeypatch, **options):
+    monkeypatch.setattr(profiles, "_load", tiny)
+    e = profiles.Experiment("Beyond: tiny", 24, (0.1,), dict(steps=6, sharpness_every=2, **options), loss="mse",
+                            width=8, trainer="monitor")
+    return dataclasses.replace(profiles.get("quick"), experiments={"e": e})
+
+
+# -- options, optimizer, loader, loop ------------------------------------------------------------------
+
+
+def test_options_are_checked_and_make_the_optimizer_they_name():
+    model, _, _ = small_network()
+    sgd = EdgeOptions(eta=0.1, momentum=0.9).make_optimizer(model.parameters())
+    assert isinstance(sgd, torch.optim.SGD) and sgd.param_groups[0]["momentum"] == 0.9
+    adam = EdgeOptions(eta=1e-3, optimizer="Adam", betas=[0.8, 0.99]).make_optimizer(model.parameters())
+    assert isinstance(adam, torch.optim.Adam) and adam.param_groups[0]["betas"] == (0.8, 0.99)
+    for bad in (dict(optimizer="RMSprop"), dict(momentum=1.0), dict(steps=0), dict(batch_size=2.5),
+                dict(sharpness_every=None), dict(every=3, sharpness_every=10)):
+        with pytest.raises(ValueError):
+            EdgeOptions(eta=0.1, **bad)
+
+
+def test_the_full_batch_loader_gives_the_whole_set_in_order():
+    x, y = torch.arange(10.0)[:, None], torch.arange(10)
+    (xb, yb), = list(loader(x, y))
+    assert torch.equal(xb, x) and torch.equal(yb, y)
+
+
+def test_minibatches_partition_the_set_each_epoch_and_reshuffle():
+    x, y = torch.arange(10.0)[:, None], torch.arange(10)
+    batches = loader(x, y, batch_size=3, seed=1)
+    first, second = [torch.cat([b for _, b in batches]) for _ in range(2)]
+    assert len(first) == 9 and len(set(first.tolist())) == 9  # 3 batches of 3, drawn without replacement
+    assert not torch.equal(first, second)  # a new permutation every epoch
+    again = torch.cat([b for _, b in loader(x, y, batch_size=3, seed=1)])
+    assert torch.equal(first, again)  # from the seed
+
+
+def test_train_takes_the_steps_across_epochs_and_snapshots_are_the_iterates():
+    model, x, y = small_network()
+    opt = torch.optim.SGD(model.parameters(), lr=0.1, momentum=0.9)
+    thetas = []
+    opt.register_step_pre_hook(lambda *_: thetas.append(_flat(model)))
+    snaps = Snapshots(opt, list(model.parameters()), every=3)
+    edge_runs.train(model, opt, loader(x, y, batch_size=8), "ce", steps=7)  # 2 batches per epoch
+    kept = snaps.close()
+    thetas.append(_flat(model))
+    assert len(thetas) == 8 and [k[0] for k in kept] == [0, 3, 6]
+    for t, theta, theta_next in kept:
+        assert torch.equal(theta, thetas[t]) and torch.equal(theta_next, thetas[t + 1])
+
+
+# -- phases read off a history ----------------------------------------------------------------------
+
+
+def _history(ratio, loss):
+    steps = np.arange(len(loss))
+    return {"step": steps, "loss": np.asarray(loss, float), "ratio": np.asarray(ratio, float),
+            "rp": np.linspace(-1, 1, len(loss)), "ds": np.ones(len(loss)), "threshold": np.full(len(loss), 2.0)}
+
+
+def test_first_reach_skips_a_start_above_the_threshold():
+    nan = np.nan
+    h = _history([3.0, nan, 0.5, nan, 0.97, nan, 1.1, nan], np.arange(8.0)[::-1])
+    assert first_reach(h, 0.95) == 4 and first_reach(h) == 6 and first_reach(h, 2.0) is None
+
+
+def test_the_edge_begins_at_the_first_loss_increase_once_the_threshold_is_reached():
+    h = _history([0.5, np.nan, 1.2, np.nan, np.nan, 1.0], [5, 6, 4, 3, 3.5, 3])
+    assert edge_onset(h) == 3  # the rise at step 0 comes before the threshold is reached
+    assert edge_onset(_history([0.5, 0.9, 0.9], [3, 4, 5])) is None
+
+
+def test_edge_statistics_over_the_phase():
+    h = _history([0.5, np.nan, 1.2, np.nan, 0.8, np.nan], [5, 6, 4, 3, 3.5, 3])
+    s = edge_statistics(h, 2)
+    assert s["records"] == 4 and s["ratio_min"] == 0.8 and s["ratio_max"] == 1.2
+    assert s["rp_median"] == pytest.approx(np.median(np.linspace(-1, 1, 6)[2:]))
+    assert s["rp_positive"] == 0.75 and s["ds_ratio_median"] == 0.5
+
+
+def test_edge_summary_reads_the_reach_and_the_unstable_phase():
+    h = _history([0.5, np.nan, 1.2, np.nan, 0.8, np.nan], [5, 6, 4, 3, 3.5, 3])
+    s = edge_runs.edge_summary(h, 0.95)
+    assert s["reach"] == 2 and s["onset"] == 3 and s["hover"]["records"] == 4 and s["phase"]["records"] == 3
+    assert s["phase_late"]["records"] == 2  # steps 4 and 5 of the phase 3, 4, 5
+    flat = edge_runs.edge_summary(_history([0.5, 0.6], [2, 1]), 0.95)
+    assert flat == {"reach": None, "hover": None, "onset": None, "phase": None, "phase_late": None}
+    text = edge_runs.describe_edge("run", s, 0.95)
+    assert "from step 2; from there 0.80–1.20 × it, median 1.000" in text and "unstable phase from step 3" in text
+    assert "its second half (2 steps)" in text
+    assert edge_runs.describe_edge("flat", flat, 0.95) == "flat: the sharpness never rose to 0.95 × the threshold"
+
+
+# -- runs of a profile's experiment --------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("options, threshold", [(dict(momentum=0.9), 3.8 / 0.1),
+                                                (dict(optimizer="Adam"), 38 / 0.1)])
+def test_a_full_batch_run_records_every_step_against_its_threshold(monkeypatch, options, threshold):
+    prof = tiny_profile(monkeypatch, snapshot_every=2, **options)
+    run = edge_runs.edge_run(prof, "e")
+    h = run.history
+    assert list(h["step"]) == list(range(6)) and run.full is None
+    assert np.isfinite(h["sharpness"][::2]).all() and np.isnan(h["sharpness"][1::2]).all()
+    assert h["threshold"] == pytest.approx(np.full(6, threshold)) and "RP_u median" in run.summary
+    assert [s[0] for s in run.snapshots] == [0, 2, 4]
+
+
+def test_the_probe_loss_is_the_training_loss_of_the_full_batch(monkeypatch):
+    prof = tiny_profile(monkeypatch, momentum=0.9, snapshot_every=1)
+    run = edge_runs.edge_run(prof, "e")
+    f = prof.objective("e")
+    for t, theta, _ in run.snapshots:
+        assert run.history["loss"][t] == pytest.approx(float(f(theta)), rel=1e-6)
+
+
+def test_a_minibatch_run_measures_the_batch_and_the_full_batch_sharpness(monkeypatch):
+    prof = tiny_profile(monkeypatch, batch_size=8)
+    run = edge_runs.edge_run(prof, "e")
+    assert run.threshold.sharpness == "batch" and run.threshold.value == pytest.approx(2 / 0.1)
+    assert list(run.full["step"]) == [0, 2, 4] and np.isfinite(run.full["sharpness"]).all()
+    assert len(run.history["step"]) == 6
+
+
+def test_batch_and_full_pairs_the_two_sharpnesses_at_the_same_steps(monkeypatch):
+    prof = tiny_profile(monkeypatch, batch_size=8)
+    run = edge_runs.edge_run(prof, "e")
+    both = edge_runs.batch_and_full(run)
+    assert list(both["step"]) == [0, 2, 4]
+    assert both["full"] == pytest.approx(run.full["sharpness"] * 0.1 / 2)
+    assert both["batch"] == pytest.approx(run.history["sharpness"][[0, 2, 4]] * 0.1 / 2)
+    assert both["full_late"] == pytest.approx(both["full"][2])  # the second half of 6 steps: step 4
+    assert both["full_over_batch_late"] == pytest.approx(both["full"][2] / both["batch"][2])
+
+
+def test_theorem2_along_the_updates_of_a_run_is_an_identity_in_float64(monkeypatch):
+    prof = tiny_profile(monkeypatch, momentum=0.9, snapshot_every=2)
+    run = edge_runs.edge_run(prof, "e")
+    both = edge_runs.theorem2_along(prof, "e", run.snapshots)
+    assert list(both["step"]) == [0, 2, 4]
+    assert both["identity"] == pytest.approx(both["rp"], abs=1e-9)
+    assert both["rp"] == pytest.approx(run.history["rp"][[0, 2, 4]], rel=1e-3, abs=1e-4)  # float32 vs float64
+
+
+def test_describe_names_the_optimizer_and_batches(monkeypatch):
+    prof = tiny_profile(monkeypatch, momentum=0.9)
+    text = edge_runs.describe(prof, "e")
+    assert text.startswith("Beyond: tiny, profile 'quick'") and "heavy-ball momentum β = 0.9" in text
+    assert "full batch" in text
