@@ -103,6 +103,10 @@ class Profile:
     def run(self, name, eta=None, activation=None, depth=None, **overrides):
         """One run of experiment ``name`` (at its only η unless ``eta`` is given); ``overrides`` replace options."""
         e = self[name]
+        if e.trainer == "monitor":
+            from .edge_runs import edge_run
+
+            return edge_run(self, name, **overrides)
         if eta is None:
             if len(e.etas) != 1:
                 raise ValueError(f"{name} has several step sizes {e.etas}: pass eta=")
@@ -122,6 +126,10 @@ class Profile:
     def describe(self, name) -> str:
         """Experiment ``name``'s settings in words, for the chapter to print."""
         e = self[name]
+        if e.trainer == "monitor":
+            from .edge_runs import describe
+
+            return describe(self, name)
         acts = ", ".join(a or "no activation" for a in e.activations)
         depths = " and ".join(str(d) for d in e.depths)
         trainer = "full-batch GD" if e.trainer == "gd" else f"SGD, minibatches of {e.options['batch_size']}"

@@ -36,7 +36,7 @@ def test_repository_toc_order():
     assert [c["file"] for c in toc["chapters"]] == [
         "book/quadratics", "book/stationary_points", "book/causes", "book/relative_progress",
         "book/directional_smoothness", "book/theorem2", "book/relu_depth", "book/sharpness",
-        "book/sgd", "book/scorecard", "book/api", "book/bibliography",
+        "book/sgd", "book/beyond", "book/scorecard", "book/api", "book/bibliography",
     ]
 
 

@@ -13,10 +13,12 @@ from eos_support.train import GDOptions, SGDOptions, train_gd
 def test_both_profiles_have_the_same_experiments_with_valid_options():
     quick, paper = profiles.get("quick"), profiles.get("paper")
     assert set(quick.experiments) == set(paper.experiments)
+    from eos_support.edge_runs import EdgeOptions
+
     for prof in (quick, paper):
         for name, e in prof.experiments.items():
-            assert e.paper_item.split()[0] in ("Experiment", "Remark", "Corollary"), name
-            options = GDOptions if e.trainer == "gd" else SGDOptions
+            assert e.paper_item.split()[0] in ("Experiment", "Remark", "Corollary", "Beyond:"), name
+            options = {"gd": GDOptions, "sgd": SGDOptions, "monitor": EdgeOptions}[e.trainer]
             for eta in e.etas:  # every run's options are valid before anything runs
                 options(eta=eta, **e.options)
             assert prof.describe(name).startswith(e.paper_item)
