@@ -182,6 +182,8 @@ class EdgeMonitor:
             loss, g, next_loss, g_next = self._gradients(theta, theta_next)
             rp, ds = progress_along(loss, g, next_loss, g_next, theta - theta_next)
             measure = self.sharpness_every is not None and t % self.sharpness_every == 0
+            # a diverged run is a result: its records go on (NaN), the user's loop is never stopped by Lanczos
+            measure = measure and bool(torch.isfinite(loss) & torch.isfinite(g).all())
             sharpness = self._sharpness(theta) if measure else float("nan")
         threshold = stability_threshold(self.optimizer, self.kind).value
         self._pending.append((t, torch.stack([loss, rp, ds]).detach(), sharpness,

@@ -354,3 +354,21 @@ def test_the_documented_example_runs_as_written_and_imports_matplotlib_only_to_p
                          timeout=300)
     assert out.returncode == 0, out.stderr[-3000:]
     assert "RP_u median" in out.stdout and (tmp_path / "monitor.png").exists()
+
+
+def test_a_diverging_run_is_recorded_not_stopped():
+    # a step size far past the edge: the loss overflows to inf/NaN; the user's loop must go on, the
+    # records show it (non-finite loss, no sharpness) instead of Lanczos raising inside optimizer.step()
+    torch.manual_seed(0)
+    x, y = torch.randn(64, 4), torch.randint(0, 3, (64,))
+    model = nn.Sequential(nn.Linear(4, 16), nn.Linear(16, 3))
+    opt = torch.optim.SGD(model.parameters(), lr=50.0)
+    mon = EdgeMonitor(model, opt, (x, y), "ce", every=1, sharpness_every=1)
+    for _ in range(40):
+        opt.zero_grad()
+        nn.functional.cross_entropy(model(x), y).backward()
+        opt.step()
+    h = mon.history
+    mon.close()
+    assert len(h["step"]) == 40 and not np.isfinite(h["loss"][-1])
+    assert np.isnan(h["sharpness"][~np.isfinite(h["loss"])]).all()
