@@ -19,7 +19,6 @@ from __future__ import annotations
 import argparse
 import datetime as _dt
 import json
-import math
 import os
 import platform
 import re
@@ -33,7 +32,7 @@ from pathlib import Path
 import numpy as np
 import torch
 import torch.nn.functional as F
-from scipy.sparse.linalg import LinearOperator, eigsh
+from reference import EIG_TOL, Reference, plain_grad_fn, plain_step_fn, synthetic_data  # benchmarks/reference.py
 from torch.func import grad, grad_and_value, jvp
 from torch.nn.utils import parameters_to_vector
 
@@ -43,7 +42,6 @@ from eos_support.data import Dataset
 from eos_support.models import fully_connected
 from eos_support.objective import ModuleLoss
 from eos_support.train import train_gd
-from reference import EIG_TOL, Reference, plain_grad_fn, plain_step_fn, synthetic_data  # benchmarks/reference.py
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -51,15 +49,66 @@ REPO = Path(__file__).resolve().parents[1]
 # DataLoader batch; ``steps``: trainer steps per timing; ``train_steps``: row 3's run (sharpness every
 # ``every``); ``batch``: SGD minibatch size of row 5; ``*_chunk``: vmap chunk sizes (memory bounds).
 SIZES = {
-    "smoke": dict(n=200, d=48, width=24, classes=10, chunk=100, eta=0.2, steps=10, check_steps=4,
-                  train_steps=10, every=5, taus=20, tau_chunk=None, samples=32, batch=20,
-                  sgd_chunk=16, repeats=3, heavy_repeats=1, tracking_calls=2),
-    "cpu": dict(n=1000, d=784, width=200, classes=10, chunk=1000, eta=0.05, steps=20, check_steps=8,
-                train_steps=40, every=20, taus=100, tau_chunk=25, samples=256, batch=50,
-                sgd_chunk=32, repeats=5, heavy_repeats=1, tracking_calls=2),
-    "paper": dict(n=5000, d=3072, width=200, classes=10, chunk=1000, eta=0.02, steps=200, check_steps=10,
-                  train_steps=100, every=20, taus=100, tau_chunk=50, samples=256, batch=128,
-                  sgd_chunk=64, repeats=7, heavy_repeats=2, tracking_calls=3),
+    "smoke": dict(
+        n=200,
+        d=48,
+        width=24,
+        classes=10,
+        chunk=100,
+        eta=0.2,
+        steps=10,
+        check_steps=4,
+        train_steps=10,
+        every=5,
+        taus=20,
+        tau_chunk=None,
+        samples=32,
+        batch=20,
+        sgd_chunk=16,
+        repeats=3,
+        heavy_repeats=1,
+        tracking_calls=2,
+    ),
+    "cpu": dict(
+        n=1000,
+        d=784,
+        width=200,
+        classes=10,
+        chunk=1000,
+        eta=0.05,
+        steps=20,
+        check_steps=8,
+        train_steps=40,
+        every=20,
+        taus=100,
+        tau_chunk=25,
+        samples=256,
+        batch=50,
+        sgd_chunk=32,
+        repeats=5,
+        heavy_repeats=1,
+        tracking_calls=2,
+    ),
+    "paper": dict(
+        n=5000,
+        d=3072,
+        width=200,
+        classes=10,
+        chunk=1000,
+        eta=0.02,
+        steps=200,
+        check_steps=10,
+        train_steps=100,
+        every=20,
+        taus=100,
+        tau_chunk=50,
+        samples=256,
+        batch=128,
+        sgd_chunk=64,
+        repeats=7,
+        heavy_repeats=2,
+        tracking_calls=3,
+    ),
 }
 TRUTH_TOL = 1e-8  # the float64 eigsh that checks it
 TARGETS = {
@@ -108,7 +157,9 @@ class Clock:
         """Medians of several timings taken in turns, so that a change of load hits them alike.
 
         ``fns``: name -> (fn, inner) timed by :meth:`once`, or name -> a callable returning its own
-        seconds (e.g. a trainer's loop clock)."""
+        seconds (e.g. a trainer's loop clock).
+        """
+
         def one(entry):
             return self.once(*entry) if isinstance(entry, tuple) else entry()
 
@@ -129,7 +180,8 @@ class Clock:
 
 class PeakMemory:
     """Peak memory of a block above what was in use before it: the CUDA allocator's peak on a GPU,
-    the process's peak resident set (VmHWM, reset through /proc/self/clear_refs) on a CPU."""
+    the process's peak resident set (VmHWM, reset through /proc/self/clear_refs) on a CPU.
+    """
 
     def __init__(self, device):
         self.cuda = torch.device(device).type == "cuda"
@@ -175,13 +227,28 @@ class Problem:
         self.cfg, self.device, self.dtype = cfg, torch.device(device), dtype
         self.x_host, self.y_host = synthetic_data(cfg["n"], cfg["d"], cfg["classes"], dtype=dtype)
         self.x, self.y = self.x_host.to(self.device), self.y_host.to(self.device)
-        self.data = Dataset(self.x, self.y, None, None, cfg["classes"], f"synthetic-{cfg['n']}x{cfg['d']}",
-                            "benchmarks/bench.py synthetic_data", cfg["d"])
+        self.data = Dataset(
+            self.x,
+            self.y,
+            None,
+            None,
+            cfg["classes"],
+            f"synthetic-{cfg['n']}x{cfg['d']}",
+            "benchmarks/bench.py synthetic_data",
+            cfg["d"],
+        )
 
     def model(self, dtype=None):
-        return fully_connected(self.cfg["d"], depth=2, width=self.cfg["width"], activation="tanh",
-                               num_classes=self.cfg["classes"], seed=0, dtype=dtype or self.dtype,
-                               device=self.device)
+        return fully_connected(
+            self.cfg["d"],
+            depth=2,
+            width=self.cfg["width"],
+            activation="tanh",
+            num_classes=self.cfg["classes"],
+            seed=0,
+            dtype=dtype or self.dtype,
+            device=self.device,
+        )
 
     def loss(self, dtype=None):
         dtype = dtype or self.dtype
@@ -195,24 +262,38 @@ class Problem:
 def train(problem, steps, dtype=None, **options):
     """The package's trainer, uncached, silent; a Run."""
     dtype = dtype or problem.dtype
-    data = problem.data if dtype == problem.dtype else Dataset(
-        problem.x.to(dtype), problem.y, None, None, problem.cfg["classes"], problem.data.name + f"-{dtype}",
-        problem.data.source, problem.cfg["d"])
+    data = (
+        problem.data
+        if dtype == problem.dtype
+        else Dataset(
+            problem.x.to(dtype),
+            problem.y,
+            None,
+            None,
+            problem.cfg["classes"],
+            problem.data.name + f"-{dtype}",
+            problem.data.source,
+            problem.cfg["d"],
+        )
+    )
     options.setdefault("sharpness_every", None)
-    return train_gd(problem.model(dtype), data, "ce", eta=problem.cfg["eta"], max_steps=steps, progress=False,
-                    **options)
+    return train_gd(
+        problem.model(dtype), data, "ce", eta=problem.cfg["eta"], max_steps=steps, progress=False, **options
+    )
 
 
 def trainer_timer(problem, dtype=None):
     """For :meth:`Clock.interleaved`: seconds per step of train_gd, from its own loop clock
-    (``Run.wall_s``, which ends with a host read of the last loss) over steps + 1 evaluations."""
+    (``Run.wall_s``, which ends with a host read of the last loss) over steps + 1 evaluations.
+    """
     steps = problem.cfg["steps"]
     return lambda: train(problem, steps, dtype).wall_s / (steps + 1)
 
 
 def cuda_graphed(fn):
     """``fn`` captured in a CUDA graph (warm-up on a side stream, as in PyTorch's whole-network recipe);
-    returns the replay."""
+    returns the replay.
+    """
     s = torch.cuda.Stream()
     s.wait_stream(torch.cuda.current_stream())
     with torch.cuda.stream(s):
@@ -240,8 +321,9 @@ class Bench:
 
     # checks -------------------------------------------------------------------------------------
     def check(self, row, what, measured, tolerance, passed):
-        self.checks.append(dict(row=row, what=what, measured=float(measured), tolerance=float(tolerance),
-                                passed=bool(passed)))
+        self.checks.append(
+            dict(row=row, what=what, measured=float(measured), tolerance=float(tolerance), passed=bool(passed))
+        )
         mark = "ok  " if passed else "FAIL"
         print(f"  check {mark} [{row}] {what}: {measured:.3g} (tolerance {tolerance:.3g})", flush=True)
         return passed
@@ -251,7 +333,9 @@ class Bench:
         err = np.abs(a - b) - (rtol * np.abs(b) + atol)
         worst = int(np.argmax(err))
         rel = np.max(np.abs(a - b) / np.maximum(np.abs(b), 1e-300))
-        return self.check(row, f"{what} (max rel. diff.)", rel, rtol, bool(np.all(np.isfinite(a)) and err.flat[worst] <= 0))
+        return self.check(
+            row, f"{what} (max rel. diff.)", rel, rtol, bool(np.all(np.isfinite(a)) and err.flat[worst] <= 0)
+        )
 
     def tol(self, dtype=None):
         """Agreement expected between two float computations of the same numbers along a short run."""
@@ -259,10 +343,23 @@ class Bench:
 
     # rows ---------------------------------------------------------------------------------------
     def add(self, row, what, target, package, reference, ratio, met, note=""):
-        self.rows.append(dict(row=row, what=what, target=target, package_s=package, reference_s=reference,
-                              ratio=ratio, met=met, note=note))
-        print(f"[{row}] {what}: package {fmt_s(package)}, reference {fmt_s(reference)}, ratio {fmt_x(ratio)}, "
-              f"met: {met} {note}", flush=True)
+        self.rows.append(
+            dict(
+                row=row,
+                what=what,
+                target=target,
+                package_s=package,
+                reference_s=reference,
+                ratio=ratio,
+                met=met,
+                note=note,
+            )
+        )
+        print(
+            f"[{row}] {what}: package {fmt_s(package)}, reference {fmt_s(reference)}, ratio {fmt_x(ratio)}, "
+            f"met: {met} {note}",
+            flush=True,
+        )
 
     def run(self, name, fn):
         print(f"-- {name}", flush=True)
@@ -291,12 +388,19 @@ class Bench:
         hist = [ref.step_with_diagnostics(cfg["eta"]) for _ in range(k)]
         h = run.history
         for key in ("loss", "rp", "ds"):
-            self.check_close("1", f"trainer {key} vs reference extra passes, {k} steps",
-                             h[key][:k], [r[key] for r in hist], self.tol())
-        fns = dict(plain=(plain_step_fn(p.model(), p.x, p.y, cfg["eta"]), 5),
-                   trainer=trainer_timer(p),
-                   ref=(lambda: ref.step(cfg["eta"]), 1),
-                   ref_eval=(lambda: ref.step_with_diagnostics(cfg["eta"]), 1))
+            self.check_close(
+                "1",
+                f"trainer {key} vs reference extra passes, {k} steps",
+                h[key][:k],
+                [r[key] for r in hist],
+                self.tol(),
+            )
+        fns = dict(
+            plain=(plain_step_fn(p.model(), p.x, p.y, cfg["eta"]), 5),
+            trainer=trainer_timer(p),
+            ref=(lambda: ref.step(cfg["eta"]), 1),
+            ref_eval=(lambda: ref.step_with_diagnostics(cfg["eta"]), 1),
+        )
         if self.device.type == "cuda":
             fns["graphed"] = (cuda_graphed(plain_step_fn(p.model(), p.x, p.y, cfg["eta"])), 20)
         t = clock.interleaved(fns, cfg["repeats"])
@@ -305,11 +409,27 @@ class Bench:
         base = self.base["step"]
         ratio = t_pkg / base
         label = "CUDA-graphed plain step" if self.device.type == "cuda" else "plain step"
-        self.add("1", f"GD step with RP, L (train_gd) vs {label}", TARGETS["1"], t_pkg, base, ratio,
-                 self.met(ratio <= 1.5, ratio / 1.5),
-                 f"plain autograd step {fmt_s(t_plain)}" + (f", graphed {fmt_s(base)}" if self.device.type == "cuda" else ""))
-        self.add("1.ref", "reference GD step (DataLoader), without / with RP, L", "info", t_pkg, t_ref_eval,
-                 t_ref_eval / t_pkg, "info", f"reference step without diagnostics {fmt_s(t_ref)}; ratio = reference with RP, L / train_gd")
+        self.add(
+            "1",
+            f"GD step with RP, L (train_gd) vs {label}",
+            TARGETS["1"],
+            t_pkg,
+            base,
+            ratio,
+            self.met(ratio <= 1.5, ratio / 1.5),
+            f"plain autograd step {fmt_s(t_plain)}"
+            + (f", graphed {fmt_s(base)}" if self.device.type == "cuda" else ""),
+        )
+        self.add(
+            "1.ref",
+            "reference GD step (DataLoader), without / with RP, L",
+            "info",
+            t_pkg,
+            t_ref_eval,
+            t_ref_eval / t_pkg,
+            "info",
+            f"reference step without diagnostics {fmt_s(t_ref)}; ratio = reference with RP, L / train_gd",
+        )
 
         # how the trainer's gradient is computed: torch.func vs plain autograd on the same flat θ
         f = p.loss()
@@ -326,12 +446,25 @@ class Bench:
             loss, correct = loss_and_correct(th)
             return torch.autograd.grad(loss, th)[0], (loss.detach(), correct)
 
-        self.check_close("1", "gradient: autograd on flat θ vs torch.func", autograd_flat()[0].cpu(), func(theta)[0].cpu(),
-                         1e-5, 1e-6 * float(func(theta)[0].abs().max()))
+        self.check_close(
+            "1",
+            "gradient: autograd on flat θ vs torch.func",
+            autograd_flat()[0].cpu(),
+            func(theta)[0].cpu(),
+            1e-5,
+            1e-6 * float(func(theta)[0].abs().max()),
+        )
         t = clock.interleaved(dict(func=(lambda: func(theta), 5), autograd=(autograd_flat, 5)), cfg["repeats"])
-        self.add("1.grad", "trainer's gradient: torch.func grad_and_value vs autograd.grad on the flat θ", "info",
-                 t["func"], t["autograd"], t["autograd"] / t["func"], "info",
-                 f"{t['func'] / base:.2f} / {t['autograd'] / base:.2f} step-times")
+        self.add(
+            "1.grad",
+            "trainer's gradient: torch.func grad_and_value vs autograd.grad on the flat θ",
+            "info",
+            t["func"],
+            t["autograd"],
+            t["autograd"] / t["func"],
+            "info",
+            f"{t['func'] / base:.2f} / {t['autograd'] / base:.2f} step-times",
+        )
 
     # row 2 --------------------------------------------------------------------------------------
     def row2(self):
@@ -348,16 +481,33 @@ class Bench:
         lam_ref, _, hv_ref = ref.top_eigen()
         clock.sync()
         t_ref = time.perf_counter() - t0
-        self.check("2", "reference eigsh (float32, tol 1e-4) vs float64 eigsh, rel. error", abs(lam_ref - lam64) / lam64,
-                   EIG_TOL, abs(lam_ref - lam64) <= EIG_TOL * lam64)
+        self.check(
+            "2",
+            "reference eigsh (float32, tol 1e-4) vs float64 eigsh, rel. error",
+            abs(lam_ref - lam64) / lam64,
+            EIG_TOL,
+            abs(lam_ref - lam64) <= EIG_TOL * lam64,
+        )
         eig = top_eigen(f, theta, iters=20, tol=EIG_TOL)
-        ok = self.check("2", f"top_eigen cold ({eig.hvps} HVPs) vs float64 eigsh, rel. error", abs(eig.value - lam64) / lam64,
-                        EIG_TOL, abs(eig.value - lam64) <= EIG_TOL * lam64 and eig.converged)
+        ok = self.check(
+            "2",
+            f"top_eigen cold ({eig.hvps} HVPs) vs float64 eigsh, rel. error",
+            abs(eig.value - lam64) / lam64,
+            EIG_TOL,
+            abs(eig.value - lam64) <= EIG_TOL * lam64 and eig.converged,
+        )
         t_pkg = clock.median(lambda: top_eigen(f, theta, iters=20, tol=EIG_TOL), cfg["heavy_repeats"] + 1)
         n_steps = t_pkg / step
-        self.add("2c", f"top eigenvalue to 1e-4, cold ({eig.hvps} HVPs; eigsh {hv_ref})", TARGETS["2c"], t_pkg, t_ref,
-                 t_ref / t_pkg, self.met(ok and n_steps <= 25, n_steps / 25),
-                 f"{n_steps:.1f} step-times; λ = {eig.value:.6g}, float64 λ = {lam64:.6g}")
+        self.add(
+            "2c",
+            f"top eigenvalue to 1e-4, cold ({eig.hvps} HVPs; eigsh {hv_ref})",
+            TARGETS["2c"],
+            t_pkg,
+            t_ref,
+            t_ref / t_pkg,
+            self.met(ok and n_steps <= 25, n_steps / 25),
+            f"{n_steps:.1f} step-times; λ = {eig.value:.6g}, float64 λ = {lam64:.6g}",
+        )
 
         # warm-started while tracking: GD for `every` steps between calls, each call from the last vector
         df = grad(f)
@@ -367,7 +517,7 @@ class Bench:
         times = {m: [] for m in ("trainer", *fixed)}
         worst = {m: 0.0 for m in ("trainer", *fixed)}
         th = theta
-        for call in range(cfg["tracking_calls"]):
+        for _call in range(cfg["tracking_calls"]):
             for _ in range(cfg["every"]):
                 th = th - cfg["eta"] * df(th)
             ref64.set_theta(th.double())
@@ -382,19 +532,38 @@ class Bench:
             for m, seconds in clock.interleaved({m: (c, 1) for m, c in calls.items()}, 1).items():
                 times[m].append(seconds)
             v_trainer = results["trainer"][1]
-        ok_t = self.check("2", "tracking, train_gd's warm Lanczos vs float64 eigsh, worst rel. error",
-                          worst["trainer"], EIG_TOL, worst["trainer"] <= EIG_TOL)
+        ok_t = self.check(
+            "2",
+            "tracking, train_gd's warm Lanczos vs float64 eigsh, worst rel. error",
+            worst["trainer"],
+            EIG_TOL,
+            worst["trainer"] <= EIG_TOL,
+        )
         t_tr = statistics.median(times["trainer"])
         n_tr = t_tr / step
-        self.add("2w", "top eigenvalue, warm while tracking: train_gd's call (20-step Lanczos, restarted to 1e-4)", TARGETS["2w"], t_tr, t_ref,
-                 t_ref / t_tr, self.met(ok_t and n_tr <= 8, n_tr / 8), f"{n_tr:.1f} step-times; reference = cold eigsh")
+        self.add(
+            "2w",
+            "top eigenvalue, warm while tracking: train_gd's call (20-step Lanczos, restarted to 1e-4)",
+            TARGETS["2w"],
+            t_tr,
+            t_ref,
+            t_ref / t_tr,
+            self.met(ok_t and n_tr <= 8, n_tr / 8),
+            f"{n_tr:.1f} step-times; reference = cold eigsh",
+        )
         for m in fixed:
             t_m = statistics.median(times[m])
             n_m = t_m / step
-            self.add(f"2w.{m}", f"top eigenvalue, warm: Lanczos with {m} HVPs from the last vector (measured, not a check)",
-                     TARGETS["2w"], t_m, t_ref, t_ref / t_m,
-                     self.met(worst[m] <= EIG_TOL and n_m <= 8, max(n_m / 8, worst[m] / EIG_TOL)),
-                     f"{n_m:.1f} step-times; worst rel. error vs float64 {worst[m]:.1e}")
+            self.add(
+                f"2w.{m}",
+                f"top eigenvalue, warm: Lanczos with {m} HVPs from the last vector (measured, not a check)",
+                TARGETS["2w"],
+                t_m,
+                t_ref,
+                t_ref / t_m,
+                self.met(worst[m] <= EIG_TOL and n_m <= 8, max(n_m / 8, worst[m] / EIG_TOL)),
+                f"{n_m:.1f} step-times; worst rel. error vs float64 {worst[m]:.1e}",
+            )
 
         # how a Hessian-vector product is computed
         v = torch.randn(theta.numel(), generator=torch.Generator().manual_seed(1)).to(theta)
@@ -407,16 +576,30 @@ class Bench:
             (g,) = torch.autograd.grad(f(t), t, create_graph=True)
             return torch.autograd.grad(g, t, v)[0]
 
-        self.check_close("2", "HVP reverse-over-reverse vs forward-over-reverse", rev_rev().cpu(), fwd_rev().cpu(),
-                         1e-4, 1e-5 * float(fwd_rev().abs().max()))
+        self.check_close(
+            "2",
+            "HVP reverse-over-reverse vs forward-over-reverse",
+            rev_rev().cpu(),
+            fwd_rev().cpu(),
+            1e-4,
+            1e-5 * float(fwd_rev().abs().max()),
+        )
         ref.set_theta(theta)
         t = clock.interleaved(dict(fr=(fwd_rev, 1), rr=(rev_rev, 1), ref=(lambda: ref.hvp(v), 1)), cfg["repeats"])
         t_fr, t_rr, t_ref_hvp = t["fr"], t["rr"], t["ref"]
         op = hessian_operator(f, theta)
         t_pkg = clock.median(lambda: op(v), cfg["repeats"])
-        self.add("2.hvp", "one HVP: package hessian_operator (graph reused) vs jvp∘grad (fwd-over-rev)", "info", t_pkg,
-                 t_fr, t_fr / t_pkg, "info", f"{t_pkg / step:.1f} / {t_fr / step:.1f} step-times; autograd double backward "
-                 f"{fmt_s(t_rr)}; reference's chunked HVP {fmt_s(t_ref_hvp)}")
+        self.add(
+            "2.hvp",
+            "one HVP: package hessian_operator (graph reused) vs jvp∘grad (fwd-over-rev)",
+            "info",
+            t_pkg,
+            t_fr,
+            t_fr / t_pkg,
+            "info",
+            f"{t_pkg / step:.1f} / {t_fr / step:.1f} step-times; autograd double backward "
+            f"{fmt_s(t_rr)}; reference's chunked HVP {fmt_s(t_ref_hvp)}",
+        )
 
     # row 3 --------------------------------------------------------------------------------------
     def row3(self):
@@ -438,16 +621,31 @@ class Bench:
         run = train(p, T, sharpness_every=every, sharpness_iters=20)
         h = run.history
         for key in ("loss", "rp", "ds"):
-            self.check_close("3", f"train_gd {key} vs reference, {T} steps", h[key][:T], [r[key] for r in hist],
-                             self.tol())
-        self.check_close("3", f"train_gd sharpness vs reference eigsh at steps {[int(s) for s in h['sharpness_step']]}",
-                         h["sharpness"], sharp, 1e-3)
+            self.check_close(
+                "3", f"train_gd {key} vs reference, {T} steps", h[key][:T], [r[key] for r in hist], self.tol()
+            )
+        self.check_close(
+            "3",
+            f"train_gd sharpness vs reference eigsh at steps {[int(s) for s in h['sharpness_step']]}",
+            h["sharpness"],
+            sharp,
+            1e-3,
+        )
         t_pkg = statistics.median(
-            train(p, T, sharpness_every=every, sharpness_iters=20).wall_s for _ in range(cfg["heavy_repeats"]))
+            train(p, T, sharpness_every=every, sharpness_iters=20).wall_s for _ in range(cfg["heavy_repeats"])
+        )
         ratio = t_ref / t_pkg
         goal = 200 if self.device.type == "cuda" else 5
-        self.add("3", f"training {T} steps, RP and L every step, sharpness every {every}", TARGETS["3"], t_pkg, t_ref,
-                 ratio, self.met(ratio >= goal, goal / ratio), f"target here ≥ {goal} ×")
+        self.add(
+            "3",
+            f"training {T} steps, RP and L every step, sharpness every {every}",
+            TARGETS["3"],
+            t_pkg,
+            t_ref,
+            ratio,
+            self.met(ratio >= goal, goal / ratio),
+            f"target here ≥ {goal} ×",
+        )
 
     # row 4 --------------------------------------------------------------------------------------
     def row4(self):
@@ -467,7 +665,9 @@ class Bench:
             ref_prof.append(float(g @ (g - g1)) / (eta * tau * gg))
         clock.sync()
         t_ref = time.perf_counter() - t0
-        self.check_close("4", f"τ-profile ({len(taus)} values) vs reference gradients", prof.cpu(), ref_prof, self.tol())
+        self.check_close(
+            "4", f"τ-profile ({len(taus)} values) vs reference gradients", prof.cpu(), ref_prof, self.tol()
+        )
 
         def package():
             return diagnostics.smoothness_profile(f, theta, eta, taus, chunk_size=cfg["tau_chunk"])
@@ -477,9 +677,16 @@ class Bench:
         t_pkg = clock.median(package, cfg["heavy_repeats"], warmup=1)
         base, how = self._gradients(len(taus))
         ratio = t_pkg / base
-        self.add("4", f"τ-profile, {len(taus)} values, one batched call (chunk {cfg['tau_chunk']})", TARGETS["4"].format(len(taus)), t_pkg, base,
-                 ratio, self.met(ratio <= 1.2, ratio / 1.2),
-                 f"baseline = {len(taus)} {how} gradients; reference loop {fmt_s(t_ref)}; peak memory {fmt_mb(mem.mb)}")
+        self.add(
+            "4",
+            f"τ-profile, {len(taus)} values, one batched call (chunk {cfg['tau_chunk']})",
+            TARGETS["4"].format(len(taus)),
+            t_pkg,
+            base,
+            ratio,
+            self.met(ratio <= 1.2, ratio / 1.2),
+            f"baseline = {len(taus)} {how} gradients; reference loop {fmt_s(t_ref)}; peak memory {fmt_mb(mem.mb)}",
+        )
 
     def _gradients(self, count):
         """Seconds for ``count`` full-batch gradients, data on device (graphed on CUDA), and how."""
@@ -517,17 +724,25 @@ class Bench:
             loss_i, _, g_i = ref.grad_at(theta - eta * gi)
             rps.append((loss_i - loss) / (eta * gg))
             rhss.append(-1 + float(gi @ (g - g_i)) / (2 * gg))
-        self.check_close("5", "E[RP] vs reference loop", out.erp, np.mean(rps), self.tol(),
-                         atol=1e-5 * float(np.std(rps)))
+        self.check_close(
+            "5", "E[RP] vs reference loop", out.erp, np.mean(rps), self.tol(), atol=1e-5 * float(np.std(rps))
+        )
         self.check_close("5", "(5.1) right side vs reference loop", out.rhs, np.mean(rhss), self.tol())
         with PeakMemory(self.device) as mem:
             package()
         t_pkg = clock.median(package, cfg["heavy_repeats"], warmup=0)
         base, how = self._gradients(M)
         ratio = t_pkg / base
-        self.add("5", f"E[RP] and (5.1), {M} minibatches of {b} (chunk {cfg['sgd_chunk']})", TARGETS["5"].format(M), t_pkg, base,
-                 ratio, self.met(ratio <= 1.2, ratio / 1.2),
-                 f"baseline = {M} {how} full-batch gradients; peak memory {fmt_mb(mem.mb)}")
+        self.add(
+            "5",
+            f"E[RP] and (5.1), {M} minibatches of {b} (chunk {cfg['sgd_chunk']})",
+            TARGETS["5"].format(M),
+            t_pkg,
+            base,
+            ratio,
+            self.met(ratio <= 1.2, ratio / 1.2),
+            f"baseline = {M} {how} full-batch gradients; peak memory {fmt_mb(mem.mb)}",
+        )
 
     # row 8 --------------------------------------------------------------------------------------
     def row8(self):
@@ -540,17 +755,40 @@ class Bench:
         t = self.clock.interleaved(dict(f32=trainer_timer(p), f64=trainer_timer(p, torch.float64)), cfg["repeats"])
         t32, t64 = t["f32"], t["f64"]
         ratio = t64 / t32
-        self.add("8", "train_gd step, float64 vs float32", TARGETS["8"], t64, t32, ratio,
-                 self.met(ratio <= 2, ratio / 2, gpu_only=True), f"ratio = float64 / float32 ({ratio:.2f} ×)")
+        self.add(
+            "8",
+            "train_gd step, float64 vs float32",
+            TARGETS["8"],
+            t64,
+            t32,
+            ratio,
+            self.met(ratio <= 2, ratio / 2, gpu_only=True),
+            f"ratio = float64 / float32 ({ratio:.2f} ×)",
+        )
 
     def row7(self):
-        self.add("7", "whole book profile", TARGETS["7"], None, None, None,
-                 "n.a. (not measured here)", "timed by `eos-book execute --profile …` (CI log, book status page)")
+        self.add(
+            "7",
+            "whole book profile",
+            TARGETS["7"],
+            None,
+            None,
+            None,
+            "n.a. (not measured here)",
+            "timed by `eos-book execute --profile …` (CI log, book status page)",
+        )
 
     def all(self, only=None):
-        for name, fn in (("1 step", self.row1), ("2 eigen", self.row2), ("3 training", self.row3),
-                         ("4 profile", self.row4), ("5 E[RP]", self.row5),
-                         ("7 book", self.row7), ("8 float64", self.row8), ("9 monitor", self.row9)):
+        for name, fn in (
+            ("1 step", self.row1),
+            ("2 eigen", self.row2),
+            ("3 training", self.row3),
+            ("4 profile", self.row4),
+            ("5 E[RP]", self.row5),
+            ("7 book", self.row7),
+            ("8 float64", self.row8),
+            ("9 monitor", self.row9),
+        ):
             if only is None or name.split()[0] in only:
                 self.run(name, fn)
 
@@ -561,12 +799,13 @@ class Bench:
         off) at every=1 and every=10, against the same loop without it. Checked first: the monitored run's
         parameters equal the plain run's bit for bit, and every record's loss, RP_u and L equal the
         reference's extra passes at the same θᵗ and u = θᵗ − θᵗ⁺¹. Target: a record costs ≤ 3 probe
-        gradients (two, plus the hooks)."""
+        gradients (two, plus the hooks).
+        """
         from eos_support.monitor import EdgeMonitor
 
         cfg, p, clock = self.cfg, self.p, self.clock
         b, K, inner = cfg["batch"], cfg["check_steps"], 20  # inner: a multiple of 10, one timing holds whole cycles
-        batches = [(p.x[i:i + b], p.y[i:i + b]) for i in range(0, cfg["n"], b)]
+        batches = [(p.x[i : i + b], p.y[i : i + b]) for i in range(0, cfg["n"], b)]
 
         def setup(every):
             model = p.model()
@@ -600,8 +839,9 @@ class Bench:
             expected["rp"].append((loss1 - loss) / float(g @ u))
             expected["ds"].append(float(u @ (g - g1)) / float(u @ u))
         for key, values in expected.items():
-            self.check_close("9", f"monitor {key} vs reference extra passes, {K} records", mon.history[key], values,
-                             self.tol())
+            self.check_close(
+                "9", f"monitor {key} vs reference extra passes, {K} records", mon.history[key], values, self.tol()
+            )
         value_and_grad = grad_and_value(mon.probe)
         probe_grad = clock.median(lambda: value_and_grad(thetas[-1]), cfg["repeats"], inner=5)
         fns = {"plain": (plain[2], inner), "every1": (step, inner), "every10": (setup(10)[2], inner)}
@@ -609,10 +849,18 @@ class Bench:
         for every in (1, 10):
             per_record = (t[f"every{every}"] - t["plain"]) * every / probe_grad
             ratio = t[f"every{every}"] / t["plain"]
-            self.add(f"9.{every}", f"minibatch SGD step with EdgeMonitor(every={every}) vs without (probe: {cfg['n']} "
-                     f"examples, batch {b})", "record ≤ 3 probe gradients", t[f"every{every}"], t["plain"], ratio,
-                     self.met(per_record <= 3, per_record / 3),
-                     f"a record costs {per_record:.2f} probe gradients (one: {fmt_s(probe_grad)})")
+            self.add(
+                f"9.{every}",
+                f"minibatch SGD step with EdgeMonitor(every={every}) vs without (probe: {cfg['n']} "
+                f"examples, batch {b})",
+                "record ≤ 3 probe gradients",
+                t[f"every{every}"],
+                t["plain"],
+                ratio,
+                self.met(per_record <= 3, per_record / 3),
+                f"a record costs {per_record:.2f} probe gradients (one: {fmt_s(probe_grad)})",
+            )
+
 
 # -- output ------------------------------------------------------------------------------------------
 
@@ -639,15 +887,29 @@ def table(rows):
     head = "| row | what | target | package | reference / baseline | ratio | target met? | note |"
     lines = [head, "|---|---|---|---|---|---|---|---|"]
     for r in rows:
-        cells = [r["row"], r["what"], r["target"], fmt_s(r["package_s"]), fmt_s(r["reference_s"]), fmt_x(r["ratio"]),
-                 r["met"], r["note"]]
+        cells = [
+            r["row"],
+            r["what"],
+            r["target"],
+            fmt_s(r["package_s"]),
+            fmt_s(r["reference_s"]),
+            fmt_x(r["ratio"]),
+            r["met"],
+            r["note"],
+        ]
         lines.append("| " + " | ".join(str(c).replace("|", "/") for c in cells) + " |")
     return "\n".join(lines)
 
 
 def machine(device):
-    info = dict(platform=platform.platform(), python=platform.python_version(), torch=torch.__version__,
-                numpy=np.__version__, threads=torch.get_num_threads(), cpu_count=os.cpu_count())
+    info = dict(
+        platform=platform.platform(),
+        python=platform.python_version(),
+        torch=torch.__version__,
+        numpy=np.__version__,
+        threads=torch.get_num_threads(),
+        cpu_count=os.cpu_count(),
+    )
     try:
         with open("/proc/cpuinfo") as fh:
             names = [line.split(":", 1)[1].strip() for line in fh if line.startswith("model name")]
@@ -655,8 +917,11 @@ def machine(device):
     except OSError:
         info["cpu"] = platform.processor()
     if torch.device(device).type == "cuda":
-        info.update(gpu=torch.cuda.get_device_name(device), cuda=torch.version.cuda,
-                    allow_tf32=torch.backends.cuda.matmul.allow_tf32)
+        info.update(
+            gpu=torch.cuda.get_device_name(device),
+            cuda=torch.version.cuda,
+            allow_tf32=torch.backends.cuda.matmul.allow_tf32,
+        )
     return info
 
 
@@ -685,25 +950,40 @@ def main(argv=None):
     started = _dt.datetime.now(_dt.timezone.utc)
     load_before = os.getloadavg()
     bench = Bench(args)
-    print(f"eos-book benchmark: size {args.size} {bench.cfg}, device {args.device}, torch {torch.__version__}, "
-          f"{torch.get_num_threads()} threads, load {load_before[0]:.2f}", flush=True)
+    print(
+        f"eos-book benchmark: size {args.size} {bench.cfg}, device {args.device}, torch {torch.__version__}, "
+        f"{torch.get_num_threads()} threads, load {load_before[0]:.2f}",
+        flush=True,
+    )
     t0 = time.perf_counter()
     bench.all(None if args.rows is None else set(args.rows.split(",")))
     load_after = os.getloadavg()
     text = table(bench.rows)
     failed = [c for c in bench.checks if not c["passed"]]
-    summary = (f"{len(bench.checks) - len(failed)}/{len(bench.checks)} checks passed"
-               + (f"; FAILED: {', '.join(c['row'] + ' ' + c['what'] for c in failed)}" if failed else "")
-               + (f"; ERRORS: {'; '.join(bench.errors)}" if bench.errors else ""))
+    summary = (
+        f"{len(bench.checks) - len(failed)}/{len(bench.checks)} checks passed"
+        + (f"; FAILED: {', '.join(c['row'] + ' ' + c['what'] for c in failed)}" if failed else "")
+        + (f"; ERRORS: {'; '.join(bench.errors)}" if bench.errors else "")
+    )
     print()
     print(text)
     print()
     print(summary)
     record = dict(
-        date=started.isoformat(timespec="seconds"), command=" ".join(["python", "benchmarks/bench.py", *sys.argv[1:]]),
-        git=git_state(), device=args.device, size=args.size, config=bench.cfg, machine=machine(args.device),
-        load_average_before=load_before, load_average_after=load_after, total_s=time.perf_counter() - t0,
-        rows=bench.rows, checks=bench.checks, errors=bench.errors, all_checks_passed=not failed and not bench.errors,
+        date=started.isoformat(timespec="seconds"),
+        command=" ".join(["python", "benchmarks/bench.py", *sys.argv[1:]]),
+        git=git_state(),
+        device=args.device,
+        size=args.size,
+        config=bench.cfg,
+        machine=machine(args.device),
+        load_average_before=load_before,
+        load_average_after=load_after,
+        total_s=time.perf_counter() - t0,
+        rows=bench.rows,
+        checks=bench.checks,
+        errors=bench.errors,
+        all_checks_passed=not failed and not bench.errors,
     )
     if args.out:
         out = Path(args.out)
@@ -712,13 +992,17 @@ def main(argv=None):
         stem = f"{started:%Y-%m-%d}-{re.sub(r'[^A-Za-z0-9]+', '-', dev).strip('-').lower()}-{args.size}"
         (out / f"{stem}.json").write_text(json.dumps(record, indent=1, default=str) + "\n")
         m = record["machine"]
-        header = (f"# Benchmark, size `{args.size}`, device `{args.device}` ({dev})\n\n"
-                  f"- date: {record['date']}\n- command: `{record['command']}`\n"
-                  f"- git commit: {record['git']['commit']}{' (with uncommitted changes)' if record['git']['dirty'] else ''}\n"
-                  f"- machine: {m['cpu']}, {m['cpu_count']} CPUs, {m['threads']} torch threads, torch {m['torch']}"
-                  + (f", CUDA {m.get('cuda')}" if "gpu" in m else "") + "\n"
-                  f"- load average (1 min) before / after: {load_before[0]:.2f} / {load_after[0]:.2f}\n"
-                  f"- total {record['total_s']:.0f} s; {summary}\n\n")
+        header = (
+            f"# Benchmark, size `{args.size}`, device `{args.device}` ({dev})\n\n"
+            f"- date: {record['date']}\n- command: `{record['command']}`\n"
+            f"- git commit: {record['git']['commit']}"
+            f"{' (with uncommitted changes)' if record['git']['dirty'] else ''}\n"
+            f"- machine: {m['cpu']}, {m['cpu_count']} CPUs, {m['threads']} torch threads, torch {m['torch']}"
+            + (f", CUDA {m.get('cuda')}" if "gpu" in m else "")
+            + "\n"
+            f"- load average (1 min) before / after: {load_before[0]:.2f} / {load_after[0]:.2f}\n"
+            f"- total {record['total_s']:.0f} s; {summary}\n\n"
+        )
         (out / f"{stem}.md").write_text(header + text + "\n")
         print(f"record: {out / stem}.json, .md")
     return 0 if record["all_checks_passed"] else 1

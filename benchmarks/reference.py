@@ -23,7 +23,8 @@ EIG_TOL = 1e-4
 class Reference:
     """An ``nn.Module`` trained with autograd on data that stays on the host; each pass moves it to the
     device through a ``DataLoader`` in chunks, reads the loss with ``.item()`` per chunk, and gets RP,
-    L and Hessian-vector products from extra passes."""
+    L and Hessian-vector products from extra passes.
+    """
 
     def __init__(self, model, x, y, device, chunk):
         self.model, self.device = model, torch.device(device)
@@ -100,16 +101,20 @@ class Reference:
         if v0 is None:
             v0 = np.random.default_rng(0).standard_normal(d)
         start = self.hvps
-        vals, vecs = eigsh(LinearOperator((d, d), matvec=matvec, dtype=np.float64), k=1, which="LA", tol=tol,
-                           v0=np.asarray(v0, dtype=np.float64))
+        vals, vecs = eigsh(
+            LinearOperator((d, d), matvec=matvec, dtype=np.float64),
+            k=1,
+            which="LA",
+            tol=tol,
+            v0=np.asarray(v0, dtype=np.float64),
+        )
         return float(vals[0]), vecs[:, 0], self.hvps - start
-
-
 
 
 def synthetic_data(n, d, classes, seed=0, dtype=torch.float32):
     """Class means plus noise, standardised per feature: a data set with class structure (and hence
-    outlying top Hessian eigenvalues, as on real images) of the paper's shapes."""
+    outlying top Hessian eigenvalues, as on real images) of the paper's shapes.
+    """
     g = torch.Generator().manual_seed(seed)
     means = torch.randn(classes, d, generator=g)
     y = torch.randint(0, classes, (n,), generator=g)

@@ -30,28 +30,41 @@ OUT = Path(__file__).resolve().parent / "edge_of_stability.png"
 def main():
     torch.set_num_threads(min(2, torch.get_num_threads()))
     prof = profiles.get("quick", results_dir=default_build_dir() / "results")
-    tanh = dataclasses.replace(prof["experiment1"], activations=("tanh",), etas=(ETA,), options=dict(
-        max_steps=STEPS, acc_goal=0.99, sharpness_every=20, sharpness_iters=15))
+    tanh = dataclasses.replace(
+        prof["experiment1"],
+        activations=("tanh",),
+        etas=(ETA,),
+        options=dict(max_steps=STEPS, acc_goal=0.99, sharpness_every=20, sharpness_iters=15),
+    )
     run = dataclasses.replace(prof, experiments={"figure": tanh}).run("figure")
     h = run.history
     plots.style()
     fig, (top, mid, low) = plt.subplots(3, 1, figsize=(plots.WIDTH, 6.0), sharex=True)
     top.plot(h["loss"], lw=1.2)
     top.set(ylabel="training loss", yscale="log")
-    mid.plot(h["sharpness_step"], h["sharpness"], "-o", ms=4, lw=1.4,
-             label="sharpness (top Hessian eigenvalue, every 20 steps)")
+    mid.plot(
+        h["sharpness_step"],
+        h["sharpness"],
+        "-o",
+        ms=4,
+        lw=1.4,
+        label="sharpness (top Hessian eigenvalue, every 20 steps)",
+    )
     plots.two_over_eta(mid, ETA)
     mid.set(ylabel="sharpness")
     mid.legend(loc="lower right")
     rp = h["rp"]
     low.plot(np.arange(len(rp)), rp, lw=0.6, color=plots.COLORS[1])
     plots.reference_lines(low, 0)
-    low.set(ylabel="relative progress RP", xlabel="GD step $t$",
-            ylim=(-1.1, max(0.6, float(np.nanpercentile(rp, 99.5)))))
+    low.set(
+        ylabel="relative progress RP", xlabel="GD step $t$", ylim=(-1.1, max(0.6, float(np.nanpercentile(rp, 99.5))))
+    )
     fig.savefig(OUT, dpi=110)
-    print(f"{OUT} ({OUT.stat().st_size / 1e3:.0f} kB): η = {ETA}, {run.steps} steps, "
-          f"status {run.status}, final accuracy {h['accuracy'][-1]:.3f}, "
-          f"max sharpness {np.nanmax(h['sharpness']):.2f} vs 2/η = {2 / ETA:.2f}, {run.wall_s:.0f} s")
+    print(
+        f"{OUT} ({OUT.stat().st_size / 1e3:.0f} kB): η = {ETA}, {run.steps} steps, "
+        f"status {run.status}, final accuracy {h['accuracy'][-1]:.3f}, "
+        f"max sharpness {np.nanmax(h['sharpness']):.2f} vs 2/η = {2 / ETA:.2f}, {run.wall_s:.0f} s"
+    )
 
 
 if __name__ == "__main__":

@@ -72,7 +72,8 @@ def finite_gradient(g, what, loss=None):
 
 def check_gradient(g, what, loss=None):
     """f(θ) and ∇f(θ) finite and ∇f(θ) ≠ 0: RP (Definition 1) and L(θ; η∇f(θ)) (Definition 2) divide by
-    ‖∇f(θ)‖², and a NaN gradient is not a stationary point. Returns ‖∇f(θ)‖² (a 0-dim tensor)."""
+    ‖∇f(θ)‖², and a NaN gradient is not a stationary point. Returns ‖∇f(θ)‖² (a 0-dim tensor).
+    """
     gg = torch.dot(finite_gradient(g, what, loss), g)
     if math.isinf(float(gg)):
         raise ValueError(
@@ -88,7 +89,8 @@ def check_gradient(g, what, loss=None):
 def check_step(results, what, step):
     """``results`` (0-dim tensors computed at the end of ``step``, e.g. "θ − η∇f(θ) with eta=0.1") must
     all be finite: a non-finite one means the step left the region where f and ∇f are finite, or a
-    product such as η‖∇f(θ)‖² overflowed."""
+    product such as η‖∇f(θ)‖² overflowed.
+    """
     values = torch.cat([torch.as_tensor(r).detach().reshape(-1).double().cpu() for r in results])
     if not bool(torch.isfinite(values).all()):
         raise ValueError(

@@ -54,9 +54,11 @@ class Corollary1Check:
 
     def __str__(self):
         seg = self.segment
-        return (f"η = {eta_name(self.eta):>5}, t = {self.step:5d}: (2/η)(RP + 1) = {self.lhs:9.3f}  ≤?  "
-                f"L_t ≥ {seg.value:9.3f} (max at s = {seg.argmax:.2f}; 2/η = {2 / self.eta:.3g}; {seg.hvps} HVPs; "
-                f"converged: {seg.converged})")
+        return (
+            f"η = {eta_name(self.eta):>5}, t = {self.step:5d}: (2/η)(RP + 1) = {self.lhs:9.3f}  ≤?  "
+            f"L_t ≥ {seg.value:9.3f} (max at s = {seg.argmax:.2f}; 2/η = {2 / self.eta:.3g}; {seg.hvps} HVPs; "
+            f"converged: {seg.converged})"
+        )
 
 
 def check_run(f, run, per_run, points, iters, tol):

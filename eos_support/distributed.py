@@ -104,7 +104,7 @@ class Ranks:
             slots[self.rank] = replica
         buffer = torch.cat([values, slots])
         dist.all_reduce(buffer, group=self.group)
-        *replicas, failed = buffer[values.numel():].tolist()  # the one host read
+        *replicas, failed = buffer[values.numel() :].tolist()  # the one host read
         if failed:
             raise self._gathered(what, None)
         if replica is not None:
@@ -223,8 +223,9 @@ def unwrap(model):
     if not isinstance(model, torch.nn.Module):
         raise ValueError(f"model must be a torch.nn.Module, got {type(model).__name__}")
     fsdp, tensor = sys.modules.get("torch.distributed.fsdp"), sys.modules.get("torch.distributed.tensor")
-    sharded = fsdp is not None and any(isinstance(m, (fsdp.FullyShardedDataParallel, fsdp.FSDPModule))
-                                       for m in model.modules())
+    sharded = fsdp is not None and any(
+        isinstance(m, (fsdp.FullyShardedDataParallel, fsdp.FSDPModule)) for m in model.modules()
+    )
     if sharded or (tensor is not None and any(isinstance(p, tensor.DTensor) for p in model.parameters())):
         raise ValueError(
             "the model's parameters are sharded across ranks (FSDP or DTensor), which the monitor does not support: "

@@ -66,7 +66,8 @@ class EdgeOptions:
         for name in ("steps", "every", "sharpness_every", "batch_size", "snapshot_every"):
             value = getattr(self, name)
             if (value is not None or name in ("steps", "every", "sharpness_every")) and not (
-                    isinstance(value, int) and value >= 1):
+                isinstance(value, int) and value >= 1
+            ):
                 raise ValueError(f"{name} must be a positive integer, got {value!r}")
         if self.sharpness_every % self.every:
             raise ValueError(f"sharpness_every ({self.sharpness_every}) must be a multiple of every ({self.every})")
@@ -130,8 +131,7 @@ class Snapshots:
 
     def __init__(self, optimizer, params, every=None):
         self.params, self.every, self.t, self.kept = params, every, 0, []
-        self.handles = [optimizer.register_step_pre_hook(self._before),
-                        optimizer.register_step_post_hook(self._after)]
+        self.handles = [optimizer.register_step_pre_hook(self._before), optimizer.register_step_post_hook(self._after)]
 
     def _flat(self):
         return torch.cat([p.detach().reshape(-1) for p in self.params]).clone()
@@ -169,17 +169,25 @@ def edge_run(prof, name, **overrides) -> EdgeRun:
     if b is None:
         mon = EdgeMonitor(model, optimizer, (x, y), e.loss, every=o.every, sharpness_every=o.sharpness_every)
     else:
-        probe = [(x[i:i + b], y[i:i + b]) for i in range(0, len(x) - b + 1, b)]
-        mon = EdgeMonitor(model, optimizer, probe, e.loss, every=o.every, sharpness_every=o.sharpness_every,
-                          sharpness="batch")
+        probe = [(x[i : i + b], y[i : i + b]) for i in range(0, len(x) - b + 1, b)]
+        mon = EdgeMonitor(
+            model, optimizer, probe, e.loss, every=o.every, sharpness_every=o.sharpness_every, sharpness="batch"
+        )
         full = EdgeMonitor(model, optimizer, (x, y), e.loss, every=o.sharpness_every, sharpness_every=o.sharpness_every)
     snapshots = Snapshots(optimizer, list(model.parameters()), o.snapshot_every)
     train(model, optimizer, loader(x, y, b, o.seed), e.loss, o.steps)
     for monitor in (mon, full):
         if monitor is not None:
             monitor.close()
-    return EdgeRun(o, mon.history, mon.threshold_info, mon.summary(), None if full is None else full.history,
-                   snapshots.close(), time.perf_counter() - start)
+    return EdgeRun(
+        o,
+        mon.history,
+        mon.threshold_info,
+        mon.summary(),
+        None if full is None else full.history,
+        snapshots.close(),
+        time.perf_counter() - start,
+    )
 
 
 def theorem2_along(prof, name, snapshots, nodes=64):
@@ -237,9 +245,14 @@ def edge_statistics(history, start):
     rp, ds, ratio = history["rp"][after], history["ds"][after], history["ratio"][after]
     ratio = ratio[np.isfinite(ratio)]
     spread = (ratio.min(), np.median(ratio), ratio.max()) if ratio.size else (np.nan,) * 3
-    return {"records": int(after.sum()), "rp_median": float(np.median(rp)), "rp_positive": float(np.mean(rp > 0)),
-            "ds_ratio_median": float(np.median(ds / history["threshold"][after])), "ratios": ratio,
-            **dict(zip(("ratio_min", "ratio_median", "ratio_max"), map(float, spread)))}
+    return {
+        "records": int(after.sum()),
+        "rp_median": float(np.median(rp)),
+        "rp_positive": float(np.mean(rp > 0)),
+        "ds_ratio_median": float(np.median(ds / history["threshold"][after])),
+        "ratios": ratio,
+        **dict(zip(("ratio_min", "ratio_median", "ratio_max"), map(float, spread))),
+    }
 
 
 def edge_summary(history, reach):
@@ -251,9 +264,13 @@ def edge_summary(history, reach):
     """
     start, onset = first_reach(history, reach), edge_onset(history)
     middle = None if onset is None else (onset + int(history["step"][-1]) + 1) // 2
-    return {"reach": start, "hover": None if start is None else edge_statistics(history, start),
-            "onset": onset, "phase": None if onset is None else edge_statistics(history, onset),
-            "phase_late": None if onset is None else edge_statistics(history, middle)}
+    return {
+        "reach": start,
+        "hover": None if start is None else edge_statistics(history, start),
+        "onset": onset,
+        "phase": None if onset is None else edge_statistics(history, onset),
+        "phase_late": None if onset is None else edge_statistics(history, middle),
+    }
 
 
 def describe_edge(label, summary, reach):
@@ -261,16 +278,23 @@ def describe_edge(label, summary, reach):
     s, hover, phase = summary, summary["hover"], summary["phase"]
     if hover is None:
         return f"{label}: the sharpness never rose to {reach:g} × the threshold"
-    lines = [f"{label}: the sharpness at {reach:g} × the threshold from step {s['reach']}; from there "
-             f"{hover['ratio_min']:.2f}–{hover['ratio_max']:.2f} × it, median {hover['ratio_median']:.3f}"]
+    lines = [
+        f"{label}: the sharpness at {reach:g} × the threshold from step {s['reach']}; from there "
+        f"{hover['ratio_min']:.2f}–{hover['ratio_max']:.2f} × it, median {hover['ratio_median']:.3f}"
+    ]
     if phase is None:
         return "\n".join(lines + ["  no unstable phase: the loss never rose once the threshold was reached"])
     late = s["phase_late"]
-    return "\n".join(lines + [
-        f"  unstable phase from step {s['onset']} ({phase['records']} steps): median RP_u {phase['rp_median']:+.4f}, "
-        f"RP_u > 0 at {phase['rp_positive']:.0%}, median L(θᵗ; u)/threshold {phase['ds_ratio_median']:.3f}",
-        f"  its second half ({late['records']} steps): median RP_u {late['rp_median']:+.4f}, "
-        f"RP_u > 0 at {late['rp_positive']:.0%}"])
+    return "\n".join(
+        lines
+        + [
+            f"  unstable phase from step {s['onset']} ({phase['records']} steps): "
+            f"median RP_u {phase['rp_median']:+.4f}, "
+            f"RP_u > 0 at {phase['rp_positive']:.0%}, median L(θᵗ; u)/threshold {phase['ds_ratio_median']:.3f}",
+            f"  its second half ({late['records']} steps): median RP_u {late['rp_median']:+.4f}, "
+            f"RP_u > 0 at {late['rp_positive']:.0%}",
+        ]
+    )
 
 
 def batch_and_full(run):
@@ -296,13 +320,17 @@ def describe(prof, name) -> str:
     """Experiment ``name``'s settings in words, for the chapter to print."""
     e = prof[name]
     o = EdgeOptions(eta=e.etas[0], **e.options)
-    rule = {"SGD": f"SGD with heavy-ball momentum β = {o.momentum:g}" if o.momentum else "SGD",
-            "Adam": f"Adam, β₁ = {o.betas[0]:g}, β₂ = {o.betas[1]:g}"}[o.optimizer]
+    rule = {
+        "SGD": f"SGD with heavy-ball momentum β = {o.momentum:g}" if o.momentum else "SGD",
+        "Adam": f"Adam, β₁ = {o.betas[0]:g}, β₂ = {o.betas[1]:g}",
+    }[o.optimizer]
     sizes = e.extra.get("batch_sizes", (o.batch_size,))
     batches = "the full batch" if sizes == (None,) else "minibatches of " + " and of ".join(map(str, sizes))
-    lines = [f"{e.paper_item}, profile {prof.name!r}: the first {e.n_train:,} training images of {prof.dataset}",
-             f"  network: {e.activations[0]}; {e.depths[0]} hidden layers of width {e.width}; loss {e.loss}; "
-             f"float32 on {prof.device}",
-             f"  {rule}, η = {o.eta:g}; {o.steps} steps on {batches}, by the user's loop with an EdgeMonitor",
-             f"  records every {o.every} step(s), sharpness every {o.sharpness_every}"]
+    lines = [
+        f"{e.paper_item}, profile {prof.name!r}: the first {e.n_train:,} training images of {prof.dataset}",
+        f"  network: {e.activations[0]}; {e.depths[0]} hidden layers of width {e.width}; loss {e.loss}; "
+        f"float32 on {prof.device}",
+        f"  {rule}, η = {o.eta:g}; {o.steps} steps on {batches}, by the user's loop with an EdgeMonitor",
+        f"  records every {o.every} step(s), sharpness every {o.sharpness_every}",
+    ]
     return "\n".join(lines + ([f"  note: {e.note}"] if e.note else []))

@@ -23,8 +23,14 @@ def phase_histograms(runs):
 
     At the right of each row, the histogram of those values; 0 and −1 dashed.
     """
-    fig, axes = plt.subplots(len(runs), 2, figsize=figsize(2, len(runs), height=1.7),
-                             gridspec_kw=dict(width_ratios=(4, 1)), sharey=True, squeeze=False)
+    fig, axes = plt.subplots(
+        len(runs),
+        2,
+        figsize=figsize(2, len(runs), height=1.7),
+        gridspec_kw=dict(width_ratios=(4, 1)),
+        sharey=True,
+        squeeze=False,
+    )
     for (eta, run), color, (ax, ax_h) in zip(runs.items(), COLORS, axes):
         onset, rp = unstable_onset(run), unstable_phase(run, "rp")
         if onset is not None:
@@ -103,8 +109,9 @@ def smoothness_normalised(stable, unstable):
     colors = iter(COLORS)
     bins = np.logspace(-4, 1, 60)
     for eta, run in stable.items():
-        ax_h.hist(eta / 2 * run.history["ds"], bins=bins, color=next(colors), alpha=0.6,
-                  label=f"{eta_name(eta)}, stable")
+        ax_h.hist(
+            eta / 2 * run.history["ds"], bins=bins, color=next(colors), alpha=0.6, label=f"{eta_name(eta)}, stable"
+        )
     for eta, run in unstable.items():
         color, onset = next(colors), unstable_onset(run)
         if onset is None:
@@ -143,8 +150,7 @@ def theorem2_run(run):
     ax_rp.set_ylabel("RP(θᵗ)")
     ax_ds.plot(steps, h["ds"], linewidth=0.8, alpha=0.7, label="L(θᵗ; η∇f(θᵗ))")
     ax_ds.fill_between(p_steps, p_mean - p_std, p_mean + p_std, color=COLORS[1], alpha=0.3, linewidth=0)
-    ax_ds.plot(p_steps, p_mean, "o", color=COLORS[1], markersize=3,
-               label="mean over τ of L(θᵗ; ητ∇f(θᵗ)), ± one std")
+    ax_ds.plot(p_steps, p_mean, "o", color=COLORS[1], markersize=3, label="mean over τ of L(θᵗ; ητ∇f(θᵗ)), ± one std")
     two_over_eta(ax_ds, run.eta)
     ax_ds.set(xlabel="step t", ylabel="directional smoothness")
     fig.legend(loc="outside lower center", ncol=2, fontsize=8.5)
@@ -250,8 +256,9 @@ def edge_of_stability(runs):
     fig, (ax, ax_n) = plt.subplots(1, 2, figsize=figsize(2, height=3.2), gridspec_kw=dict(width_ratios=(3, 2)))
     for (eta, run), color in zip(runs.items(), COLORS):
         h = run.history
-        ax.plot(h["sharpness_step"], h["sharpness"], "o-", color=color, markersize=2.5, linewidth=1,
-                label=eta_label(eta))
+        ax.plot(
+            h["sharpness_step"], h["sharpness"], "o-", color=color, markersize=2.5, linewidth=1, label=eta_label(eta)
+        )
         two_over_eta(ax, eta, label=False, color=color, alpha=0.9)
         phase = unstable_sharpness(run)
         ax_n.plot(phase.steps, phase.ratio, "o-", color=color, markersize=2.5, linewidth=1)
@@ -300,8 +307,14 @@ def corollary1_checks(checks):
     fig, (ax, ax_s) = plt.subplots(1, 2, figsize=figsize(2, height=3.2))
     for c, color in zip(checks, COLORS * (len(checks) // len(COLORS) + 1)):
         scale = c.eta / 2
-        ax.plot(c.segment.s, c.segment.values * scale, "o-", color=color, markersize=3,
-                label=f"{eta_name(c.eta)}, t = {c.step}")
+        ax.plot(
+            c.segment.s,
+            c.segment.values * scale,
+            "o-",
+            color=color,
+            markersize=3,
+            label=f"{eta_name(c.eta)}, t = {c.step}",
+        )
         ax.plot([1.02, 1.08], [c.lhs * scale] * 2, color=color, linewidth=2.5)
         ax_s.plot(c.Lt * scale, c.lhs * scale, "o", color=color)
     reference_lines(ax, 1)
@@ -313,4 +326,3 @@ def corollary1_checks(checks):
     handles, labels = ax.get_legend_handles_labels()
     ax_s.legend(handles + ax_s.get_legend_handles_labels()[0], labels + ["equality"], loc="upper left", fontsize=8)
     return fig, (ax, ax_s)
-

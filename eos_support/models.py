@@ -55,9 +55,11 @@ class Normalize(nn.Module):
         self.eps = eps
 
     def forward(self, a: torch.Tensor) -> torch.Tensor:
+        """Each row of ``a`` divided by ``eps`` plus its norm."""
         return a / (self.eps + a.norm(dim=-1, keepdim=True))
 
     def extra_repr(self) -> str:
+        """The layer as ``print(model)`` shows it."""
         return f"eps={self.eps}"
 
 

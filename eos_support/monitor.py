@@ -73,18 +73,23 @@ def _trained_parameters(model, optimizer):
         )
     kinds = {(p.device, p.dtype) for _, p in named}
     if len(kinds) > 1:
-        raise ValueError(f"the model's parameters live on several devices or dtypes {sorted(map(str, kinds))}: "
-                         "θ is one flat vector; move the model to one device and dtype")
+        raise ValueError(
+            f"the model's parameters live on several devices or dtypes {sorted(map(str, kinds))}: "
+            "θ is one flat vector; move the model to one device and dtype"
+        )
     return [p for _, p in named]
 
 
 def _check_every(every, sharpness_every):
     if not isinstance(every, int) or every < 1:
         raise ValueError(f"every must be an integer >= 1 (record every that many steps), got {every!r}")
-    if sharpness_every is not None and (not isinstance(sharpness_every, int) or sharpness_every < 1
-                                        or sharpness_every % every):
-        raise ValueError(f"sharpness_every must be None or a positive multiple of every = {every} (the sharpness "
-                         f"is measured on records), got {sharpness_every!r}")
+    if sharpness_every is not None and (
+        not isinstance(sharpness_every, int) or sharpness_every < 1 or sharpness_every % every
+    ):
+        raise ValueError(
+            f"sharpness_every must be None or a positive multiple of every = {every} (the sharpness "
+            f"is measured on records), got {sharpness_every!r}"
+        )
 
 
 class EdgeMonitor:
@@ -118,8 +123,21 @@ class EdgeMonitor:
     :class:`~eos_support.distributed.RankError` naming it. Sharded parameters (FSDP) are refused.
     """
 
-    def __init__(self, model, optimizer, probe, loss="ce", every=1, sharpness_every=20, *, sharpness=None,
-                 probe_batches=None, dropout="error", sharpness_iters=20, sharpness_tol=1e-4):
+    def __init__(
+        self,
+        model,
+        optimizer,
+        probe,
+        loss="ce",
+        every=1,
+        sharpness_every=20,
+        *,
+        sharpness=None,
+        probe_batches=None,
+        dropout="error",
+        sharpness_iters=20,
+        sharpness_tol=1e-4,
+    ):
         self.ranks = ranks_for(model)
         failure, same = None, {}
         try:  # a rank's failure here is reported to every rank by ranks.agree
@@ -130,9 +148,15 @@ class EdgeMonitor:
             stability_threshold(optimizer, self.kind)  # the hyper-parameters and the kind are checked now
             self.probe = Probe(module, as_batches(probe, probe_batches, self.params[0].device), loss, dropout)
             self._check_probe()
-            same = dict(parameters=sum(p.numel() for p in self.params), dtype=str(self.params[0].dtype), every=every,
-                        sharpness_every=sharpness_every, sharpness=self.kind, sharpness_iters=sharpness_iters,
-                        sharpness_tol=sharpness_tol)
+            same = dict(
+                parameters=sum(p.numel() for p in self.params),
+                dtype=str(self.params[0].dtype),
+                every=every,
+                sharpness_every=sharpness_every,
+                sharpness=self.kind,
+                sharpness_iters=sharpness_iters,
+                sharpness_tol=sharpness_tol,
+            )
         except Exception as exc:
             failure = exc
         total = self.ranks.agree(failure, same, self.probe.size if failure is None else 0)
@@ -141,15 +165,16 @@ class EdgeMonitor:
         self.lanczos = dict(iters=sharpness_iters, tol=sharpness_tol)
         self._t, self._theta, self._eigvec = 0, None, None
         self._pending, self._host = [], []
-        self._handles = [optimizer.register_step_pre_hook(self._before),
-                         optimizer.register_step_post_hook(self._after)]
+        self._handles = [optimizer.register_step_pre_hook(self._before), optimizer.register_step_post_hook(self._after)]
 
     def _check_probe(self):
         try:
             value = self.probe(self._flat())
         except Exception as exc:
-            raise ValueError(f"the model and loss cannot evaluate the probe ({type(exc).__name__}: {exc}): the probe "
-                             "must be (inputs, targets) batches that model(inputs) and the loss accept") from exc
+            raise ValueError(
+                f"the model and loss cannot evaluate the probe ({type(exc).__name__}: {exc}): the probe "
+                "must be (inputs, targets) batches that model(inputs) and the loss accept"
+            ) from exc
         if value.dim() != 0:
             raise ValueError(f"the loss must return a scalar, got shape {tuple(value.shape)}: reduce it, e.g. .mean()")
         self.probe.evaluations = 0
@@ -186,8 +211,9 @@ class EdgeMonitor:
             measure = measure and bool(torch.isfinite(loss) & torch.isfinite(g).all())
             sharpness = self._sharpness(theta) if measure else float("nan")
         threshold = stability_threshold(self.optimizer, self.kind).value
-        self._pending.append((t, torch.stack([loss, rp, ds]).detach(), sharpness,
-                              float("nan") if threshold is None else threshold))
+        self._pending.append(
+            (t, torch.stack([loss, rp, ds]).detach(), sharpness, float("nan") if threshold is None else threshold)
+        )
 
     def _gradients(self, theta, theta_next):
         """f(θᵗ), ∇f(θᵗ), f(θᵗ⁺¹), ∇f(θᵗ⁺¹) on the whole probe.
@@ -201,7 +227,7 @@ class EdgeMonitor:
             g_next, next_loss = value_and_grad(theta_next)
             share = torch.cat([g, g_next, torch.stack([loss, next_loss])]).detach()
         total = self.ranks.sum(share, RECORDING, replica=torch.dot(theta, theta))
-        return total[2 * d], total[:d], total[2 * d + 1], total[d: 2 * d]
+        return total[2 * d], total[:d], total[2 * d + 1], total[d : 2 * d]
 
     def _sharpness(self, theta):
         """The sharpness the threshold refers to, at θᵗ (Adam's P as of the update θᵗ → θᵗ⁺¹).
@@ -317,11 +343,24 @@ def plot_history(history, threshold):
         mid.set_ylabel("RP_u")
         mid.legend(loc="best")
         measured = np.isfinite(history["sharpness"])
-        low.plot(step[measured], history["sharpness"][measured], "o-", color=plots.COLORS[2], markersize=3,
-                 label=names[threshold.sharpness])
+        low.plot(
+            step[measured],
+            history["sharpness"][measured],
+            "o-",
+            color=plots.COLORS[2],
+            markersize=3,
+            label=names[threshold.sharpness],
+        )
         if np.isfinite(history["threshold"]).any():
-            low.step(step, history["threshold"], where="post", color="0.25", linestyle="--", linewidth=1.2,
-                     label=f"threshold {threshold.formula}")
+            low.step(
+                step,
+                history["threshold"],
+                where="post",
+                color="0.25",
+                linestyle="--",
+                linewidth=1.2,
+                label=f"threshold {threshold.formula}",
+            )
         low.set_ylabel("sharpness")
         low.set_xlabel("optimizer step t")
         low.legend(loc="best")

@@ -13,8 +13,15 @@ from torch.func import functional_call
 
 LOSSES = ("ce", "mse")
 DROPOUT = ("error", "eval")
-RANDOM_MODULES = (nn.Dropout, nn.Dropout1d, nn.Dropout2d, nn.Dropout3d, nn.AlphaDropout, nn.FeatureAlphaDropout,
-                  nn.RReLU)
+RANDOM_MODULES = (
+    nn.Dropout,
+    nn.Dropout1d,
+    nn.Dropout2d,
+    nn.Dropout3d,
+    nn.AlphaDropout,
+    nn.FeatureAlphaDropout,
+    nn.RReLU,
+)
 """Modules whose output is random in train mode (the dropout family, and RReLU's random slopes)."""
 
 
@@ -169,6 +176,7 @@ class ModuleLoss:
         return functional_call(self.module, params, (self.inputs if inputs is None else inputs,))
 
     def __call__(self, theta):
+        """f(θ): the loss of the model with parameters θ on the inputs and targets."""
         return self.loss(self.outputs(theta), self.targets)
 
     def on(self, inputs, targets):

@@ -81,8 +81,12 @@ def unstable_rp(run) -> UnstablePhase:
     """RP over ``run``'s unstable phase (see :class:`UnstablePhase`)."""
     rp = unstable_phase(run, "rp")
     empty = len(rp) == 0
-    return UnstablePhase(unstable_onset(run), len(rp), float("nan") if empty else float(np.median(rp)),
-                         0.0 if empty else float(np.mean(rp > 0)))
+    return UnstablePhase(
+        unstable_onset(run),
+        len(rp),
+        float("nan") if empty else float(np.median(rp)),
+        0.0 if empty else float(np.mean(rp > 0)),
+    )
 
 
 def sharpness_converged(run):
@@ -121,14 +125,18 @@ def phase_table(groups):
     Columns: status, steps, the step of 95 % train accuracy, the sharpness crossing, the unstable onset,
     wall time and where the run came from; a run without sharpness measurements has neither phase step.
     """
-    lines = [f"{'experiment':<14}{'η':>8}{'status':>10}{'steps':>7}{'95 % at':>9}{'λ_max > 2/η at':>16}"
-             f"{'unstable from':>15}{'wall':>8}  run"]
+    lines = [
+        f"{'experiment':<14}{'η':>8}{'status':>10}{'steps':>7}{'95 % at':>9}{'λ_max > 2/η at':>16}"
+        f"{'unstable from':>15}{'wall':>8}  run"
+    ]
     for name, runs in groups.items():
         for eta, run in runs.items():
             measured = len(run.history.get("sharpness", ())) > 0
             cross, onset = (sharpness_crossing(run), unstable_onset(run)) if measured else (None, None)
-            lines.append(f"{name:<14}{eta_name(eta):>8}{run.status:>10}{run.steps:>7}{str(run.goal_step):>9}"
-                         f"{str(cross):>16}{str(onset):>15}{run.wall_s:>7.0f}s  {run.source}")
+            lines.append(
+                f"{name:<14}{eta_name(eta):>8}{run.status:>10}{run.steps:>7}{str(run.goal_step):>9}"
+                f"{str(cross):>16}{str(onset):>15}{run.wall_s:>7.0f}s  {run.source}"
+            )
     return "\n".join(lines)
 
 

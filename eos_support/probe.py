@@ -16,12 +16,16 @@ from .objective import ModuleLoss
 
 def _as_pair(batch, i):
     if not (isinstance(batch, (tuple, list)) and len(batch) == 2 and all(isinstance(t, torch.Tensor) for t in batch)):
-        raise ValueError(f"probe batch {i} must be a pair of tensors (inputs, targets), got {type(batch).__name__}"
-                         + (f" of length {len(batch)}" if isinstance(batch, (tuple, list)) else ""))
+        raise ValueError(
+            f"probe batch {i} must be a pair of tensors (inputs, targets), got {type(batch).__name__}"
+            + (f" of length {len(batch)}" if isinstance(batch, (tuple, list)) else "")
+        )
     x, y = batch
     if x.dim() == 0 or y.dim() == 0 or len(x) != len(y) or len(x) == 0:
-        raise ValueError(f"probe batch {i}: inputs and targets must hold the same number (> 0) of examples along "
-                         f"their first dimension, got shapes {tuple(x.shape)} and {tuple(y.shape)}")
+        raise ValueError(
+            f"probe batch {i}: inputs and targets must hold the same number (> 0) of examples along "
+            f"their first dimension, got shapes {tuple(x.shape)} and {tuple(y.shape)}"
+        )
     return x, y
 
 
@@ -38,8 +42,9 @@ def as_batches(probe, batches=None, device=None):
         pairs = list(probe)
     elif hasattr(probe, "__iter__"):
         if batches is None or int(batches) < 1:
-            raise ValueError("the probe is an iterable (a DataLoader?): pass probe_batches=k to use its first k "
-                             "batches")
+            raise ValueError(
+                "the probe is an iterable (a DataLoader?): pass probe_batches=k to use its first k batches"
+            )
         with torch.random.fork_rng(devices=[]):
             pairs = []
             for batch in probe:

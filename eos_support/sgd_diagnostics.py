@@ -13,6 +13,7 @@ from torch.func import grad, grad_and_value, vmap
 from .checks import check_eta, check_finite, check_gradient, check_step, check_theta, scalar
 from .diagnostics import gauss_legendre
 
+
 @dataclass(frozen=True)
 class SGDProgress:
     """E[RP(θ)] of SGD θ⁺ = θ − η g (Definition 3) and the right sides of Appendix A and (5.1).

@@ -43,8 +43,16 @@ def loss_and_progress(run, first):
     progress_levels(ax2, legend=True)
     for ax in (ax1, ax2):
         shade_window(ax, first, int(ep[-1]), label="window" if ax is ax2 else None)
-    ax2.errorbar(ep, h["erp_cv"], yerr=h["erp_cv_se"], fmt="o-", ms=3, capsize=2, color=COLORS[1],
-                 label=f"E[RP], η = {eta_name(run.eta)}")
+    ax2.errorbar(
+        ep,
+        h["erp_cv"],
+        yerr=h["erp_cv_se"],
+        fmt="o-",
+        ms=3,
+        capsize=2,
+        color=COLORS[1],
+        label=f"E[RP], η = {eta_name(run.eta)}",
+    )
     ax2.set_xlabel("epoch")
     ax2.set_ylabel("E[RP(θ)]")
     ax2.legend(loc="lower right", ncols=2)
@@ -56,18 +64,33 @@ def both_sides(runs, first):
 
     ``runs`` maps η to its run; the two estimates are drawn 0.12 epoch apart to keep both visible.
     """
-    fig, axes = plt.subplots(len(runs), 1, sharex=True, squeeze=False,
-                             figsize=figsize(1, len(runs), height=2.1))
+    fig, axes = plt.subplots(len(runs), 1, sharex=True, squeeze=False, figsize=figsize(1, len(runs), height=2.1))
     axes = axes[:, 0]
     for ax, (eta, run) in zip(axes, runs.items()):
         h = run.history
         ep = h["epoch"]
         progress_levels(ax)
         shade_window(ax, first, int(ep[-1]))
-        ax.errorbar(ep - 0.12, h["erp_cv"], yerr=h["erp_cv_se"], fmt="o-", ms=3, capsize=2, color=COLORS[1],
-                    label="E[RP] (left side)")
-        ax.errorbar(ep + 0.12, h["rhs"], yerr=h["rhs_se"], fmt="s--", ms=3, capsize=2, color=COLORS[0],
-                    label="right side of (5.1)")
+        ax.errorbar(
+            ep - 0.12,
+            h["erp_cv"],
+            yerr=h["erp_cv_se"],
+            fmt="o-",
+            ms=3,
+            capsize=2,
+            color=COLORS[1],
+            label="E[RP] (left side)",
+        )
+        ax.errorbar(
+            ep + 0.12,
+            h["rhs"],
+            yerr=h["rhs_se"],
+            fmt="s--",
+            ms=3,
+            capsize=2,
+            color=COLORS[0],
+            label="right side of (5.1)",
+        )
         ax.set_ylabel(f"η = {eta_name(eta)}")
     axes[0].legend(loc="upper left", ncols=2)
     axes[-1].set_xlabel("epoch")

@@ -20,6 +20,7 @@ from .phases import eta_name
 from .sgd_diagnostics import expected_relative_progress, minibatch_gradients
 from .significance import longest_run, run_chance, wilson_interval
 
+
 def window(epochs: int, transient: float) -> range:
     """The epoch ends ⌈transient·E⌉ + 1 … E of a run of E = ``epochs`` epochs: those after its transient."""
     first = math.ceil(round(transient * epochs, 9)) + 1  # round: 0.2 · 25 is 5, not 5.000…1
@@ -51,8 +52,11 @@ class LongRunLoss:
 
     def as_measured(self) -> dict:
         """What the claim of Experiment 7 reports."""
-        return {"last / initial loss": self.last / self.initial, "window's mean loss": self.late,
-                "first epochs' mean loss": self.early}
+        return {
+            "last / initial loss": self.last / self.initial,
+            "window's mean loss": self.late,
+            "first epochs' mean loss": self.early,
+        }
 
 
 def long_run_loss(run, transient) -> LongRunLoss:
@@ -60,8 +64,9 @@ def long_run_loss(run, transient) -> LongRunLoss:
     loss = np.asarray(run.history["loss"], dtype=float)
     ends = window(run.options.epochs, transient)
     late = in_window(run, "loss", transient)
-    return LongRunLoss(initial=loss[0], last=late[-1], early=loss[: ends.start].mean(), late=late.mean(),
-                       first=ends.start)
+    return LongRunLoss(
+        initial=loss[0], last=late[-1], early=loss[: ends.start].mean(), late=late.mean(), first=ends.start
+    )
 
 
 @dataclass(frozen=True)
@@ -93,30 +98,44 @@ class ProgressSigns:
 
     def as_measured(self) -> dict:
         """What the claim of Experiment 7 on E[RP] reports."""
-        return {"window": f"epoch ends {self.first}–{self.last}", "median": self.median,
-                "longest run with estimate − 2 SE > 0": self.longest, "from epoch": self.longest_from,
-                "chance of one as long": self.chance}
+        return {
+            "window": f"epoch ends {self.first}–{self.last}",
+            "median": self.median,
+            "longest run with estimate − 2 SE > 0": self.longest,
+            "from epoch": self.longest_from,
+            "chance of one as long": self.chance,
+        }
 
     def __str__(self):
         lo, hi = self.wilson
-        run = (f"{self.longest} epoch end(s) from epoch {self.longest_from}" if self.longest else "none")
-        return (f"window: epoch ends {self.first}–{self.last} ({self.ends}); median E[RP] {self.median:+.4f}; "
-                f"estimate >= 0 at {self.at_or_above} ({self.share:.0%}, 95 % Wilson interval "
-                f"{lo:.0%}–{hi:.0%}); longest run with estimate − 2 SE > 0: {run}, chance of one as long "
-                f"{self.chance:.3g}")
+        run = f"{self.longest} epoch end(s) from epoch {self.longest_from}" if self.longest else "none"
+        return (
+            f"window: epoch ends {self.first}–{self.last} ({self.ends}); median E[RP] {self.median:+.4f}; "
+            f"estimate >= 0 at {self.at_or_above} ({self.share:.0%}, 95 % Wilson interval "
+            f"{lo:.0%}–{hi:.0%}); longest run with estimate − 2 SE > 0: {run}, chance of one as long "
+            f"{self.chance:.3g}"
+        )
 
 
 def progress_signs(run, transient, p_significant) -> ProgressSigns:
     """:class:`ProgressSigns` of an SGD ``run``'s ``erp_cv`` ± ``erp_cv_se`` over its window; each epoch end
-    is significant by chance alone with probability ``p_significant``."""
+    is significant by chance alone with probability ``p_significant``.
+    """
     erp, se = in_window(run, "erp_cv", transient), in_window(run, "erp_cv_se", transient)
     ends = window(run.options.epochs, transient)
     k, n = int(np.sum(erp >= 0)), len(erp)
     longest, start = longest_run(erp - 2 * se > 0)
-    return ProgressSigns(first=ends.start, last=ends.stop - 1, ends=n, median=float(np.median(erp)),
-                         at_or_above=k, wilson=wilson_interval(k, n), longest=longest,
-                         longest_from=ends.start + start if longest else -1,
-                         chance=run_chance(n, longest, p_significant))
+    return ProgressSigns(
+        first=ends.start,
+        last=ends.stop - 1,
+        ends=n,
+        median=float(np.median(erp)),
+        at_or_above=k,
+        wilson=wilson_interval(k, n),
+        longest=longest,
+        longest_from=ends.start + start if longest else -1,
+        chance=run_chance(n, longest, p_significant),
+    )
 
 
 @dataclass(frozen=True)
@@ -140,8 +159,10 @@ class Agreement:
 
     def describe(self, label):
         """One line for the run called ``label`` (e.g. its activation)."""
-        return (f"{label:>5} {'η = ' + eta_name(self.eta):>10}: max |gap| + 2 SE {self.bound:.4f} "
-                f"(epoch {self.bound_at}); E[RP] estimate > 0 at {self.positive:.0%} of the window")
+        return (
+            f"{label:>5} {'η = ' + eta_name(self.eta):>10}: max |gap| + 2 SE {self.bound:.4f} "
+            f"(epoch {self.bound_at}); E[RP] estimate > 0 at {self.positive:.0%} of the window"
+        )
 
 
 def agreement(run, transient) -> Agreement:
@@ -149,8 +170,12 @@ def agreement(run, transient) -> Agreement:
     bound = np.abs(in_window(run, "gap", transient)) + 2 * in_window(run, "gap_se", transient)
     ok = run.status == "max_epochs" and np.isfinite(bound).all()
     at = window(run.options.epochs, transient).start + int(np.nanargmax(bound)) if ok else -1
-    return Agreement(eta=run.eta, bound=float(np.max(bound)) if ok else math.inf, bound_at=at,
-                     positive=float(np.mean(in_window(run, "erp_cv", transient) > 0)))
+    return Agreement(
+        eta=run.eta,
+        bound=float(np.max(bound)) if ok else math.inf,
+        bound_at=at,
+        positive=float(np.mean(in_window(run, "erp_cv", transient) > 0)),
+    )
 
 
 def identity_at(f, theta, options, nodes, seed=0):

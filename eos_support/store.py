@@ -31,8 +31,18 @@ from .system import atomic_write
 
 FORMAT = 2
 PACKAGE = Path(__file__).parent
-COMPUTING_MODULES = ("checks.py", "curvature.py", "diagnostics.py", "sgd_diagnostics.py", "objective.py",
-                     "store.py", "train/__init__.py", "train/loop.py", "train/gd.py", "train/sgd.py")
+COMPUTING_MODULES = (
+    "checks.py",
+    "curvature.py",
+    "diagnostics.py",
+    "sgd_diagnostics.py",
+    "objective.py",
+    "store.py",
+    "train/__init__.py",
+    "train/loop.py",
+    "train/gd.py",
+    "train/sgd.py",
+)
 """The modules whose code decides a run's numbers; the model's own code enters through :func:`model_key`."""
 
 
@@ -45,8 +55,13 @@ def _code(path: Path) -> str:
     tree = ast.parse(path.read_text(encoding="utf-8"))
     for node in ast.walk(tree):
         body = getattr(node, "body", None)
-        if isinstance(body, list) and body and isinstance(body[0], ast.Expr) \
-                and isinstance(body[0].value, ast.Constant) and isinstance(body[0].value.value, str):
+        if (
+            isinstance(body, list)
+            and body
+            and isinstance(body[0], ast.Expr)
+            and isinstance(body[0].value, ast.Constant)
+            and isinstance(body[0].value.value, str)
+        ):
             node.body = body[1:] or [ast.Pass()]
     return ast.dump(tree)
 
@@ -54,7 +69,8 @@ def _code(path: Path) -> str:
 @lru_cache(maxsize=1)
 def code_version() -> str:
     """The package version and a hash of :data:`COMPUTING_MODULES`' code: an edit of what they compute
-    invalidates stored runs; an edit of a docstring or a comment does not."""
+    invalidates stored runs; an edit of a docstring or a comment does not.
+    """
     h = hashlib.sha256()
     for name in COMPUTING_MODULES:
         h.update(_code(PACKAGE / name).encode())
@@ -99,8 +115,10 @@ def _attribute_key(owner, name, value):
         return repr(value)
     text = repr(value)
     if _ADDRESS.search(text):
-        raise UncacheableError(f"the attribute {owner}.{name} prints as {text!r}, a memory address: it cannot key "
-                               "a cached run. Pass cache=None, or keep the attribute a number, string or tensor")
+        raise UncacheableError(
+            f"the attribute {owner}.{name} prints as {text!r}, a memory address: it cannot key "
+            "a cached run. Pass cache=None, or keep the attribute a number, string or tensor"
+        )
     return text
 
 
@@ -113,13 +131,15 @@ def _class_source(cls) -> str:
     except (TypeError, OSError) as error:
         raise UncacheableError(
             f"the source of {cls.__qualname__} cannot be read ({error}), so an edit of its forward() would "
-            "go unnoticed by the run cache: pass cache=None, or define the class in a .py file") from None
+            "go unnoticed by the run cache: pass cache=None, or define the class in a .py file"
+        ) from None
 
 
 def model_key(model: torch.nn.Module) -> str:
     """A hash of the model's code and configuration: for every submodule, its class's source file, its
     ``extra_repr``, its parameters' names and shapes, its plain attributes (a hyper-parameter kept as
-    ``self.scale = 2`` included) and its buffers' contents. Parameter values enter the key through θ⁰."""
+    ``self.scale = 2`` included) and its buffers' contents. Parameter values enter the key through θ⁰.
+    """
     h = hashlib.sha256()
     for path, module in model.named_modules():
         for cls in type(module).__mro__:
@@ -190,8 +210,11 @@ class RunStore:
             return f"it was written by eos_support {state.get('version')}, this is {code_version()}"
         theirs = state.get("config")
         if theirs != self.config:
-            keys = sorted(k for k in set(self.config) | set(theirs or {})
-                          if not isinstance(theirs, dict) or theirs.get(k) != self.config.get(k))
+            keys = sorted(
+                k
+                for k in set(self.config) | set(theirs or {})
+                if not isinstance(theirs, dict) or theirs.get(k) != self.config.get(k)
+            )
             return f"it was computed for another configuration ({', '.join(keys)} differ)"
         return None
 
@@ -204,6 +227,7 @@ class RunStore:
         return self._read(self.partial)
 
     def save_checkpoint(self, state):
+        """Store the unfinished run's checkpoint (atomically; it replaces the previous one)."""
         self._write(self.partial, state)
 
     def save(self, state):

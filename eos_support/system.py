@@ -9,7 +9,8 @@ from pathlib import Path
 
 def device_name(device=None) -> str:
     """``"cpu"``, or ``"cuda:<GPU name>"`` for a CUDA device (the current one when ``device`` is None
-    and torch sees a GPU). Never raises: a claim or a run must be recordable without CUDA."""
+    and torch sees a GPU). Never raises: a claim or a run must be recordable without CUDA.
+    """
     try:
         import torch
 

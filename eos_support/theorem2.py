@@ -84,7 +84,7 @@ class Approximation:
     @property
     def unstable(self) -> np.ndarray:
         """The errors over the unstable phase (empty when there is none)."""
-        return self.errors[self.onset:] if self.onset is not None else self.errors[:0]
+        return self.errors[self.onset :] if self.onset is not None else self.errors[:0]
 
     @property
     def median(self) -> float:
@@ -118,10 +118,14 @@ def approximation_table(runs) -> str:
     Columns: status, steps, first and last loss, the start of the unstable phase, and the median error
     of (4.3) over the stable and over the unstable phase.
     """
-    lines = [f"{'depth':>5} {'η':>7} {'status':>9} {'steps':>6} {'loss':>17} {'unstable from':>14}"
-             f" {'(4.3) error: stable':>20} {'unstable':>9}"]
+    lines = [
+        f"{'depth':>5} {'η':>7} {'status':>9} {'steps':>6} {'loss':>17} {'unstable from':>14}"
+        f" {'(4.3) error: stable':>20} {'unstable':>9}"
+    ]
     for (depth, eta), run in runs.items():
         h, a = run.history, approximation(run)
-        lines.append(f"{depth:5d} {eta_name(eta):>7} {run.status:>9} {run.steps:6d} {h['loss'][0]:7.3g} → "
-                     f"{h['loss'][-1]:7.3g} {str(a.onset):>14} {a.stable_median:20.3g} {a.unstable_median:9.3g}")
+        lines.append(
+            f"{depth:5d} {eta_name(eta):>7} {run.status:>9} {run.steps:6d} {h['loss'][0]:7.3g} → "
+            f"{h['loss'][-1]:7.3g} {str(a.onset):>14} {a.stable_median:20.3g} {a.unstable_median:9.3g}"
+        )
     return "\n".join(lines)

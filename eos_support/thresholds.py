@@ -35,7 +35,8 @@ class Threshold:
 
 def hyperparameters(optimizer, keys):
     """{key: value} of ``optimizer.param_groups``; all groups must agree on each key (a learning rate
-    that is a tensor is read as a float)."""
+    that is a tensor is read as a float).
+    """
 
     def read(group, key):
         value = group[key]
@@ -79,8 +80,9 @@ def _sgd(optimizer, kind):
     if hp["maximize"]:
         raise ValueError("the optimizer maximizes (maximize=True): the stability thresholds are for minimisation")
     if kind == "preconditioned":
-        raise ValueError("the preconditioned sharpness refers to Adam's preconditioner: use sharpness='hessian' or "
-                         "'batch' with SGD")
+        raise ValueError(
+            "the preconditioned sharpness refers to Adam's preconditioner: use sharpness='hessian' or 'batch' with SGD"
+        )
     eta, beta, tau, wd = hp["lr"], hp["momentum"], hp["dampening"], hp["weight_decay"]
     value = momentum_threshold(eta, beta, tau, hp["nesterov"]) - wd
     if hp["nesterov"]:
@@ -102,13 +104,25 @@ def _adam(optimizer, kind):
         raise ValueError("the optimizer maximizes (maximize=True): the stability thresholds are for minimisation")
     name = type(optimizer).__name__
     if kind != "preconditioned":
-        return Threshold(None, kind, "", "", f"{name}'s threshold refers to the preconditioned sharpness λ_max(P⁻¹H): "
-                                             "use sharpness='preconditioned'")
+        return Threshold(
+            None,
+            kind,
+            "",
+            "",
+            f"{name}'s threshold refers to the preconditioned sharpness λ_max(P⁻¹H): use sharpness='preconditioned'",
+        )
     eta, beta1, wd = hp["lr"], hp["betas"][0], hp["weight_decay"]
-    note = ("the bias correction 1/(1 − β₁ᵗ) of the first moment is left out (it is < 1.01 after 44 steps at β₁ = 0.9)"
-            + (f"; weight decay {wd:g} is left out (it shifts the threshold by O(weight decay))" if wd else ""))
-    return Threshold(momentum_threshold(eta, beta1, dampening=beta1), kind, "(2 + 2β₁)/((1 − β₁)η)",
-                     "Adam with a frozen preconditioner (Cohen et al. 2022)", note)
+    note = (
+        "the bias correction 1/(1 − β₁ᵗ) of the first moment is left out (it is < 1.01 after 44 steps at β₁ = 0.9)"
+        + (f"; weight decay {wd:g} is left out (it shifts the threshold by O(weight decay))" if wd else "")
+    )
+    return Threshold(
+        momentum_threshold(eta, beta1, dampening=beta1),
+        kind,
+        "(2 + 2β₁)/((1 − β₁)η)",
+        "Adam with a frozen preconditioner (Cohen et al. 2022)",
+        note,
+    )
 
 
 def default_sharpness(optimizer):
@@ -134,8 +148,10 @@ def stability_threshold(optimizer, sharpness=None):
     if isinstance(optimizer, torch.optim.SGD):
         return _sgd(optimizer, kind)
     if kind == "preconditioned":
-        raise ValueError(f"the preconditioned sharpness is defined for Adam and AdamW, not {type(optimizer).__name__}: "
-                         "use sharpness='hessian' or 'batch'")
+        raise ValueError(
+            f"the preconditioned sharpness is defined for Adam and AdamW, not {type(optimizer).__name__}: "
+            "use sharpness='hessian' or 'batch'"
+        )
     return Threshold(None, kind, "", "", f"no stability threshold is known for {type(optimizer).__name__}")
 
 

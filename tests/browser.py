@@ -75,8 +75,7 @@ class Chromium:
             os.dup2(from_child_w, 4)
 
         self.process = subprocess.Popen(
-            [executable, *FLAGS, f"--user-data-dir={self._profile}",
-             f"--window-size={width},{height}", "about:blank"],
+            [executable, *FLAGS, f"--user-data-dir={self._profile}", f"--window-size={width},{height}", "about:blank"],
             stdin=subprocess.DEVNULL,
             stdout=subprocess.DEVNULL,
             stderr=subprocess.PIPE,
@@ -90,21 +89,22 @@ class Chromium:
         self._events: list[dict] = []
         self.session = None
         target = self.command("Target.createTarget", url="about:blank")["targetId"]
-        self.session = self.command("Target.attachToTarget", targetId=target, flatten=True)[
-            "sessionId"
-        ]
+        self.session = self.command("Target.attachToTarget", targetId=target, flatten=True)["sessionId"]
         for domain in ("Page", "Runtime", "Log", "Network"):
             self.command(f"{domain}.enable")
         self.command(
             "Emulation.setDeviceMetricsOverride",
-            width=width, height=height, deviceScaleFactor=1, mobile=False,
+            width=width,
+            height=height,
+            deviceScaleFactor=1,
+            mobile=False,
         )
 
     # -- the protocol ------------------------------------------------------------------------
     def _send(self, message: dict) -> None:
         data = json.dumps(message).encode() + b"\0"
         while data:
-            data = data[os.write(self._to_child, data):]
+            data = data[os.write(self._to_child, data) :]
 
     def _receive(self, deadline: float) -> dict:
         import select
@@ -116,8 +116,7 @@ class Chromium:
             ready, _, _ = select.select([self._from_child], [], [], min(left, 1.0))
             if not ready:
                 if self.process.poll() is not None:
-                    raise BrowserError(f"Chromium exited with code {self.process.returncode}: "
-                                       f"{self._stderr_tail()}")
+                    raise BrowserError(f"Chromium exited with code {self.process.returncode}: {self._stderr_tail()}")
                 continue
             chunk = os.read(self._from_child, 1 << 20)
             if not chunk:
@@ -159,8 +158,12 @@ class Chromium:
     def evaluate(self, expression: str, timeout: float | None = None):
         """The value of a JavaScript expression in the page (promises awaited)."""
         result = self.command(
-            "Runtime.evaluate", _timeout=timeout, expression=expression, awaitPromise=True,
-            returnByValue=True, timeout=int(1000 * (timeout or self.timeout)),
+            "Runtime.evaluate",
+            _timeout=timeout,
+            expression=expression,
+            awaitPromise=True,
+            returnByValue=True,
+            timeout=int(1000 * (timeout or self.timeout)),
         )
         if "exceptionDetails" in result:
             raise BrowserError(f"{expression[:80]}…: {_describe_exception(result['exceptionDetails'])}")
@@ -198,8 +201,7 @@ class Chromium:
             elif method == "Network.requestWillBeSent":
                 failed[p["requestId"]] = p["request"]["url"]
             elif method == "Network.loadingFailed" and not p.get("canceled"):
-                errors.append(f"failed to load {failed.get(p['requestId'], '?')}: "
-                              f"{p.get('errorText')}")
+                errors.append(f"failed to load {failed.get(p['requestId'], '?')}: {p.get('errorText')}")
         self._events = [e for e in self._events if e["method"] == "Network.requestWillBeSent"]
         return list(dict.fromkeys(errors))
 
@@ -209,7 +211,9 @@ class Chromium:
         size = metrics.get("cssContentSize") or metrics["contentSize"]
         height = int(min(max(size["height"], self.height), max_height))
         shot = self.command(
-            "Page.captureScreenshot", format="png", captureBeyondViewport=True,
+            "Page.captureScreenshot",
+            format="png",
+            captureBeyondViewport=True,
             clip={"x": 0, "y": 0, "width": self.width, "height": height, "scale": 1},
         )
         path = Path(path)
@@ -273,9 +277,7 @@ def serve(folder):
     where ``missing`` collects the paths that got a 404."""
     missing: list[str] = []
     handler = type("Handler", (_QuietHandler,), {"missing": missing})
-    server = http.server.ThreadingHTTPServer(
-        ("127.0.0.1", 0), functools.partial(handler, directory=str(folder))
-    )
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), functools.partial(handler, directory=str(folder)))
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()
     try:

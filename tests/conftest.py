@@ -14,8 +14,11 @@ TEST_REGISTRY = REPO / "tests" / "data" / "registry.yml"
 
 def claimbook(name: str) -> str:
     """Chapter code that creates chapter ``name``'s ClaimBook on the tests' registry of claims."""
-    return (f"from eos_support.book import registry\nfrom eos_support.book.claims import ClaimBook\n"
-            f"claims = ClaimBook({name!r}, profile, claims_dir, device='cpu', registry=registry.load(r'{TEST_REGISTRY}'))")
+    return (
+        f"from eos_support.book import registry\nfrom eos_support.book.claims import ClaimBook\n"
+        f"claims = ClaimBook({name!r}, profile, claims_dir, device='cpu', registry=registry.load(r'{TEST_REGISTRY}'))"
+    )
+
 
 HEADER = """\
 ---
@@ -39,14 +42,20 @@ results_dir = None
 ```
 """
 
-GOOD = HEADER + """
+GOOD = (
+    HEADER
+    + """
 # Good chapter
 
 Some math: $f(\\theta) = 20\\theta_1^2 + \\theta_2^2$.
 
-""" + PARAMETERS + """
+"""
+    + PARAMETERS
+    + """
 ```{code-cell} ipython3
-""" + claimbook("good") + """
+"""
+    + claimbook("good")
+    + """
 claims.check("sums", measured=1 + 1, holds=1 + 1 == 2)
 claims.table()
 ```
@@ -55,11 +64,16 @@ claims.table()
 claims.finish()
 ```
 """
+)
 
-BAD = HEADER + """
+BAD = (
+    HEADER
+    + """
 # Bad chapter
 
-""" + PARAMETERS + """
+"""
+    + PARAMETERS
+    + """
 ```{code-cell} ipython3
 x = 1
 ```
@@ -72,6 +86,7 @@ y = x / 0
 print("never reached")
 ```
 """
+)
 
 
 def make_mini_book(root: Path, chapters=("good", "bad")) -> Path:

@@ -62,7 +62,7 @@ def shard(name, world, rank):
     a, b = bounds(PROBE, world, SCENARIOS[name]["split"])[rank]
     if SCENARIOS[name]["sharpness"] != "batch":
         return x[a:b], y[a:b]
-    return [(x[i: min(i + CHUNK, b)], y[i: min(i + CHUNK, b)]) for i in range(a, b, CHUNK)]
+    return [(x[i : min(i + CHUNK, b)], y[i : min(i + CHUNK, b)]) for i in range(a, b, CHUNK)]
 
 
 def train(name, probe, world=1, rank=0, wrap=None, monitor=True, loss="ce", before=None):
@@ -79,7 +79,7 @@ def train(name, probe, world=1, rank=0, wrap=None, monitor=True, loss="ce", befo
             before(t)
         start = t * BATCH + rank * share
         opt.zero_grad()
-        nn.functional.cross_entropy(model(x[start: start + share]), y[start: start + share]).backward()
+        nn.functional.cross_entropy(model(x[start : start + share]), y[start : start + share]).backward()
         opt.step()
     return model, opt, mon
 
@@ -121,8 +121,9 @@ def monitored(name, world, rank):
     eos_support.monitor.top_eigen = counting(eos_support.monitor.top_eigen, hvps)
     eos_support.probe.top_eigen = counting(eos_support.probe.top_eigen, hvps)
     try:
-        model, opt, mon = train(name, shard(name, world, rank), world, rank, wrap=ddp,
-                                before=lambda t: steps.append(calls[0]))
+        model, opt, mon = train(
+            name, shard(name, world, rank), world, rank, wrap=ddp, before=lambda t: steps.append(calls[0])
+        )
         steps.append(calls[0])
     finally:
         dist.all_reduce = all_reduce
@@ -130,8 +131,13 @@ def monitored(name, world, rank):
         eos_support.probe.top_eigen = eos_support.probe.top_eigen.__wrapped__
     identical = all(torch.equal(a, b) for a, b in zip(state(plain_model, plain_opt), state(model, opt)))
     per_step = [b - a for a, b in zip(steps, steps[1:])]
-    return dict(history=history(mon), identical=identical, all_reduces=per_step, hvps=hvps,
-                plot_is_none=mon.plot() is None if rank else None)
+    return dict(
+        history=history(mon),
+        identical=identical,
+        all_reduces=per_step,
+        hvps=hvps,
+        plot_is_none=mon.plot() is None if rank else None,
+    )
 
 
 def failing_loss(rank, failing, fail_at):

@@ -40,8 +40,7 @@ def run(cache=None, steps=STEPS, checkpoint_s=0.2):
     torch.set_num_threads(1)
     try:
         model, data = problem()
-        return train_gd(model, data, "ce", eta=0.5, max_steps=steps, cache=cache, checkpoint_s=checkpoint_s,
-                        **OPTIONS)
+        return train_gd(model, data, "ce", eta=0.5, max_steps=steps, cache=cache, checkpoint_s=checkpoint_s, **OPTIONS)
     finally:
         torch.set_num_threads(threads)
 

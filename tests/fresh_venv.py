@@ -32,8 +32,23 @@ def build_wheel(folder: Path) -> Path:
     for name in ("pyproject.toml", "README.md"):
         shutil.copy2(REPO / name, source / name)
     shutil.copytree(REPO / "eos_support", source / "eos_support", ignore=shutil.ignore_patterns("__pycache__"))
-    subprocess.run([sys.executable, "-m", "pip", "wheel", "--quiet", "--no-deps", "--no-build-isolation",
-                    "--wheel-dir", str(folder), str(source)], check=True, capture_output=True, text=True)
+    subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "pip",
+            "wheel",
+            "--quiet",
+            "--no-deps",
+            "--no-build-isolation",
+            "--wheel-dir",
+            str(folder),
+            str(source),
+        ],
+        check=True,
+        capture_output=True,
+        text=True,
+    )
     return next(folder.glob("eos_book-*.whl"))
 
 
@@ -71,8 +86,9 @@ def closure(requirements) -> list[metadata.Distribution]:
             dist = metadata.distribution(requirement.name)
         except metadata.PackageNotFoundError:
             raise AssertionError(f"{requirement} is not installed here: pip install -e '.[dev]'") from None
-        assert requirement.specifier.contains(dist.version, prereleases=True), \
+        assert requirement.specifier.contains(dist.version, prereleases=True), (
             f"{requirement} is wanted, {dist.metadata['Name']} {dist.version} is installed"
+        )
         found[key[0]] = dist
         todo += [r for r in map(Requirement, dist.requires or []) if _applies(r, requirement.extras)]
     return list(found.values())
@@ -95,8 +111,23 @@ def fresh_venv(folder: Path, wheel: Path, extras=(), also=()) -> Path:
     site = Path(run(python, "-c", "import sysconfig; print(sysconfig.get_paths()['purelib'])").stdout.strip())
     for dist in closure(wheel_requirements(wheel, extras) + [Requirement(r) for r in also]):
         _link(dist, site)
-    subprocess.run([sys.executable, "-m", "pip", "--python", str(python), "install", "--quiet", "--no-deps",
-                    "--no-index", str(wheel)], check=True, capture_output=True, text=True)
+    subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "pip",
+            "--python",
+            str(python),
+            "install",
+            "--quiet",
+            "--no-deps",
+            "--no-index",
+            str(wheel),
+        ],
+        check=True,
+        capture_output=True,
+        text=True,
+    )
     return python
 
 
@@ -105,5 +136,11 @@ def run(python: Path, *args, cwd=None, timeout=600) -> subprocess.CompletedProce
     the variables that would let it see other packages."""
     env = {k: v for k, v in os.environ.items() if k not in ("PYTHONPATH", "PYTHONHOME", "VIRTUAL_ENV")}
     env.update(PYTHONNOUSERSITE="1", OMP_NUM_THREADS="1")
-    return subprocess.run([str(python), *map(str, args)], cwd=cwd or Path(python).parent, env=env,
-                          capture_output=True, text=True, timeout=timeout)
+    return subprocess.run(
+        [str(python), *map(str, args)],
+        cwd=cwd or Path(python).parent,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+    )

@@ -9,11 +9,11 @@ import numpy as np
 def recorded_run(eta=0.5, steps=40, onset=20, every=5, taus=8, status="acc_goal"):
     """A stand-in for a GD :class:`~eos_support.train.Run` whose unstable phase starts at ``onset``.
 
-    Before it: RP = −0.99 and a sharpness of 0.5·(2/η), crossing to 1.2·(2/η) at the measurement ``every``
-    steps before ``onset``; from ``onset`` on RP alternates +0.2, −0.2. L(θᵗ; η∇f(θᵗ)) = (2/η)(RP + 1),
-    so (4.3) holds exactly; the loss moves by η·RP (‖∇f‖² = 1). Every Lanczos residual is 1e-6, below the
-tolerance 1e-4. The τ-profiles are flat with a slope
-    of 10 % across τ; both float64 sides of (4.2) agree to 1e-15.
+        Before it: RP = −0.99 and a sharpness of 0.5·(2/η), crossing to 1.2·(2/η) at the measurement ``every``
+        steps before ``onset``; from ``onset`` on RP alternates +0.2, −0.2. L(θᵗ; η∇f(θᵗ)) = (2/η)(RP + 1),
+        so (4.3) holds exactly; the loss moves by η·RP (‖∇f‖² = 1). Every Lanczos residual is 1e-6, below the
+    tolerance 1e-4. The τ-profiles are flat with a slope
+        of 10 % across τ; both float64 sides of (4.2) agree to 1e-15.
     """
     t = np.arange(steps)
     rp = np.where(t < onset, -0.99, np.where((t - onset) % 2 == 0, 0.2, -0.2)).astype(np.float32)
@@ -27,11 +27,30 @@ tolerance 1e-4. The τ-profiles are flat with a slope
     float64_step = np.arange(0, steps + 1, 10)
     rp64 = rp[np.minimum(float64_step, steps - 1)].astype(np.float64)
     snapshot_step = np.arange(0, steps + 1, 10)
-    history = dict(loss=loss, accuracy=np.linspace(0.1, 0.96, steps + 1, dtype=np.float32), rp=rp, ds=ds,
-                   sharpness_step=sharpness_step, sharpness=sharpness,
-                   sharpness_residual=np.full(len(sharpness_step), 1e-6), profile_step=profile_step,
-                   profile=profile.astype(np.float32), taus=tau, float64_step=float64_step, rp64=rp64,
-                   theorem2_rp64=rp64 + 1e-15, snapshot_step=snapshot_step,
-                   snapshot=np.zeros((len(snapshot_step), 3), np.float32))
-    return SimpleNamespace(eta=eta, history=history, status=status, steps=steps, goal_step=steps - 1,
-                           wall_s=1.0, source="stored", options=SimpleNamespace(diverge_factor=1e3, sharpness_tol=1e-4))
+    history = dict(
+        loss=loss,
+        accuracy=np.linspace(0.1, 0.96, steps + 1, dtype=np.float32),
+        rp=rp,
+        ds=ds,
+        sharpness_step=sharpness_step,
+        sharpness=sharpness,
+        sharpness_residual=np.full(len(sharpness_step), 1e-6),
+        profile_step=profile_step,
+        profile=profile.astype(np.float32),
+        taus=tau,
+        float64_step=float64_step,
+        rp64=rp64,
+        theorem2_rp64=rp64 + 1e-15,
+        snapshot_step=snapshot_step,
+        snapshot=np.zeros((len(snapshot_step), 3), np.float32),
+    )
+    return SimpleNamespace(
+        eta=eta,
+        history=history,
+        status=status,
+        steps=steps,
+        goal_step=steps - 1,
+        wall_s=1.0,
+        source="stored",
+        options=SimpleNamespace(diverge_factor=1e3, sharpness_tol=1e-4),
+    )

@@ -2,14 +2,14 @@
 
 import pytest
 import torch
-from hypothesis import given, settings, strategies as st
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
+from cases import random_spd, small_network, smooth_cost
 from eos_support.along import progress_along, relative_progress_along, theorem2_rp_along
 from eos_support.diagnostics import directional_smoothness, relative_progress
 from eos_support.objective import ModuleLoss
 from eos_support.toy import quadratic
-
-from cases import random_spd, small_network, smooth_cost
 
 seeds = st.integers(0, 10_000)
 
@@ -37,8 +37,9 @@ def test_quadratic_closed_forms_for_any_u(seed, d, scale):
 @given(seed=seeds, d=st.integers(1, 12), scale=st.floats(1e-2, 1.0))
 def test_theorem2_along_any_u_is_an_identity_in_float64(seed, d, scale):
     f, theta, u = smooth_cost(d, seed), _vector(d, seed + 1), _vector(d, seed + 2, scale)
-    assert theorem2_rp_along(f, theta, u, nodes=64) == pytest.approx(relative_progress_along(f, theta, u),
-                                                                     rel=1e-8, abs=1e-10)
+    assert theorem2_rp_along(f, theta, u, nodes=64) == pytest.approx(
+        relative_progress_along(f, theta, u), rel=1e-8, abs=1e-10
+    )
 
 
 def test_theorem2_along_a_momentum_update_of_a_network():

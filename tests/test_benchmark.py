@@ -11,9 +11,22 @@ REPO = Path(__file__).resolve().parents[1]
 
 def test_benchmark_smoke_runs_and_every_fast_path_agrees_with_the_reference(tmp_path):
     proc = subprocess.run(
-        [sys.executable, str(REPO / "benchmarks" / "bench.py"), "--size", "smoke", "--device", "cpu",
-         "--threads", "1", "--out", str(tmp_path)],
-        cwd=REPO, capture_output=True, text=True, timeout=900,
+        [
+            sys.executable,
+            str(REPO / "benchmarks" / "bench.py"),
+            "--size",
+            "smoke",
+            "--device",
+            "cpu",
+            "--threads",
+            "1",
+            "--out",
+            str(tmp_path),
+        ],
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+        timeout=900,
     )
     assert proc.returncode == 0, proc.stdout[-4000:] + proc.stderr[-4000:]
     assert "| row | what | target | package |" in proc.stdout

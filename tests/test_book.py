@@ -34,9 +34,19 @@ def test_repository_toc_order():
     toc = yaml.safe_load((REPO / "_toc.yml").read_text())
     assert toc["format"] == "jb-book" and toc["root"] == "book/intro"
     assert [c["file"] for c in toc["chapters"]] == [
-        "book/quadratics", "book/stationary_points", "book/causes", "book/relative_progress",
-        "book/directional_smoothness", "book/theorem2", "book/relu_depth", "book/sharpness",
-        "book/sgd", "book/beyond", "book/scorecard", "book/api", "book/bibliography",
+        "book/quadratics",
+        "book/stationary_points",
+        "book/causes",
+        "book/relative_progress",
+        "book/directional_smoothness",
+        "book/theorem2",
+        "book/relu_depth",
+        "book/sharpness",
+        "book/sgd",
+        "book/beyond",
+        "book/scorecard",
+        "book/api",
+        "book/bibliography",
     ]
 
 
@@ -78,8 +88,9 @@ def test_executed_notebooks_hide_the_parameters(executed_mini_book):
 def test_failed_notebook_keeps_its_error(executed_mini_book):
     root, _, _ = executed_mini_book
     nb = nbformat.read(root / "_build" / "book" / "book" / "bad.ipynb", as_version=4)
-    errors = [o for c in nb.cells if c.cell_type == "code" for o in c.get("outputs", [])
-              if o.get("output_type") == "error"]
+    errors = [
+        o for c in nb.cells if c.cell_type == "code" for o in c.get("outputs", []) if o.get("output_type") == "error"
+    ]
     assert errors and errors[0]["ename"] == "ZeroDivisionError"
 
 
@@ -122,16 +133,21 @@ def test_the_other_profile_comes_from_its_committed_record(mini_book, tmp_path, 
 
 
 def test_measured_values_per_case_read_as_short_text():
-    measured = {"2/50": {"max |gap| + 2 SE": 0.1488482505083084, "at epoch": 18}, "interval": [0.29929800, 0.7007],
-                "ok": True}
-    assert report.format_value(measured) == ("{2/50: {max |gap| + 2 SE: 0.148848; at epoch: 18}; "
-                                             "interval: [0.299298, 0.7007]; ok: True}")
+    measured = {
+        "2/50": {"max |gap| + 2 SE": 0.1488482505083084, "at epoch": 18},
+        "interval": [0.29929800, 0.7007],
+        "ok": True,
+    }
+    assert report.format_value(measured) == (
+        "{2/50: {max |gap| + 2 SE: 0.148848; at epoch: 18}; interval: [0.299298, 0.7007]; ok: True}"
+    )
 
 
 def test_timings_table(tmp_path):
     path = tmp_path / "timings.json"
-    path.write_text(json.dumps({"good": {"seconds": 300, "device": "cpu", "profile": "quick",
-                                         "ok": True, "date": "d"}}))
+    path.write_text(
+        json.dumps({"good": {"seconds": 300, "device": "cpu", "profile": "quick", "ok": True, "date": "d"}})
+    )
     text = report.timings(path).data
     assert "| good | 5.0 min | cpu | quick | ✅ executed | d |" in text
     assert "No timings" in report.timings(tmp_path / "missing.json").data
@@ -140,8 +156,12 @@ def test_timings_table(tmp_path):
 def test_scorecard_page_shows_the_claims(executed_mini_book):
     root, _, _ = executed_mini_book
     nb = nbformat.read(root / "_build" / "book" / "book" / "scorecard.ipynb", as_version=4)
-    shown = "".join(o.get("data", {}).get("text/markdown", "") for c in nb.cells
-                    if c.cell_type == "code" for o in c.get("outputs", []))
+    shown = "".join(
+        o.get("data", {}).get("text/markdown", "")
+        for c in nb.cells
+        if c.cell_type == "code"
+        for o in c.get("outputs", [])
+    )
     assert "one plus one is two" in shown and "| good |" in shown and "❌ failed" in shown
 
 
@@ -204,9 +224,13 @@ def test_the_chapter_template_executes(tmp_path):
     nb = jupytext_notebook(root / "book" / "_template.md")
     nbformat.write(nb, tmp_path / "t.ipynb")
     with pytest.raises(papermill.PapermillExecutionError, match="the chapter checked no claims"):
-        papermill.execute_notebook(str(tmp_path / "t.ipynb"), str(tmp_path / "out.ipynb"), progress_bar=False,
-                                   parameters=dict(claims_dir=str(tmp_path / "claims"), results_dir=str(tmp_path)),
-                                   kernel_name="python3")
+        papermill.execute_notebook(
+            str(tmp_path / "t.ipynb"),
+            str(tmp_path / "out.ipynb"),
+            progress_bar=False,
+            parameters=dict(claims_dir=str(tmp_path / "claims"), results_dir=str(tmp_path)),
+            kernel_name="python3",
+        )
     out = nbformat.read(tmp_path / "out.ipynb", as_version=4)  # everything before finish() ran
     assert "No claims in the registry for this chapter" in json.dumps([c.get("outputs") for c in out.cells])
 

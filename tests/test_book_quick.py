@@ -59,14 +59,20 @@ def built(tmp_path_factory):
     start = time.perf_counter()
     with open(log_path, "w") as log:
         try:
-            code = subprocess.run(command, cwd=REPO, env=env, stdout=log,
-                                  stderr=subprocess.STDOUT, timeout=BUILD_TIMEOUT_S).returncode
+            code = subprocess.run(
+                command, cwd=REPO, env=env, stdout=log, stderr=subprocess.STDOUT, timeout=BUILD_TIMEOUT_S
+            ).returncode
         except subprocess.TimeoutExpired:
             code = "timeout"
     seconds = time.perf_counter() - start
     print(f"\n[book] {' '.join(command)}: exit {code} after {seconds:.0f} s; log {log_path}")
-    return SimpleNamespace(build=build, code=code, log=log_path.read_text(errors="replace"),
-                           seconds=seconds, html=build / "book" / "_build" / "html")
+    return SimpleNamespace(
+        build=build,
+        code=code,
+        log=log_path.read_text(errors="replace"),
+        seconds=seconds,
+        html=build / "book" / "_build" / "html",
+    )
 
 
 def _summary(log: str) -> str:
@@ -90,9 +96,13 @@ def test_chapter_executed_without_error(built, chapter):
     path = built.build / "book" / chapter.source.relative_to(REPO).with_suffix(".ipynb")
     assert path.is_file(), f"{chapter.name} was not executed:\n{_summary(built.log)}"
     nb = nbformat.read(path, as_version=4)
-    errors = [f"{o.get('ename')}: {o.get('evalue')}" for cell in nb.cells
-              if cell.cell_type == "code" for o in cell.get("outputs", [])
-              if o.get("output_type") == "error"]
+    errors = [
+        f"{o.get('ename')}: {o.get('evalue')}"
+        for cell in nb.cells
+        if cell.cell_type == "code"
+        for o in cell.get("outputs", [])
+        if o.get("output_type") == "error"
+    ]
     assert not errors, f"{chapter.name}: {errors}"
     timing = json.loads((built.build / "timings.json").read_text())[chapter.name]
     assert timing["ok"] is True and timing["profile"] == "quick"
@@ -115,8 +125,13 @@ def test_chapter_claims_are_the_registrys_with_the_expected_outcomes(built, chap
 
 
 def test_claims_command(built):
-    result = subprocess.run(_eos_book() + ["claims", "--json", "--build-dir", str(built.build)],
-                            cwd=REPO, capture_output=True, text=True, timeout=120)
+    result = subprocess.run(
+        _eos_book() + ["claims", "--json", "--build-dir", str(built.build)],
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
     assert result.returncode == 0, result.stderr + result.stdout[-3000:]
     records = json.loads(result.stdout)
     assert {r["chapter"] for r in records} == {c.name for c in CLAIMING}
@@ -210,15 +225,15 @@ def test_pages_in_a_browser(built):
             if errors:
                 problems.append(f"{where}: console errors {errors}")
             if math["sources"] and state != "typeset":
-                problems.append(f"{where}: {math['sources']} formulas but MathJax did not run "
-                                "(the book's own copy, from sphinx-mathjax-offline, did not load)")
+                problems.append(
+                    f"{where}: {math['sources']} formulas but MathJax did not run "
+                    "(the book's own copy, from sphinx-mathjax-offline, did not load)"
+                )
             if math["untypeset"] or math["errors"]:
-                problems.append(f"{where}: {math['untypeset']} formulas not typeset, TeX errors "
-                                f"{math['errors']}")
+                problems.append(f"{where}: {math['untypeset']} formulas not typeset, TeX errors {math['errors']}")
             if chapter.notebook and chapter.name != SCORECARD:
                 if not math["rendered"]:
-                    problems.append(f"{where}: no rendered math (a chapter states the paper's "
-                                    "equations)")
+                    problems.append(f"{where}: no rendered math (a chapter states the paper's equations)")
                 if not any(i["figure"] for i in images):
                     problems.append(f"{where}: no figure")
             broken = [i["src"] for i in images if not i["width"]]
@@ -236,8 +251,10 @@ def test_pages_in_a_browser(built):
     assert not problems, "\n".join(problems)
 
 
-LINK = re.compile(r'href="(https://(?:github\.com|colab\.research\.google\.com/github|mybinder\.org/v2/gh)'
-                  r'/eos-book/eos-book[^"]*)"')
+LINK = re.compile(
+    r'href="(https://(?:github\.com|colab\.research\.google\.com/github|mybinder\.org/v2/gh)'
+    r'/eos-book/eos-book[^"]*)"'
+)
 
 
 def test_launch_and_edit_links_resolve_to_published_paths(built, tmp_path):

@@ -126,7 +126,10 @@ def test_a_claim_outside_the_registry_or_the_chapter_is_refused(tmp_path, reg):
 
 def test_criteria_are_stated_before_the_run(tmp_path, reg):
     text = book(tmp_path, reg).criteria().data
-    assert "- *Example 1*: η = 2/41 converges. Criterion: ‖θ‖ < converged [converged = 1e-12]. Expected here: reproduced." in text
+    assert (
+        "- *Example 1*: η = 2/41 converges. Criterion: ‖θ‖ < converged [converged = 1e-12]. Expected here: reproduced."
+        in text
+    )
     assert "Expected here: deviation (η = 2/7 instead of 2/30)." in text and "(check): an identity" in text
 
 
@@ -135,8 +138,13 @@ def test_thresholds_come_from_the_registry(tmp_path, reg):
 
 
 def test_measured_values_are_stored_json_safe(tmp_path, reg):
-    values = [torch.tensor(2.5, dtype=torch.float64), np.float32(0.25), float("nan"), -math.inf,
-              {"η = 2/10": torch.arange(2.0)}]
+    values = [
+        torch.tensor(2.5, dtype=torch.float64),
+        np.float32(0.25),
+        float("nan"),
+        -math.inf,
+        {"η = 2/10": torch.arange(2.0)},
+    ]
     b = book(tmp_path, reg)
     for claim_id, value in zip(("converges", "stubborn", "changed-setting", "sanity"), values):
         b.check(claim_id, measured=value, holds=claim_id != "stubborn")
@@ -186,16 +194,19 @@ def test_table_reads_without_an_emoji_font(tmp_path, reg):
     assert not any(ord(ch) > 0x2FFF for ch in b.table().data), "no emoji"
 
 
-@pytest.mark.parametrize("change, message", [
-    (lambda d: d["items"][0]["claims"][0].update(kind="opinion"), "kind must be one of"),
-    (lambda d: d["items"][0]["claims"][0]["expected"].pop("paper"), "an outcome for each profile"),
-    (lambda d: d["items"][0]["claims"][0]["expected"].update(quick="passed"), "is not one of"),
-    (lambda d: d["items"][1]["claims"][0].pop("deviation"), "needs the stated change"),
-    (lambda d: d["items"][1]["claims"][1]["expected"].update(quick="reproduced"), "only a check does"),
-    (lambda d: d["items"][0]["claims"][0]["thresholds"].update(converged="small"), "must be a number"),
-    (lambda d: d["items"][1]["claims"].append(dict(d["items"][0]["claims"][0])), "unique"),
-    (lambda d: d["items"][0]["claims"][0].update(colour="red"), "unknown keys"),
-])
+@pytest.mark.parametrize(
+    "change, message",
+    [
+        (lambda d: d["items"][0]["claims"][0].update(kind="opinion"), "kind must be one of"),
+        (lambda d: d["items"][0]["claims"][0]["expected"].pop("paper"), "an outcome for each profile"),
+        (lambda d: d["items"][0]["claims"][0]["expected"].update(quick="passed"), "is not one of"),
+        (lambda d: d["items"][1]["claims"][0].pop("deviation"), "needs the stated change"),
+        (lambda d: d["items"][1]["claims"][1]["expected"].update(quick="reproduced"), "only a check does"),
+        (lambda d: d["items"][0]["claims"][0]["thresholds"].update(converged="small"), "must be a number"),
+        (lambda d: d["items"][1]["claims"].append(dict(d["items"][0]["claims"][0])), "unique"),
+        (lambda d: d["items"][0]["claims"][0].update(colour="red"), "unknown keys"),
+    ],
+)
 def test_a_malformed_registry_is_named(change, message):
     data = yaml.safe_load(REGISTRY)
     change(data)

@@ -118,7 +118,7 @@ def test_execute_names_the_failing_chapter_and_cell(executed_mini_book):
     root, code, text = executed_mini_book
     assert code == 1
     assert "profile: quick (requested)" in text
-    summary = text[text.index("executed 3 chapter(s)"):]
+    summary = text[text.index("executed 3 chapter(s)") :]
     assert "2 ok, 1 failed" in summary
     assert "good: ok" in summary and "scorecard: ok" in summary
     assert "bad: FAILED at cell 4, line" in summary

@@ -9,14 +9,15 @@ import math
 
 import pytest
 import torch
-from hypothesis import given, settings, strategies as st
-from torch.func import hessian as dense_hessian, vmap
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from torch.func import hessian as dense_hessian
+from torch.func import vmap
 
+from cases import random_spd, smooth_cost
 from eos_support.curvature import segment_sharpness
 from eos_support.diagnostics import relative_progress
 from eos_support.toy import example2, gd, quadratic
-
-from cases import random_spd, smooth_cost
 
 
 def corollary1_lhs(f, theta, eta):

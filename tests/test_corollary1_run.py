@@ -10,9 +10,9 @@ from types import SimpleNamespace
 import numpy as np
 import pytest
 import torch
-from cases import small_network
 from torch.func import hessian as dense_hessian
 
+from cases import small_network
 from eos_support.corollary1 import check_run, checked_snapshots
 from eos_support.curvature import sharpness
 from eos_support.diagnostics import relative_progress
@@ -36,16 +36,24 @@ def test_checked_snapshots_match_the_former_chapter_code(seed):
     T = int(rng.integers(5, 80))
     rp = rng.choice([-1.0, 0.3], size=T, p=[0.8, 0.2])
     every = int(rng.integers(1, 12))
-    history = dict(rp=rp, sharpness_step=np.arange(0, T + 1, 5), sharpness=rng.uniform(0, 8, len(range(0, T + 1, 5))),
-                   snapshot_step=np.arange(0, T + 1, every))
+    history = dict(
+        rp=rp,
+        sharpness_step=np.arange(0, T + 1, 5),
+        sharpness=rng.uniform(0, 8, len(range(0, T + 1, 5))),
+        snapshot_step=np.arange(0, T + 1, every),
+    )
     run = SimpleNamespace(eta=0.5, history=history)
     for k in (1, 2, 3, 8, 100):
         assert checked_snapshots(run, k) == former_checked_snapshots(run, k)
 
 
 def test_no_unstable_phase_no_snapshots():
-    history = dict(rp=np.full(10, -1.0), sharpness_step=np.array([0, 5]), sharpness=np.array([1.0, 1.0]),
-                   snapshot_step=np.arange(0, 11, 2))
+    history = dict(
+        rp=np.full(10, -1.0),
+        sharpness_step=np.array([0, 5]),
+        sharpness=np.array([1.0, 1.0]),
+        snapshot_step=np.arange(0, 11, 2),
+    )
     assert checked_snapshots(SimpleNamespace(eta=0.5, history=history), 4) == []
 
 
@@ -69,8 +77,13 @@ def unstable_network_run():
         thetas.append(thetas[-1] - eta * torch.func.grad(f)(thetas[-1]))
     steps = np.arange(0, 25, 2)
     lam = [sharpness(f, thetas[t], iters=51, tol=1e-10) for t in steps]
-    history = dict(rp=np.array(rp), sharpness_step=steps, sharpness=np.array(lam), snapshot_step=steps,
-                   snapshot=torch.stack([thetas[t] for t in steps]).numpy())
+    history = dict(
+        rp=np.array(rp),
+        sharpness_step=steps,
+        sharpness=np.array(lam),
+        snapshot_step=steps,
+        snapshot=torch.stack([thetas[t] for t in steps]).numpy(),
+    )
     return f, SimpleNamespace(eta=eta, history=history), thetas
 
 

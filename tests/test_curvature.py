@@ -2,13 +2,13 @@ import math
 
 import pytest
 import torch
-from hypothesis import given, settings, strategies as st
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
+from cases import random_spd, small_network, smooth_cost
 from eos_support.curvature import hessian, hvp, lanczos, sharpness, top_eigen
 from eos_support.objective import ModuleLoss
 from eos_support.toy import example1, quadratic
-
-from cases import random_spd, small_network, smooth_cost
 
 
 @settings(max_examples=20, deadline=None)

@@ -254,7 +254,10 @@ BAD = {
         "NaN or infinite pixels in 1 of 30 images \\(the first is image 4\\)",
     ),
     "float labels": (_with(y_train=lambda a: a["y_train"] + 0.5), "non-integral label 0.5"),
-    "labels 0..99": (_with(y_train=np.arange(30) * 3 % 100), "y_train holds the label 87, but the data set has 10 classes"),
+    "labels 0..99": (
+        _with(y_train=np.arange(30) * 3 % 100),
+        "y_train holds the label 87, but the data set has 10 classes",
+    ),
     "label 1e9": (
         _with(y_train=lambda a: np.where(np.arange(30) == 2, 10**9, a["y_train"])),
         "y_train holds the label 1000000000",
@@ -286,8 +289,20 @@ def test_bad_npz_files_are_named_with_a_fix(tmp_path, case):
 
 
 @pytest.mark.parametrize(
-    "case", ["ambiguous 3 x 32 x 3", "NaN pixel", "float labels", "label 1e9", "negative label", "one-hot labels",
-             "fewer labels", "x_test alone", "test label", "int64 pixels", "float 0..255"]
+    "case",
+    [
+        "ambiguous 3 x 32 x 3",
+        "NaN pixel",
+        "float labels",
+        "label 1e9",
+        "negative label",
+        "one-hot labels",
+        "fewer labels",
+        "x_test alone",
+        "test label",
+        "int64 pixels",
+        "float 0..255",
+    ],
 )
 def test_loading_a_bad_npz_fails_before_training(tmp_path, case):
     # The same files, loaded as a generic npz: data set (any image size, classes from the labels).

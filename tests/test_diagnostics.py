@@ -2,8 +2,10 @@ import math
 
 import pytest
 import torch
-from hypothesis import example, given, settings, strategies as st
+from hypothesis import example, given, settings
+from hypothesis import strategies as st
 
+from cases import random_spd, smooth_cost
 from eos_support.diagnostics import (
     directional_smoothness,
     gd_step,
@@ -14,8 +16,6 @@ from eos_support.diagnostics import (
 )
 from eos_support.sgd_diagnostics import expected_relative_progress
 from eos_support.toy import quadratic
-
-from cases import random_spd, smooth_cost
 
 seeds = st.integers(0, 10_000)
 etas = st.floats(1e-3, 1.0)
@@ -60,7 +60,9 @@ def test_profile_matches_definition_pointwise():
     g = torch.func.grad(f)(theta)
     slow = [directional_smoothness(f, theta, eta * float(t) * g) for t in taus]
     assert torch.allclose(smoothness_profile(f, theta, eta, taus), torch.tensor(slow, dtype=torch.float64))
-    assert torch.allclose(smoothness_profile(f, theta, eta, taus, chunk_size=2), torch.tensor(slow, dtype=torch.float64))
+    assert torch.allclose(
+        smoothness_profile(f, theta, eta, taus, chunk_size=2), torch.tensor(slow, dtype=torch.float64)
+    )
 
 
 def test_gd_step_matches_definitions():

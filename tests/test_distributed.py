@@ -13,10 +13,11 @@ import subprocess
 import sys
 from pathlib import Path
 
-import distributed_worker as worker
 import numpy as np
 import pytest
 import torch.distributed as dist
+
+import distributed_worker as worker
 
 REPO = Path(__file__).resolve().parents[1]
 WORLDS = (1, 2, 4)
@@ -29,10 +30,18 @@ def torchrun(nproc, script, *args, cwd):
     """``python -m torch.distributed.run --standalone --nproc-per-node nproc script args`` on one thread each:
     (exit code, output); on a hang every process it started is killed and the test fails."""
     env = {**os.environ, "PYTHONPATH": str(REPO), "OMP_NUM_THREADS": "1", "MPLBACKEND": "Agg"}
-    command = [sys.executable, "-m", "torch.distributed.run", "--standalone", f"--nproc-per-node={nproc}",
-               str(script), *map(str, args)]
-    proc = subprocess.Popen(command, cwd=cwd, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
-                            start_new_session=True)
+    command = [
+        sys.executable,
+        "-m",
+        "torch.distributed.run",
+        "--standalone",
+        f"--nproc-per-node={nproc}",
+        str(script),
+        *map(str, args),
+    ]
+    proc = subprocess.Popen(
+        command, cwd=cwd, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, start_new_session=True
+    )
     try:
         out, _ = proc.communicate(timeout=HANG_S)
     except subprocess.TimeoutExpired:
@@ -118,7 +127,7 @@ def test_a_rank_that_raises_stops_every_rank_with_an_error_that_names_it(ranks):
         "lanczos": f"while measuring the sharpness: {failing} MemoryError: injected in sum, call 5",
         "before_step": f"while computing the probe's gradients: {failing} MemoryError: injected in _flat, call 2",
         "fsdp": "creating the monitor: ranks? [0-9, ]+raised ValueError: the model's parameters are sharded across "
-                r"ranks \(FSDP or DTensor\), which the monitor does not support",
+        r"ranks \(FSDP or DTensor\), which the monitor does not support",
     }
     for rank, r in enumerate(results):
         errors = r["errors"]

@@ -5,9 +5,9 @@ import dataclasses
 import numpy as np
 import pytest
 import torch
-from cases import small_network
 from torch import nn
 
+from cases import small_network
 from eos_support import edge_runs, profiles
 from eos_support.data import Dataset
 from eos_support.edge_runs import EdgeOptions, Snapshots, edge_onset, edge_statistics, first_reach, loader
@@ -25,9 +25,10 @@ def tiny(name, loss, device, n_train):
 
 
 def tiny_profile(monkeypatch, **options):
-    monkeypatch.setattr(profiles, "_load", tiny)
-    e = profiles.Experiment("Beyond: tiny", 24, (0.1,), dict(steps=6, sharpness_every=2, **options), loss="mse",
-                            width=8, trainer="monitor")
+    monkeypatch.setattr(profiles.profile, "_load", tiny)
+    e = profiles.Experiment(
+        "Beyond: tiny", 24, (0.1,), dict(steps=6, sharpness_every=2, **options), loss="mse", width=8, trainer="monitor"
+    )
     return dataclasses.replace(profiles.get("quick"), experiments={"e": e})
 
 
@@ -40,15 +41,21 @@ def test_options_are_checked_and_make_the_optimizer_they_name():
     assert isinstance(sgd, torch.optim.SGD) and sgd.param_groups[0]["momentum"] == 0.9
     adam = EdgeOptions(eta=1e-3, optimizer="Adam", betas=[0.8, 0.99]).make_optimizer(model.parameters())
     assert isinstance(adam, torch.optim.Adam) and adam.param_groups[0]["betas"] == (0.8, 0.99)
-    for bad in (dict(optimizer="RMSprop"), dict(momentum=1.0), dict(steps=0), dict(batch_size=2.5),
-                dict(sharpness_every=None), dict(every=3, sharpness_every=10)):
+    for bad in (
+        dict(optimizer="RMSprop"),
+        dict(momentum=1.0),
+        dict(steps=0),
+        dict(batch_size=2.5),
+        dict(sharpness_every=None),
+        dict(every=3, sharpness_every=10),
+    ):
         with pytest.raises(ValueError):
             EdgeOptions(eta=0.1, **bad)
 
 
 def test_the_full_batch_loader_gives_the_whole_set_in_order():
     x, y = torch.arange(10.0)[:, None], torch.arange(10)
-    (xb, yb), = list(loader(x, y))
+    ((xb, yb),) = list(loader(x, y))
     assert torch.equal(xb, x) and torch.equal(yb, y)
 
 
@@ -81,8 +88,14 @@ def test_train_takes_the_steps_across_epochs_and_snapshots_are_the_iterates():
 
 def _history(ratio, loss):
     steps = np.arange(len(loss))
-    return {"step": steps, "loss": np.asarray(loss, float), "ratio": np.asarray(ratio, float),
-            "rp": np.linspace(-1, 1, len(loss)), "ds": np.ones(len(loss)), "threshold": np.full(len(loss), 2.0)}
+    return {
+        "step": steps,
+        "loss": np.asarray(loss, float),
+        "ratio": np.asarray(ratio, float),
+        "rp": np.linspace(-1, 1, len(loss)),
+        "ds": np.ones(len(loss)),
+        "threshold": np.full(len(loss), 2.0),
+    }
 
 
 def test_first_reach_skips_a_start_above_the_threshold():
@@ -121,8 +134,7 @@ def test_edge_summary_reads_the_reach_and_the_unstable_phase():
 # -- runs of a profile's experiment --------------------------------------------------------------------
 
 
-@pytest.mark.parametrize("options, threshold", [(dict(momentum=0.9), 3.8 / 0.1),
-                                                (dict(optimizer="Adam"), 38 / 0.1)])
+@pytest.mark.parametrize("options, threshold", [(dict(momentum=0.9), 3.8 / 0.1), (dict(optimizer="Adam"), 38 / 0.1)])
 def test_a_full_batch_run_records_every_step_against_its_threshold(monkeypatch, options, threshold):
     prof = tiny_profile(monkeypatch, snapshot_every=2, **options)
     run = edge_runs.edge_run(prof, "e")

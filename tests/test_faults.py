@@ -30,11 +30,11 @@ import torch
 import fault_worker
 from cases import interrupt_once
 from conftest import HEADER, PARAMETERS, REPO, claimbook
-from eos_support.train.gd import GDRule
 from eos_support.book.cli import main
 from eos_support.data import Dataset
 from eos_support.models import fully_connected
 from eos_support.train import train_gd, train_sgd
+from eos_support.train.gd import GDRule
 
 TESTS = Path(__file__).resolve().parent
 
@@ -65,7 +65,9 @@ def partial_step(results_dir) -> int:
 def test_interrupted_run_resumes_to_the_same_numbers(tmp_path, reference, sig):
     worker = subprocess.Popen(
         [sys.executable, str(TESTS / "fault_worker.py"), str(tmp_path)],
-        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
     )
     try:
         ready = worker.stdout.readline()  # the worker waits after its checkpoint at step >= PAUSE_AT
@@ -121,8 +123,7 @@ DAMAGE = {
 
 
 @pytest.mark.parametrize("damage", DAMAGE)
-def test_damaged_checkpoint_is_set_aside_and_the_run_recomputed(tmp_path, monkeypatch, reference,
-                                                                damage):
+def test_damaged_checkpoint_is_set_aside_and_the_run_recomputed(tmp_path, monkeypatch, reference, damage):
     partial = checkpointed(tmp_path, monkeypatch)
     partial.write_bytes(DAMAGE[damage](partial.read_bytes()))
     with pytest.warns(UserWarning, match=r"cannot use the checkpoint .*: it cannot be read"):
@@ -183,8 +184,7 @@ def tiny(x_fill=None, n=32):
         x[3, 2] = x_fill
     y = torch.randint(0, 3, (n,), generator=g)
     data = Dataset(x, y, None, None, 3, "tiny", "random", 5)
-    return fully_connected(data, depth=2, width=6, activation="tanh", seed=0,
-                           dtype=torch.float64), data
+    return fully_connected(data, depth=2, width=6, activation="tanh", seed=0, dtype=torch.float64), data
 
 
 @pytest.mark.parametrize("value", [float("nan"), float("inf")], ids=["nan", "inf"])
@@ -204,8 +204,17 @@ def test_overflow_to_infinity_and_nan_mid_run_is_diverged(tmp_path):
     y = torch.nn.functional.one_hot(torch.randint(0, 3, (32,), generator=g), 3).float()
     data = Dataset(x * 30, y, None, None, 3, "tiny-mse", "random", 5)
     model = fully_connected(data, depth=2, width=6, activation=None, seed=0)
-    run = train_gd(model, data, "mse", eta=50.0, max_steps=400, diverge_factor=float("inf"), check_every=1,
-                   cache=tmp_path, progress=False)
+    run = train_gd(
+        model,
+        data,
+        "mse",
+        eta=50.0,
+        max_steps=400,
+        diverge_factor=float("inf"),
+        check_every=1,
+        cache=tmp_path,
+        progress=False,
+    )
     loss = run.history["loss"]
     assert run.status == "diverged"
     assert run.steps > 0 and np.all(np.isfinite(loss[:-1])) and not np.isfinite(loss[-1])
@@ -214,22 +223,27 @@ def test_overflow_to_infinity_and_nan_mid_run_is_diverged(tmp_path):
 
 def test_non_finite_data_makes_a_diverged_sgd_run(tmp_path):
     model, data = tiny(float("nan"))
-    run = train_sgd(model, data, "ce", eta=0.1, batch_size=8, epochs=3, samples=4,
-                    cache=tmp_path, progress=False)
+    run = train_sgd(model, data, "ce", eta=0.1, batch_size=8, epochs=3, samples=4, cache=tmp_path, progress=False)
     assert run.status == "diverged"
 
 
 # -- the runner: two processes, failing chapters ----------------------------------------------
 
-SLOW = HEADER + """
+SLOW = (
+    HEADER
+    + """
 # A slow chapter
 
-""" + PARAMETERS + """
+"""
+    + PARAMETERS
+    + """
 ```{code-cell} ipython3
 import time
 from pathlib import Path
 
-""" + claimbook("slow") + """
+"""
+    + claimbook("slow")
+    + """
 
 log = Path(claims_dir).parent / "intervals.txt"
 start = time.time()
@@ -240,6 +254,7 @@ claims.check("slept", measured=2, holds=True)
 claims.finish()
 ```
 """
+)
 
 
 def book_with(root: Path, chapters: dict[str, str]) -> Path:
@@ -257,22 +272,25 @@ def book_with(root: Path, chapters: dict[str, str]) -> Path:
 
 
 def eos_book(*args, **kwargs):
-    return subprocess.Popen([sys.executable, "-m", "eos_support.book.cli", *args], text=True,
-                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, **kwargs)
+    return subprocess.Popen(
+        [sys.executable, "-m", "eos_support.book.cli", *args],
+        text=True,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        **kwargs,
+    )
 
 
 def test_two_processes_executing_the_same_chapter(tmp_path):
     root = book_with(tmp_path / "book", {"slow": SLOW})
     build = tmp_path / "build"
-    args = ["execute", "--root", str(root), "--build-dir", str(build), "--profile", "quick",
-            "--no-progress", "slow"]
+    args = ["execute", "--root", str(root), "--build-dir", str(build), "--profile", "quick", "--no-progress", "slow"]
     first = eos_book(*args)
     second = eos_book(*args)
     outs = [p.communicate(timeout=300)[0] for p in (first, second)]
     assert [first.returncode, second.returncode] == [0, 0], outs
     assert any("another eos-book process is executing it; waiting" in o for o in outs), outs
-    spans = sorted(tuple(map(float, line.split()))
-                   for line in (build / "intervals.txt").read_text().splitlines())
+    spans = sorted(tuple(map(float, line.split())) for line in (build / "intervals.txt").read_text().splitlines())
     assert len(spans) == 2 and spans[0][1] <= spans[1][0], f"the executions overlapped: {spans}"
     records = json.loads((build / "claims" / "slow.json").read_text())
     assert [r["outcome"] for r in records] == ["reproduced"]
@@ -282,16 +300,22 @@ def test_two_processes_executing_the_same_chapter(tmp_path):
     assert not list((build / "executing").iterdir()), "temporary notebooks left behind"
 
 
-INTERRUPTIBLE = HEADER + """
+INTERRUPTIBLE = (
+    HEADER
+    + """
 # A chapter that waits once it has claimed
 
-""" + PARAMETERS + """
+"""
+    + PARAMETERS
+    + """
 ```{code-cell} ipython3
 import os
 import time
 from pathlib import Path
 
-""" + claimbook("waits") + """
+"""
+    + claimbook("waits")
+    + """
 claims.check("waited", measured=1, holds=True)
 if os.path.exists(Path(claims_dir).parent / "wait"):
     (Path(claims_dir).parent / "started").write_text("")
@@ -299,13 +323,27 @@ if os.path.exists(Path(claims_dir).parent / "wait"):
 claims.finish()
 ```
 """
+)
 
 
 @pytest.mark.parametrize("command", ["execute", "build"])
 def test_a_build_folder_that_is_a_file_is_named(mini_book, tmp_path, capsys, command):
     (tmp_path / "afile").write_text("")
-    assert main([command, "--root", str(mini_book), "--build-dir", str(tmp_path / "afile"), "--profile", "quick",
-                 "--no-progress"]) == 2
+    assert (
+        main(
+            [
+                command,
+                "--root",
+                str(mini_book),
+                "--build-dir",
+                str(tmp_path / "afile"),
+                "--profile",
+                "quick",
+                "--no-progress",
+            ]
+        )
+        == 2
+    )
     err = capsys.readouterr().err
     assert "cannot use" in err and "afile as the build folder" in err and "writable folder" in err
 
@@ -318,8 +356,21 @@ def test_a_read_only_build_folder_is_named(mini_book, tmp_path, capsys, monkeypa
 
     monkeypatch.setattr(system, "atomic_write", read_only)
     monkeypatch.setattr("eos_support.book.runner.atomic_write", read_only)
-    assert main(["execute", "--root", str(mini_book), "--build-dir", str(tmp_path / "b"), "--profile", "quick",
-                 "--no-progress"]) == 2
+    assert (
+        main(
+            [
+                "execute",
+                "--root",
+                str(mini_book),
+                "--build-dir",
+                str(tmp_path / "b"),
+                "--profile",
+                "quick",
+                "--no-progress",
+            ]
+        )
+        == 2
+    )
     assert "as the build folder (Permission denied)" in capsys.readouterr().err
 
 
@@ -345,24 +396,34 @@ def test_an_interrupted_re_execution_keeps_the_chapters_claims(tmp_path):
     assert "Traceback" not in out and "zmq" not in out, f"Ctrl-C printed a traceback:\n{out}"
     assert (build / "claims" / "waits.json").read_text() == claims
     assert not [p for p in (build / "executing").iterdir()], "temporary notebooks left behind"
-    listed = subprocess.run([sys.executable, "-m", "eos_support.book.cli", "claims", "--root", str(root),
-                             "--build-dir", str(build)], capture_output=True, text=True, timeout=120)
+    listed = subprocess.run(
+        [sys.executable, "-m", "eos_support.book.cli", "claims", "--root", str(root), "--build-dir", str(build)],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
     assert listed.returncode == 0 and "1 claims: 1 reproduced" in listed.stdout, listed.stderr
 
 
 def chapter(name, *cells):
-    body = "".join(f"\n```{{code-cell}} ipython3\n{textwrap.dedent(c).strip()}\n```\n"
-                   for c in cells)
+    body = "".join(f"\n```{{code-cell}} ipython3\n{textwrap.dedent(c).strip()}\n```\n" for c in cells)
     return HEADER + f"\n# {name}\n\n" + PARAMETERS + body
 
 
 FAILING = {
     "good": chapter("good", claimbook("good") + '\nclaims.check("sums", measured=1, holds=True)\nclaims.finish()'),
-    "claimfails": chapter("claimfails", claimbook("claimfails") + '\nclaims.check("identity", measured=0.5, holds=False)',
-                          "claims.finish()"),
-    "kerneldies": chapter("kerneldies", "x = 1", """
+    "claimfails": chapter(
+        "claimfails",
+        claimbook("claimfails") + '\nclaims.check("identity", measured=0.5, holds=False)',
+        "claims.finish()",
+    ),
+    "kerneldies": chapter(
+        "kerneldies",
+        "x = 1",
+        """
         import os, signal
-        os.kill(os.getpid(), signal.SIGKILL)"""),
+        os.kill(os.getpid(), signal.SIGKILL)""",
+    ),
     "hangs": chapter("hangs", "import time", "time.sleep(600)"),
     "last": chapter("last", claimbook("last") + '\nclaims.check("still", measured=1, holds=True)\nclaims.finish()'),
 }
@@ -371,11 +432,21 @@ FAILING = {
 def test_failing_chapters_are_named_with_their_cell_and_the_others_execute(tmp_path):
     root = book_with(tmp_path / "book", FAILING)
     build = tmp_path / "build"
-    proc = eos_book("execute", "--root", str(root), "--build-dir", str(build), "--profile",
-                    "quick", "--no-progress", "--timeout", "10")
+    proc = eos_book(
+        "execute",
+        "--root",
+        str(root),
+        "--build-dir",
+        str(build),
+        "--profile",
+        "quick",
+        "--no-progress",
+        "--timeout",
+        "10",
+    )
     out = proc.communicate(timeout=600)[0]
     assert proc.returncode == 1, out
-    summary = out[out.index("executed 5 chapter(s)"):]
+    summary = out[out.index("executed 5 chapter(s)") :]
     assert "2 ok, 3 failed" in summary, summary
     assert "good: ok" in summary and "last: ok" in summary
     # cells counted from the chapter's first (its title), papermill's own cell aside
@@ -389,7 +460,12 @@ def test_failing_chapters_are_named_with_their_cell_and_the_others_execute(tmp_p
     assert recorded == ["claimfails", "good", "last"]  # a failed claim is still recorded
     timings = json.loads((build / "timings.json").read_text())
     assert {k: v["ok"] for k, v in timings.items()} == {
-        "good": True, "claimfails": False, "kerneldies": False, "hangs": False, "last": True}
+        "good": True,
+        "claimfails": False,
+        "kerneldies": False,
+        "hangs": False,
+        "last": True,
+    }
 
 
 # -- bad parameters ---------------------------------------------------------------------------
@@ -416,8 +492,7 @@ def test_bad_command_lines_get_clear_errors(mini_book, monkeypatch, capsys, argv
     assert message in capsys.readouterr().err
 
 
-def test_paper_profile_without_cifar10_and_network_says_what_to_do(mini_book, monkeypatch,
-                                                                   capsys):
+def test_paper_profile_without_cifar10_and_network_says_what_to_do(mini_book, monkeypatch, capsys):
     from eos_support import data
 
     def offline(*args, **kwargs):
@@ -444,11 +519,14 @@ def test_paper_profile_with_a_missing_npz_says_what_to_do(mini_book, monkeypatch
     assert "eos-book build --profile quick" in err
 
 
-@pytest.mark.parametrize("value, message", [
-    ("/data/cifar10.npz", "did you mean npz:/data/cifar10.npz"),
-    ("npz:", "needs the path"),
-    ("mnist", "unknown data set 'mnist'"),
-])
+@pytest.mark.parametrize(
+    "value, message",
+    [
+        ("/data/cifar10.npz", "did you mean npz:/data/cifar10.npz"),
+        ("npz:", "needs the path"),
+        ("mnist", "unknown data set 'mnist'"),
+    ],
+)
 def test_paper_profile_with_a_misnamed_data_set_says_what_to_do(mini_book, monkeypatch, capsys, value, message):
     monkeypatch.setenv("EOS_PAPER_DATASET", value)
     assert main(["execute", "--root", str(mini_book), "--profile", "paper", "--no-progress"]) == 2
@@ -473,8 +551,9 @@ def test_default_profile_is_printed_with_its_reason(monkeypatch, capsys):
 
     monkeypatch.setattr(profiles, "default_profile", lambda: ("quick", "no CUDA GPU visible to torch"))
     assert cli._choose_profile(None) == "quick"
-    assert ("[eos-book] profile: quick (default: no CUDA GPU visible to torch; choose with "
-            "--profile)") in capsys.readouterr().out
+    assert (
+        "[eos-book] profile: quick (default: no CUDA GPU visible to torch; choose with --profile)"
+    ) in capsys.readouterr().out
 
 
 @pytest.mark.parametrize(

@@ -9,18 +9,23 @@ import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 import pytest  # noqa: E402
 import torch  # noqa: E402
-from histories import recorded_run  # noqa: E402
 
 from eos_support import figures  # noqa: E402
 from eos_support.corollary1 import Corollary1Check  # noqa: E402
 from eos_support.curvature import SegmentSharpness  # noqa: E402
+from histories import recorded_run  # noqa: E402
 
 
 def levels(ax, axis="y", style="--"):
     """The positions of the straight reference lines in ``style`` on ``ax`` (horizontal for axis "y")."""
     data = (lambda line: line.get_ydata()) if axis == "y" else (lambda line: line.get_xdata())
-    return sorted({round(float(data(line)[0]), 9) for line in ax.get_lines()
-                   if line.get_linestyle() == style and len(set(np.asarray(data(line), float))) == 1})
+    return sorted(
+        {
+            round(float(data(line)[0]), 9)
+            for line in ax.get_lines()
+            if line.get_linestyle() == style and len(set(np.asarray(data(line), float))) == 1
+        }
+    )
 
 
 def labelled(axes):

@@ -13,12 +13,27 @@ import pytest
 
 from fresh_venv import build_wheel, fresh_venv, run
 
-BOOK_MODULES = ("eos_support.plots", "eos_support.figures", "eos_support.sgd_figures", "eos_support.landscape",
-                "eos_support.book")
+BOOK_MODULES = (
+    "eos_support.plots",
+    "eos_support.figures",
+    "eos_support.sgd_figures",
+    "eos_support.landscape",
+    "eos_support.book",
+)
 """What needs the "book" extra; every other module of eos_support must work with the core alone."""
 
-BOOK_PACKAGES = ("matplotlib", "yaml", "IPython", "papermill", "jupytext", "nbformat", "jupyter_book", "sphinx",
-                 "torchvision", "scipy")
+BOOK_PACKAGES = (
+    "matplotlib",
+    "yaml",
+    "IPython",
+    "papermill",
+    "jupytext",
+    "nbformat",
+    "jupyter_book",
+    "sphinx",
+    "torchvision",
+    "scipy",
+)
 
 SURVEY = f"""
 import importlib, importlib.util, json
@@ -83,8 +98,14 @@ def test_the_environment_holds_the_core_and_no_book_package(survey):
 
 def test_every_computational_module_imports_with_the_core(survey):
     assert not survey["failed"], f"modules that need more than torch, numpy and tqdm: {survey['failed']}"
-    assert {"eos_support.curvature", "eos_support.diagnostics", "eos_support.monitor", "eos_support.profiles",
-            "eos_support.train.gd", "eos_support.data.sources"} <= set(survey["imported"])
+    assert {
+        "eos_support.curvature",
+        "eos_support.diagnostics",
+        "eos_support.monitor",
+        "eos_support.profiles",
+        "eos_support.train.gd",
+        "eos_support.data.sources",
+    } <= set(survey["imported"])
 
 
 def test_the_core_computes(core_python):
@@ -96,8 +117,9 @@ def test_the_core_computes(core_python):
     assert float(lam) > 0 and status != "diverged" and decreased == "True"
 
 
-@pytest.mark.parametrize("module", ["eos_support.plots", "eos_support.book", "eos_support.book.cli",
-                                    "eos_support.book.chapter"])
+@pytest.mark.parametrize(
+    "module", ["eos_support.plots", "eos_support.book", "eos_support.book.cli", "eos_support.book.chapter"]
+)
 def test_book_modules_name_the_extra_they_need(core_python, module):
     result = run(core_python, "-c", f"import {module}")
     assert result.returncode != 0

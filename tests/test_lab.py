@@ -76,8 +76,9 @@ def test_jupyterlab_serves_the_repository_and_opens_on_book(paired_book):
 
 def test_lab_without_jupyterlab_says_how_to_install_it(paired_book, monkeypatch, capsys):
     find_spec = importlib.util.find_spec
-    monkeypatch.setattr(importlib.util, "find_spec", lambda name, *a: None if name == "jupyterlab" else
-                        find_spec(name, *a))
+    monkeypatch.setattr(
+        importlib.util, "find_spec", lambda name, *a: None if name == "jupyterlab" else find_spec(name, *a)
+    )
     code = main(["lab", "--root", str(paired_book)])
     assert code == 2 and 'JupyterLab is not installed: pip install -e ".[notebook]"' in capsys.readouterr().err
     assert not list((paired_book / "book").glob("*.ipynb")), "nothing is written before the check"

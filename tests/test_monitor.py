@@ -14,13 +14,12 @@ import torch
 from torch import nn
 from torch.utils.data import DataLoader, TensorDataset
 
+from cases import small_network
 from eos_support.along import relative_progress_along
 from eos_support.curvature import hessian
 from eos_support.diagnostics import directional_smoothness, relative_progress
 from eos_support.monitor import BANDS, EdgeMonitor
 from eos_support.objective import ModuleLoss
-
-from cases import small_network
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -150,8 +149,14 @@ def test_an_optimizer_without_a_known_threshold_is_still_monitored_and_says_so()
 
 def test_bands_are_the_documented_heuristics():
     assert [BANDS.verdict(r) for r in (-1.0, -0.5, -0.3, -0.2, 0.0, 0.2, 0.5)] == [
-        "stable", "stable", "approaching the edge of stability", "at the edge of stability",
-        "at the edge of stability", "at the edge of stability", "unstable: the probe loss is rising"]
+        "stable",
+        "stable",
+        "approaching the edge of stability",
+        "at the edge of stability",
+        "at the edge of stability",
+        "at the edge of stability",
+        "unstable: the probe loss is rising",
+    ]
 
 
 # -- leaving the user's training alone ---------------------------------------------------------------
@@ -159,7 +164,9 @@ def test_bands_are_the_documented_heuristics():
 
 def _bn_model(dropout=False):
     torch.manual_seed(1)
-    layers = [nn.Linear(4, 8), nn.BatchNorm1d(8), nn.Tanh()] + ([nn.Dropout(0.3)] if dropout else []) + [nn.Linear(8, 3)]
+    layers = (
+        [nn.Linear(4, 8), nn.BatchNorm1d(8), nn.Tanh()] + ([nn.Dropout(0.3)] if dropout else []) + [nn.Linear(8, 3)]
+    )
     return nn.Sequential(*layers).double()
 
 
@@ -168,10 +175,13 @@ def _data(n=48, seed=2):
     return torch.randn(n, 4, generator=g, dtype=torch.float64), torch.randint(0, 3, (n,), generator=g)
 
 
-@pytest.mark.parametrize("make_opt, dropout", [
-    (lambda p: torch.optim.SGD(p, lr=0.2, momentum=0.9, nesterov=True), False),
-    (lambda p: torch.optim.AdamW(p, lr=0.01, weight_decay=0.1), True),
-])
+@pytest.mark.parametrize(
+    "make_opt, dropout",
+    [
+        (lambda p: torch.optim.SGD(p, lr=0.2, momentum=0.9, nesterov=True), False),
+        (lambda p: torch.optim.AdamW(p, lr=0.01, weight_decay=0.1), True),
+    ],
+)
 def test_training_is_bit_identical_with_and_without_the_monitor(make_opt, dropout):
     # minibatches from a shuffling DataLoader, the probe its first two batches: the monitor must not
     # change the parameters, their .grad, the optimizer state, the running statistics or the RNG
@@ -183,12 +193,26 @@ def test_training_is_bit_identical_with_and_without_the_monitor(make_opt, dropou
         torch.manual_seed(3)
         loader = DataLoader(TensorDataset(x, y), batch_size=12, shuffle=True)
         if monitored:
-            mon = EdgeMonitor(model, opt, loader, "ce", every=2, sharpness_every=4, probe_batches=2,
-                              dropout="eval" if dropout else "error")
+            mon = EdgeMonitor(
+                model,
+                opt,
+                loader,
+                "ce",
+                every=2,
+                sharpness_every=4,
+                probe_batches=2,
+                dropout="eval" if dropout else "error",
+            )
         for _ in range(2):
             _loop(model, opt, list(loader), 4)
-        runs.append((copy.deepcopy(model.state_dict()), [p.grad.clone() for p in model.parameters()],
-                     copy.deepcopy(opt.state_dict()), torch.rand(1)))
+        runs.append(
+            (
+                copy.deepcopy(model.state_dict()),
+                [p.grad.clone() for p in model.parameters()],
+                copy.deepcopy(opt.state_dict()),
+                torch.rand(1),
+            )
+        )
     (s0, g0, o0, r0), (s1, g1, o1, r1) = runs
     assert all(torch.equal(s0[k], s1[k]) for k in s0) and all(torch.equal(a, b) for a, b in zip(g0, g1))
     assert all(torch.equal(a, o1["state"][i][k]) for i, st in o0["state"].items() for k, a in st.items())
@@ -338,20 +362,27 @@ def test_plot_draws_the_threshold_dashed_and_labels_the_axes():
     dashed = [line for line in low.get_lines() if line.get_linestyle() == "--"]
     assert len(dashed) == 1 and np.allclose(dashed[0].get_ydata(), 3.8 / 0.5)
     assert "(2 + 2β)/η" in dashed[0].get_label()
-    assert re.fullmatch(r"RP_u median [+-]\d\.\d\d over the last 4 records: [a-z :]+; sharpness/threshold \d\.\d\d",
-                        mon.summary())
+    assert re.fullmatch(
+        r"RP_u median [+-]\d\.\d\d over the last 4 records: [a-z :]+; sharpness/threshold \d\.\d\d", mon.summary()
+    )
 
 
 def test_the_documented_example_runs_as_written_and_imports_matplotlib_only_to_plot(tmp_path):
     text = (REPO / "README.md").read_text()
-    (block,) = [b for b in re.findall(r"```python\n(.*?)```", text, flags=re.S)
-                if "EdgeMonitor(" in b and "DistributedDataParallel" not in b]  # the one-process example
+    (block,) = [
+        b
+        for b in re.findall(r"```python\n(.*?)```", text, flags=re.S)
+        if "EdgeMonitor(" in b and "DistributedDataParallel" not in b
+    ]  # the one-process example
     script = tmp_path / "example.py"
-    check = "import sys, eos_support.monitor\nassert 'matplotlib' not in sys.modules, 'the monitor imported matplotlib'\n"
+    check = (
+        "import sys, eos_support.monitor\nassert 'matplotlib' not in sys.modules, 'the monitor imported matplotlib'\n"
+    )
     script.write_text(check + block)
     env = {**os.environ, "PYTHONPATH": str(REPO), "MPLBACKEND": "Agg"}
-    out = subprocess.run([sys.executable, str(script)], cwd=tmp_path, env=env, capture_output=True, text=True,
-                         timeout=300)
+    out = subprocess.run(
+        [sys.executable, str(script)], cwd=tmp_path, env=env, capture_output=True, text=True, timeout=300
+    )
     assert out.returncode == 0, out.stderr[-3000:]
     assert "RP_u median" in out.stdout and (tmp_path / "monitor.png").exists()
 

@@ -90,8 +90,11 @@ def test_a_book_without_repository_url_is_refused(mini_book):
 def test_the_command_writes_the_mini_book(tmp_path, capsys):
     root = make_mini_book(tmp_path / "mini")
     assert main(["notebooks", "--root", str(root), "--out", str(tmp_path / "out")]) == 0
-    assert sorted(p.name for p in (tmp_path / "out" / "book").iterdir()) == ["bad.ipynb", "good.ipynb",
-                                                                           "scorecard.ipynb"]
+    assert sorted(p.name for p in (tmp_path / "out" / "book").iterdir()) == [
+        "bad.ipynb",
+        "good.ipynb",
+        "scorecard.ipynb",
+    ]
     assert f"pip install '{REQUIREMENT}'" in capsys.readouterr().out
 
 
@@ -110,8 +113,19 @@ def test_a_generated_notebook_executes_in_a_fresh_environment(notebooks, tmp_pat
     assert kernel.returncode == 0, kernel.stderr
     work = tmp_path / "content"  # Colab's working folder: no pyproject.toml, no _toc.yml above it
     work.mkdir()
-    executed = run(python, "-m", "papermill", out / "book" / "quadratics.ipynb", work / "quadratics.ipynb",
-                   "--kernel", "fresh", "--cwd", work, "--no-progress-bar", cwd=work)
+    executed = run(
+        python,
+        "-m",
+        "papermill",
+        out / "book" / "quadratics.ipynb",
+        work / "quadratics.ipynb",
+        "--kernel",
+        "fresh",
+        "--cwd",
+        work,
+        "--no-progress-bar",
+        cwd=work,
+    )
     assert executed.returncode == 0, executed.stderr[-3000:]
     records = json.loads((work / "_build" / "claims" / "quadratics.json").read_text())
     assert records and all(r["passed"] for r in records), [r["claim"] for r in records if not r["passed"]]

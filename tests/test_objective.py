@@ -4,19 +4,18 @@ import pytest
 import torch
 from torch import nn
 
+from cases import small_network
 from eos_support.curvature import hessian, hessian_operator, top_eigen
 from eos_support.data import Dataset
 from eos_support.diagnostics import relative_progress
 from eos_support.objective import ModuleLoss
 from eos_support.train import train_gd
 
-from cases import small_network
-
 
 def test_module_loss_matches_the_module():
     model, x, y = small_network()
     f = ModuleLoss(model, x, y, "ce")
-    assert float(f(f.theta0)) == pytest.approx(float(nn.functional.cross_entropy(model(x), y)), rel=1e-12)
+    assert f(f.theta0).item() == pytest.approx(nn.functional.cross_entropy(model(x), y).item(), rel=1e-12)
     onehot = nn.functional.one_hot(y, 3).double()
     g = ModuleLoss(model, x, onehot, "mse")
     assert float(g(g.theta0)) == pytest.approx(float(0.5 * ((model(x) - onehot) ** 2).sum(1).mean()), rel=1e-12)
@@ -89,7 +88,7 @@ def test_batchnorm_in_train_mode_normalises_with_the_batch_statistics():
     model, x, y = bn_network()
     f = ModuleLoss(model, x, y)
     twin = copy.deepcopy(model)  # the module's own train-mode output (it updates the twin's statistics)
-    assert float(f(f.theta0)) == pytest.approx(float(nn.functional.cross_entropy(twin(x), y)), rel=1e-13)
+    assert f(f.theta0).item() == pytest.approx(nn.functional.cross_entropy(twin(x), y).item(), rel=1e-13)
     grad = torch.func.grad(f)(f.theta0)
     twin = copy.deepcopy(model)
     nn.functional.cross_entropy(twin(x), y).backward()
@@ -106,7 +105,9 @@ def test_batchnorm_hessian_against_finite_differences_and_under_vmap():
     df, E = torch.func.vmap(torch.func.grad(f)), 1e-6 * torch.eye(len(theta), dtype=torch.float64)
     fd = (df(theta + E) - df(theta - E)) / 2e-6
     assert torch.allclose(H, fd, atol=1e-7) and torch.allclose(H, H.T, atol=1e-12)
-    assert top_eigen(f, theta, iters=40, tol=1e-10).value == pytest.approx(float(torch.linalg.eigvalsh(H)[-1]), rel=1e-8)
+    assert top_eigen(f, theta, iters=40, tol=1e-10).value == pytest.approx(
+        float(torch.linalg.eigvalsh(H)[-1]), rel=1e-8
+    )
     V = torch.randn(3, len(theta), dtype=torch.float64)
     assert torch.allclose(torch.func.vmap(hessian_operator(f, theta))(V), V @ H)
 
@@ -114,11 +115,11 @@ def test_batchnorm_hessian_against_finite_differences_and_under_vmap():
 def test_batchnorm_in_eval_mode_uses_running_statistics_even_after_model_train():
     model, x, y = bn_network()
     model.eval()
-    expected = float(nn.functional.cross_entropy(model(x), y))
+    expected = nn.functional.cross_entropy(model(x), y).item()
     f = ModuleLoss(model, x, y)
     model.train()  # the user's loop switches back: f keeps the mode it was created with
     before = _state(model)
-    assert float(f(f.theta0)) == pytest.approx(expected, rel=1e-14)
+    assert f(f.theta0).item() == pytest.approx(expected, rel=1e-14)
     torch.func.grad(f)(f.theta0)
     assert all(torch.equal(v, model.state_dict()[k]) for k, v in before.items())
 

@@ -23,8 +23,9 @@ from eos_support.phases import (
 
 def run(rp, sharpness, sharpness_step, eta=0.5):
     """A stand-in for a Run: the history keys the rules read."""
-    history = dict(rp=np.asarray(rp, float), sharpness=np.asarray(sharpness, float),
-                   sharpness_step=np.asarray(sharpness_step))
+    history = dict(
+        rp=np.asarray(rp, float), sharpness=np.asarray(sharpness, float), sharpness_step=np.asarray(sharpness_step)
+    )
     return SimpleNamespace(eta=eta, history=history)
 
 
@@ -60,6 +61,7 @@ def test_eta_name(eta, name):
 
 
 # -- readers of the unstable phase, on a history whose phase starts at a known step ------------------
+
 
 def test_unstable_phase_and_its_sharpness():
     from histories import recorded_run

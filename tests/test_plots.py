@@ -45,10 +45,16 @@ def test_figsize_scales_with_rows():
 
 # -- the panels of a GD run ---------------------------------------------------------------------------
 
+
 def horizontal_levels(ax):
     """The y values of the horizontal lines on ``ax`` (reference lines)."""
-    return sorted({round(float(line.get_ydata()[0]), 9) for line in ax.get_lines()
-                   if len(set(line.get_ydata())) == 1 and len(line.get_xdata()) == 2})
+    return sorted(
+        {
+            round(float(line.get_ydata()[0]), 9)
+            for line in ax.get_lines()
+            if len(set(line.get_ydata())) == 1 and len(line.get_xdata()) == 2
+        }
+    )
 
 
 def test_run_panels_draw_loss_rp_and_sharpness_with_their_reference_lines():

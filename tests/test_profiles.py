@@ -62,9 +62,10 @@ def tiny(name, loss, device, n_train):
 
 
 def test_a_profile_run_is_the_trainers_run_on_the_experiments_network(tmp_path, monkeypatch):
-    monkeypatch.setattr(profiles, "_load", tiny)
-    experiment = dataclasses.replace(profiles.get("quick")["experiment5"], n_train=32, width=8,
-                                     options=dict(max_steps=6, sharpness_every=None))
+    monkeypatch.setattr(profiles.profile, "_load", tiny)
+    experiment = dataclasses.replace(
+        profiles.get("quick")["experiment5"], n_train=32, width=8, options=dict(max_steps=6, sharpness_every=None)
+    )
     prof = dataclasses.replace(profiles.get("quick", tmp_path), experiments={"e": experiment})
     run = prof.run("e")
     data, model = prof.network("e")

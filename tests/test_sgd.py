@@ -8,20 +8,19 @@ import torch
 from torch import nn
 from torch.func import grad, vmap
 
+from cases import interrupt_once, small_network
 from eos_support.curvature import hessian
 from eos_support.data import Dataset
+from eos_support.models import fully_connected
+from eos_support.objective import ModuleLoss
 from eos_support.sgd_diagnostics import (
     batch_gradients,
     expected_relative_progress,
     minibatch_gradients,
     sample_minibatches,
 )
-from eos_support.models import fully_connected
-from eos_support.objective import ModuleLoss
 from eos_support.train import train_sgd
 from eos_support.train.sgd import SGDRule
-
-from cases import interrupt_once, small_network
 
 N, B = 12, 4  # a finite sum of 12 terms, minibatches of 4
 

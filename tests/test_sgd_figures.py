@@ -8,9 +8,9 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 import pytest  # noqa: E402
-from test_sgd_summary import sgd_history, sgd_run  # noqa: E402
 
 from eos_support import sgd_figures  # noqa: E402
+from test_sgd_summary import sgd_history, sgd_run  # noqa: E402
 
 
 @pytest.fixture(autouse=True)
@@ -21,8 +21,11 @@ def close_figures():
 
 def horizontal_lines(ax):
     """{y: linestyle} of the axis-spanning horizontal lines on ``ax``."""
-    return {line.get_ydata()[0]: line.get_linestyle() for line in ax.get_lines()
-            if len(set(line.get_ydata())) == 1 and tuple(line.get_xdata()) == (0, 1)}
+    return {
+        line.get_ydata()[0]: line.get_linestyle()
+        for line in ax.get_lines()
+        if len(set(line.get_ydata())) == 1 and tuple(line.get_xdata()) == (0, 1)
+    }
 
 
 def window_span(ax):
@@ -65,8 +68,10 @@ def test_both_sides_draws_a_single_step_size():
 
 
 def test_gap_bounds_draws_each_step_sizes_bound_against_the_tolerance():
-    runs = {act: {eta: sgd_run(eta, **sgd_history(seed=k)) for k, eta in enumerate((2 / 50, 2 / 100))}
-            for act in ("relu", "tanh")}
+    runs = {
+        act: {eta: sgd_run(eta, **sgd_history(seed=k)) for k, eta in enumerate((2 / 50, 2 / 100))}
+        for act in ("relu", "tanh")
+    }
     fig = sgd_figures.gap_bounds(runs, first=6, tolerance=0.05)
     assert [ax.get_xlabel() for ax in fig.axes] == ["epoch (relu)", "epoch (tanh)"]
     for ax, by_eta in zip(fig.axes, runs.values()):

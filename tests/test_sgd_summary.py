@@ -78,7 +78,7 @@ def test_progress_signs_against_numpy(seed):
     longest = max(len(r) for r in significant.split("0"))
     assert s.longest == longest and s.chance == run_chance(20, longest, 0.023)
     if longest:
-        assert significant[s.longest_from - 6:].startswith("1" * longest)
+        assert significant[s.longest_from - 6 :].startswith("1" * longest)
     assert str(s).startswith("window: epoch ends 6–25 (20); median E[RP]")
 
 
@@ -89,23 +89,31 @@ def test_progress_signs_by_hand():
     assert (s.first, s.ends, s.at_or_above) == (3, 6, 5)  # window 3..8: 0.2, −0.01, 0.25, 0.3, 0.4, 0.0
     assert (s.longest, s.longest_from) == (3, 5)
     assert s.chance == pytest.approx(run_chance(6, 3, 0.023)) and s.chance < 1e-4
-    assert s.as_measured() == {"window": "epoch ends 3–8", "median": s.median,
-                               "longest run with estimate − 2 SE > 0": 3, "from epoch": 5,
-                               "chance of one as long": s.chance}
+    assert s.as_measured() == {
+        "window": "epoch ends 3–8",
+        "median": s.median,
+        "longest run with estimate − 2 SE > 0": 3,
+        "from epoch": 5,
+        "chance of one as long": s.chance,
+    }
     none = sgd_summary.progress_signs(sgd_run(**{"epoch": np.arange(9), "erp_cv": -erp, "erp_cv_se": se}), 0.2, 0.023)
     assert (none.longest, none.longest_from, none.chance) == (0, -1, 1.0)
 
 
 def test_agreement_by_hand():
-    h = {"epoch": np.arange(6), "gap": np.array([0.5, 0.0, -0.03, 0.01, 0.02, -0.01]),
-         "gap_se": np.array([0.1, 0.01, 0.005, 0.002, 0.001, 0.0]),
-         "erp_cv": np.array([-1.0, -0.2, 0.1, -0.1, 0.2, 0.0])}
+    h = {
+        "epoch": np.arange(6),
+        "gap": np.array([0.5, 0.0, -0.03, 0.01, 0.02, -0.01]),
+        "gap_se": np.array([0.1, 0.01, 0.005, 0.002, 0.001, 0.0]),
+        "erp_cv": np.array([-1.0, -0.2, 0.1, -0.1, 0.2, 0.0]),
+    }
     a = sgd_summary.agreement(sgd_run(**h), 0.2)  # window 2..5: epoch 0's 0.5 + 0.2 is left out
     assert a.bound == pytest.approx(0.04) and a.bound_at == 2
     assert a.positive == 0.5  # 0.1 and 0.2 of 0.1, −0.1, 0.2, 0.0
     assert a.as_measured() == {"max |gap| + 2 SE": a.bound, "at epoch": 2, "share with E[RP] > 0": 0.5}
-    assert a.describe("relu") == (" relu  η = 2/100: max |gap| + 2 SE 0.0400 (epoch 2); "
-                                  "E[RP] estimate > 0 at 50% of the window")
+    assert a.describe("relu") == (
+        " relu  η = 2/100: max |gap| + 2 SE 0.0400 (epoch 2); E[RP] estimate > 0 at 50% of the window"
+    )
 
 
 def test_agreement_is_inf_for_a_diverged_short_or_non_finite_run():

@@ -44,18 +44,40 @@ def load_net(folder, body, name="user_net"):
 
 def tiny_data():
     g = torch.Generator().manual_seed(0)
-    return Dataset(torch.randn(16, 4, generator=g), torch.randint(0, 3, (16,), generator=g), None, None, 3,
-                   "tiny", "random", 4)
+    return Dataset(
+        torch.randn(16, 4, generator=g), torch.randint(0, 3, (16,), generator=g), None, None, 3, "tiny", "random", 4
+    )
 
 
 def test_an_edited_forward_is_a_new_run(tmp_path):
     data = tiny_data()
-    first = train_gd(load_net(tmp_path, "self.linear(x) * self.scale"), data, "ce", eta=0.5, max_steps=5,
-                     cache=tmp_path / "runs", progress=False)
-    again = train_gd(load_net(tmp_path, "self.linear(x) * self.scale"), data, "ce", eta=0.5, max_steps=5,
-                     cache=tmp_path / "runs", progress=False)
-    edited = train_gd(load_net(tmp_path, "torch.tanh(self.linear(x)) * self.scale"), data, "ce", eta=0.5,
-                      max_steps=5, cache=tmp_path / "runs", progress=False)
+    first = train_gd(
+        load_net(tmp_path, "self.linear(x) * self.scale"),
+        data,
+        "ce",
+        eta=0.5,
+        max_steps=5,
+        cache=tmp_path / "runs",
+        progress=False,
+    )
+    again = train_gd(
+        load_net(tmp_path, "self.linear(x) * self.scale"),
+        data,
+        "ce",
+        eta=0.5,
+        max_steps=5,
+        cache=tmp_path / "runs",
+        progress=False,
+    )
+    edited = train_gd(
+        load_net(tmp_path, "torch.tanh(self.linear(x)) * self.scale"),
+        data,
+        "ce",
+        eta=0.5,
+        max_steps=5,
+        cache=tmp_path / "runs",
+        progress=False,
+    )
     assert (first.source, again.source, edited.source) == ("computed", "stored", "computed")
     assert not (edited.history["loss"] == first.history["loss"]).all()
 
@@ -83,12 +105,15 @@ def test_torch_modules_are_keyed_by_their_configuration():
 
 def test_a_class_without_readable_source_cannot_be_cached():
     namespace = {}
-    exec(textwrap.dedent("""
+    exec(
+        textwrap.dedent("""
         from torch import nn
         class Hidden(nn.Module):
             def forward(self, x):
                 return x
-    """), namespace)  # as a notebook cell defines it: no file to read
+    """),
+        namespace,
+    )  # as a notebook cell defines it: no file to read
     with pytest.raises(UncacheableError, match="cache=None"):
         model_key(namespace["Hidden"]())
 
@@ -105,10 +130,18 @@ def test_a_callable_loss_cannot_be_cached_but_can_be_computed(tmp_path):
     with pytest.raises(UncacheableError, match="callable loss"):
         loss_key(lambda out, y: nn.functional.cross_entropy(out, y))
     with pytest.raises(UncacheableError):
-        train_gd(model, data, lambda out, y: nn.functional.cross_entropy(out, y), eta=0.1, max_steps=2,
-                 cache=tmp_path, progress=False)
-    run = train_gd(model, data, lambda out, y: nn.functional.cross_entropy(out, y), eta=0.1, max_steps=2,
-                   progress=False)
+        train_gd(
+            model,
+            data,
+            lambda out, y: nn.functional.cross_entropy(out, y),
+            eta=0.1,
+            max_steps=2,
+            cache=tmp_path,
+            progress=False,
+        )
+    run = train_gd(
+        model, data, lambda out, y: nn.functional.cross_entropy(out, y), eta=0.1, max_steps=2, progress=False
+    )
     assert run.source == "computed" and not list(tmp_path.iterdir())
 
 
@@ -149,7 +182,7 @@ def test_the_code_version_follows_the_code_not_its_docstrings(tmp_path, monkeypa
     try:
         base = version('"""Doc."""\n\ndef f(x):\n    """Twice x."""\n    return 2 * x  # doubled\n')
         assert version('"""Other doc."""\n\ndef f(x):\n    """Two times x."""\n    return 2 * x\n') == base
-        assert version('def f(x):\n    return 2 * x\n') == base
-        assert version('def f(x):\n    return 3 * x\n') != base
+        assert version("def f(x):\n    return 2 * x\n") == base
+        assert version("def f(x):\n    return 3 * x\n") != base
     finally:
         store.code_version.cache_clear()

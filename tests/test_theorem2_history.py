@@ -29,9 +29,15 @@ def quadratic_run(eta_scale=1.8, steps=30, d=6, seed=3):
     taus = torch.linspace(0.1, 1, 10, dtype=torch.float64)
     profile = np.stack([smoothness_profile(f, th, eta, taus).numpy() for th in thetas[::5]])
     lam = float(torch.linalg.eigvalsh(P)[-1])
-    history = dict(rp=rp, ds=ds, profile=profile, profile_step=np.arange(0, steps + 1, 5),
-                   loss=np.array([float(f(th)) for th in thetas]), sharpness_step=np.arange(0, steps + 1, 5),
-                   sharpness=np.full(steps // 5 + 1, lam))
+    history = dict(
+        rp=rp,
+        ds=ds,
+        profile=profile,
+        profile_step=np.arange(0, steps + 1, 5),
+        loss=np.array([float(f(th)) for th in thetas]),
+        sharpness_step=np.arange(0, steps + 1, 5),
+        sharpness=np.full(steps // 5 + 1, lam),
+    )
     return SimpleNamespace(eta=eta, history=history, status="max_steps", steps=steps)
 
 

@@ -28,8 +28,19 @@ def tiny_net(data, activation):
 @pytest.mark.parametrize("activation", ["tanh", "relu"])
 def test_float32_profile_equals_smoothness_profile_on_the_snapshot(tmp_path, activation):
     data, eta = tiny_data(), 0.8
-    run = train_gd(tiny_net(data, activation), data, "ce", eta=eta, max_steps=12, sharpness_every=None,
-                   profile_every=4, taus=TAUS, snapshot_every=4, cache=tmp_path, progress=False)
+    run = train_gd(
+        tiny_net(data, activation),
+        data,
+        "ce",
+        eta=eta,
+        max_steps=12,
+        sharpness_every=None,
+        profile_every=4,
+        taus=TAUS,
+        snapshot_every=4,
+        cache=tmp_path,
+        progress=False,
+    )
     h = run.history
     assert list(h["profile_step"]) == list(h["snapshot_step"]) == [0, 4, 8, 12]
     f = ModuleLoss(tiny_net(data, activation), data.x_train, data.y_train, "ce")
@@ -41,8 +52,18 @@ def test_float32_profile_equals_smoothness_profile_on_the_snapshot(tmp_path, act
 
 def test_float64_columns_equal_the_core_functions_at_every_checked_step(tmp_path):
     data, eta = tiny_data(), 0.8
-    run = train_gd(tiny_net(data, "tanh"), data, "ce", eta=eta, max_steps=10, sharpness_every=None,
-                   float64_every=5, snapshot_every=5, cache=tmp_path, progress=False)
+    run = train_gd(
+        tiny_net(data, "tanh"),
+        data,
+        "ce",
+        eta=eta,
+        max_steps=10,
+        sharpness_every=None,
+        float64_every=5,
+        snapshot_every=5,
+        cache=tmp_path,
+        progress=False,
+    )
     h = run.history
     assert list(h["float64_step"]) == list(h["snapshot_step"]) == [0, 5, 10]
     f64 = ModuleLoss(tiny_net(data, "tanh"), data.x_train.double(), data.y_train, "ce")
@@ -59,8 +80,19 @@ def test_profile_mean_and_endpoint_bound_the_approximation_error(tmp_path):
     (η/2)·(max − min of the profile), which is how the chapter reads flat profiles as (4.3)."""
     data, eta = tiny_data(), 0.8
     taus = np.arange(1, 201) / 200
-    run = train_gd(tiny_net(data, "tanh"), data, "ce", eta=eta, max_steps=10, sharpness_every=None, profile_every=5,
-                   taus=taus, float64_every=5, cache=tmp_path, progress=False)
+    run = train_gd(
+        tiny_net(data, "tanh"),
+        data,
+        "ce",
+        eta=eta,
+        max_steps=10,
+        sharpness_every=None,
+        profile_every=5,
+        taus=taus,
+        float64_every=5,
+        cache=tmp_path,
+        progress=False,
+    )
     h = run.history
     for row, t in enumerate(h["profile_step"]):
         if t >= len(h["rp"]):

@@ -4,7 +4,8 @@ import math
 
 import pytest
 import torch
-from hypothesis import given, settings, strategies as st
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from eos_support.thresholds import adam_preconditioner, momentum_threshold, stability_threshold
 
@@ -35,7 +36,10 @@ def test_which_sharpness_each_threshold_refers_to():
     assert stability_threshold(sgd).sharpness == "hessian"
     batch = stability_threshold(sgd, "batch")
     assert batch.value == 4.0 and "Andreyev" in batch.source
-    assert stability_threshold(adam).sharpness == "preconditioned" and "Cohen et al. 2022" in stability_threshold(adam).source
+    assert (
+        stability_threshold(adam).sharpness == "preconditioned"
+        and "Cohen et al. 2022" in stability_threshold(adam).source
+    )
     assert stability_threshold(adam, "hessian").value is None
     rms = stability_threshold(torch.optim.RMSprop(_params(), lr=0.01))
     assert rms.value is None and "RMSprop" in rms.note
@@ -71,7 +75,9 @@ def _final_sizes(lams, steps, **options):
 @given(eta=st.floats(0.01, 1.0), beta=st.floats(0.0, 0.95), nesterov=st.booleans(), damp=st.booleans())
 def test_threshold_is_where_torch_sgd_turns_unstable_on_a_quadratic(eta, beta, nesterov, damp):
     # Adam with a frozen preconditioner is SGD with dampening β₁ on P⁻¹H: the damp=True cases
-    options = dict(lr=eta, momentum=beta, nesterov=nesterov and beta > 0, dampening=beta if damp and not nesterov else 0)
+    options = dict(
+        lr=eta, momentum=beta, nesterov=nesterov and beta > 0, dampening=beta if damp and not nesterov else 0
+    )
     lam = momentum_threshold(eta, beta, options["dampening"], options["nesterov"])
     assert stability_threshold(torch.optim.SGD(_params(), **options)).value == pytest.approx(lam, rel=1e-12)
     below, above = _final_sizes(torch.tensor([0.97, 1.03], dtype=torch.float64) * lam, 2000, **options)

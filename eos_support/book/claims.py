@@ -33,11 +33,33 @@ from . import registry as _registry
 from .report import as_markdown, claims_table, format_value
 from .toc import default_build_dir
 
-__all__ = ["ClaimBook", "ClaimsFailed", "RECORD_KEYS", "default_claims_dir", "load_claims", "mark_stale",
-           "stale_chapters"]
+__all__ = [
+    "ClaimBook",
+    "ClaimsFailed",
+    "RECORD_KEYS",
+    "default_claims_dir",
+    "load_claims",
+    "mark_stale",
+    "stale_chapters",
+]
 
-RECORD_KEYS = ("chapter", "id", "paper_item", "kind", "claim", "criterion", "measured", "holds", "outcome",
-               "expected", "as_expected", "deviation", "profile", "device", "date")
+RECORD_KEYS = (
+    "chapter",
+    "id",
+    "paper_item",
+    "kind",
+    "claim",
+    "criterion",
+    "measured",
+    "holds",
+    "outcome",
+    "expected",
+    "as_expected",
+    "deviation",
+    "profile",
+    "device",
+    "date",
+)
 """The keys of every claim record."""
 
 _CHAPTER = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]*$")
@@ -88,7 +110,9 @@ class ClaimBook:
 
     def __init__(self, chapter: str, profile: str, out_dir=None, *, device: str | None = None, registry=None):
         if not isinstance(chapter, str) or not _CHAPTER.match(chapter):
-            raise ValueError(f"chapter must be the chapter's file stem (letters, digits, '_', '-', '.'), got {chapter!r}")
+            raise ValueError(
+                f"chapter must be the chapter's file stem (letters, digits, '_', '-', '.'), got {chapter!r}"
+            )
         if profile not in _registry.PROFILES:
             raise ValueError(f"profile must be one of {_registry.PROFILES}, got {profile!r}")
         self.chapter, self.profile = chapter, profile
@@ -105,7 +129,9 @@ class ClaimBook:
     def _own(self, claim_id):
         claim = self.registry.claim(claim_id)
         if claim.chapter != self.chapter:
-            raise _registry.RegistryError(f"claim {claim_id!r} belongs to chapter {claim.chapter!r}, not {self.chapter!r}")
+            raise _registry.RegistryError(
+                f"claim {claim_id!r} belongs to chapter {claim.chapter!r}, not {self.chapter!r}"
+            )
         return claim
 
     def thresholds(self, claim_id: str) -> dict:
@@ -122,11 +148,20 @@ class ClaimBook:
         outcome = claim.outcome(holds, self.profile)
         expected = claim.expected[self.profile]
         self.records[claim_id] = {
-            "chapter": self.chapter, "id": claim_id, "paper_item": claim.item, "kind": claim.kind,
-            "claim": claim.claim, "criterion": claim.criterion, "measured": _json_safe(measured), "holds": holds,
-            "outcome": outcome, "expected": expected,
+            "chapter": self.chapter,
+            "id": claim_id,
+            "paper_item": claim.item,
+            "kind": claim.kind,
+            "claim": claim.claim,
+            "criterion": claim.criterion,
+            "measured": _json_safe(measured),
+            "holds": holds,
+            "outcome": outcome,
+            "expected": expected,
             "as_expected": outcome == expected and (holds or claim.kind != "check"),
-            "deviation": claim.deviation.get(self.profile) or None, "profile": self.profile, "device": self.device,
+            "deviation": claim.deviation.get(self.profile) or None,
+            "profile": self.profile,
+            "device": self.device,
             "date": _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"),
         }
         return outcome
@@ -144,13 +179,19 @@ class ClaimBook:
     def criteria(self):
         """The chapter's claims as the registry states them, before they are evaluated: for each, the
         paper item, the claim, its criterion with the thresholds' values, and the outcome expected in this
-        profile (with the stated change of setting, for a deviation). Show it above the cells that check."""
+        profile (with the stated change of setting, for a deviation). Show it above the cells that check.
+        """
         lines = []
         for c in self.registry.for_chapter(self.chapter):
             values = ", ".join(f"{k} = {v:g}" for k, v in c.thresholds.items())
-            expected = c.expected[self.profile] + (f" ({c.deviation[self.profile]})" if c.deviation.get(self.profile) else "")
-            lines.append(f"- *{c.item}*{' (check)' if c.kind == 'check' else ''}: {c.claim}. Criterion: {c.criterion}"
-                         + (f" [{values}]" if values else "") + f". Expected here: {expected}.")
+            expected = c.expected[self.profile] + (
+                f" ({c.deviation[self.profile]})" if c.deviation.get(self.profile) else ""
+            )
+            lines.append(
+                f"- *{c.item}*{' (check)' if c.kind == 'check' else ''}: {c.claim}. Criterion: {c.criterion}"
+                + (f" [{values}]" if values else "")
+                + f". Expected here: {expected}."
+            )
         return as_markdown("\n".join(lines) or "*No claims in the registry for this chapter.*")
 
     def table(self):
@@ -168,12 +209,15 @@ class ClaimBook:
 
     def finish(self) -> None:
         """Write the records, then raise :class:`ClaimsFailed` if an outcome is not the expected one, a
-        check failed, or a claim of the registry was not checked (so executing the chapter validates it)."""
+        check failed, or a claim of the registry was not checked (so executing the chapter validates it).
+        """
         self.write()
-        problems = [f"- {r['id']} ({r['paper_item']}): outcome {r['outcome']!r}"
-                    + (" (the check failed)" if r["kind"] == "check" and not r["holds"] else "")
-                    + f", expected {r['expected']!r}; measured {format_value(r['measured'])}; criterion: {r['criterion']}"
-                    for r in self.unexpected]
+        problems = [
+            f"- {r['id']} ({r['paper_item']}): outcome {r['outcome']!r}"
+            + (" (the check failed)" if r["kind"] == "check" and not r["holds"] else "")
+            + f", expected {r['expected']!r}; measured {format_value(r['measured'])}; criterion: {r['criterion']}"
+            for r in self.unexpected
+        ]
         problems += [f"- {claim_id}: in the registry for this chapter, never checked" for claim_id in self.unchecked]
         if not self.records and not problems:
             problems.append("- the chapter checked no claims")
@@ -198,16 +242,13 @@ def load_claims(directory=None) -> list[dict]:
             data = json.loads(path.read_text(encoding="utf-8"))
         except (OSError, UnicodeDecodeError, json.JSONDecodeError) as error:
             raise ValueError(
-                f"claims file {path} is unreadable ({error}); delete it and re-execute "
-                f"chapter {path.stem!r}"
+                f"claims file {path} is unreadable ({error}); delete it and re-execute chapter {path.stem!r}"
             ) from error
         if not isinstance(data, list) or not all(
-            isinstance(r, dict) and {"chapter", "id", "paper_item", "outcome", "as_expected"} <= r.keys()
-            for r in data
+            isinstance(r, dict) and {"chapter", "id", "paper_item", "outcome", "as_expected"} <= r.keys() for r in data
         ):
             raise ValueError(
-                f"claims file {path} is not a list of claim records; delete it and re-execute "
-                f"chapter {path.stem!r}"
+                f"claims file {path} is not a list of claim records; delete it and re-execute chapter {path.stem!r}"
             )
         records.extend(data)
     return records
@@ -218,7 +259,8 @@ STALE = ".stale.json"
 
 def mark_stale(directory, chapter: str, since: float) -> None:
     """After a failed execution: set ``chapter``'s claims aside as ``<chapter>.stale.json`` unless
-    the execution wrote them (modified after ``since``, seconds since the epoch)."""
+    the execution wrote them (modified after ``since``, seconds since the epoch).
+    """
     path = Path(directory) / f"{chapter}.json"
     if path.is_file() and path.stat().st_mtime < since:
         path.replace(path.with_suffix(STALE))

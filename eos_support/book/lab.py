@@ -42,8 +42,10 @@ def pair_notebooks(root, log=print) -> list[Path]:
         if _needs_update(page.source, notebook):
             jupytext(["--to", "ipynb", "--update", "--use-source-timestamp", "--quiet", str(page.source)])
         else:
-            log(f"[eos-book] {notebook} is newer than {page.source.name}: left as it is (open it in "
-                "JupyterLab, whose jupytext saves both, or run 'jupytext --sync' on it)")
+            log(
+                f"[eos-book] {notebook} is newer than {page.source.name}: left as it is (open it in "
+                "JupyterLab, whose jupytext saves both, or run 'jupytext --sync' on it)"
+            )
         notebooks.append(notebook)
     return notebooks
 
@@ -51,8 +53,10 @@ def pair_notebooks(root, log=print) -> list[Path]:
 def require_jupyterlab() -> None:
     """Raise :class:`BookError` saying how to install JupyterLab, if it is not installed."""
     if importlib.util.find_spec("jupyterlab") is None:
-        raise BookError('JupyterLab is not installed: pip install -e ".[notebook]" (the notebook extra '
-                        "brings JupyterLab with the book's packages)")
+        raise BookError(
+            'JupyterLab is not installed: pip install -e ".[notebook]" (the notebook extra '
+            "brings JupyterLab with the book's packages)"
+        )
 
 
 def lab_command(root, extra=()) -> list[str]:
@@ -60,5 +64,11 @@ def lab_command(root, extra=()) -> list[str]:
 
     JupyterLab serves the repository ``root``, where ``jupytext.toml`` is, and opens on ``book/``.
     """
-    return [sys.executable, "-m", "jupyterlab", f"--ServerApp.root_dir={Path(root).resolve()}",
-            "--ContentsManager.preferred_dir=book", *extra]
+    return [
+        sys.executable,
+        "-m",
+        "jupyterlab",
+        f"--ServerApp.root_dir={Path(root).resolve()}",
+        "--ContentsManager.preferred_dir=book",
+        *extra,
+    ]

@@ -1,5 +1,6 @@
 """An executed chapter as the book shows it: papermill's cells hidden, widgets made static, and a
-failure traced back to its cell and its line in the chapter's ``.md`` source."""
+failure traced back to its cell and its line in the chapter's ``.md`` source.
+"""
 
 from __future__ import annotations
 
@@ -19,16 +20,13 @@ def _tags(cell) -> list:
 
 def _own_cells(nb):
     """The chapter's own cells: without papermill's injected-parameters and error cells."""
-    return [
-        c
-        for c in nb.cells
-        if INJECTED_TAG not in _tags(c) and "papermill-error-cell-tag" not in _tags(c)
-    ]
+    return [c for c in nb.cells if INJECTED_TAG not in _tags(c) and "papermill-error-cell-tag" not in _tags(c)]
 
 
 def hide_injected(nb) -> None:
     """Tag papermill's injected-parameters cell ``remove-cell``, and the chapter's own
-    ``parameters`` cell too when one was injected (its defaults no longer apply)."""
+    ``parameters`` cell too when one was injected (its defaults no longer apply).
+    """
     injected = any(INJECTED_TAG in _tags(cell) for cell in nb.cells)
     for cell in nb.cells:
         tags = _tags(cell)
@@ -44,7 +42,8 @@ def drop_widget_state(nb) -> None:
     """Make the page static: a widget needs a kernel to do anything, and its saved state makes
     myst-nb load require.js and the widget manager from CDNs on the page (failing offline with
     console errors). Drop the state, and show a widget's output as a pointer to the launch
-    buttons; the chapter's figures are the static version."""
+    buttons; the chapter's figures are the static version.
+    """
     nb.metadata.pop("widgets", None)
     for cell in nb.cells:
         for output in cell.get("outputs", []):
@@ -57,13 +56,15 @@ def drop_widget_state(nb) -> None:
 
 
 def error_line(text: str, limit: int = 300) -> str:
+    """The first line of ``text``, cut to ``limit`` characters: an error as the summary shows it."""
     text = " ".join(str(text).strip().splitlines()[:1]) if text else ""
     return text if len(text) <= limit else text[: limit - 1] + "…"
 
 
 def locate_failure(result, nb, chapter: Page) -> None:
     """Fill a failed :class:`~eos_support.book.runner.ChapterResult`'s ``cell``, ``line``, ``cell_source``
-    and (if missing) ``error`` from the executed notebook ``nb``."""
+    and (if missing) ``error`` from the executed notebook ``nb``.
+    """
     cells = _own_cells(nb)
     failed = None
     for cell in cells:
@@ -77,8 +78,7 @@ def locate_failure(result, nb, chapter: Page) -> None:
             break
     if failed is None and result.error and result.error.startswith("DeadKernelError"):
         # papermill marks the cell whose kernel died "completed": the last cell that started
-        started = [c for c in cells if c.get("cell_type") == "code"
-                   and _cell_status(c) not in (None, "pending")]
+        started = [c for c in cells if c.get("cell_type") == "code" and _cell_status(c) not in (None, "pending")]
         failed = started[-1] if started else None
         result.error += " (the kernel process ended: out of memory, or a crash in native code?)"
     if failed is None:
@@ -94,5 +94,3 @@ def locate_failure(result, nb, chapter: Page) -> None:
     at = text.find(source.strip()) if source.strip() else -1
     if at >= 0:
         result.line = text.count("\n", 0, at) + 1
-
-

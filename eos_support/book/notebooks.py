@@ -17,7 +17,7 @@ from ..system import atomic_write
 from .notebook import HIDE_TAG
 from .toc import BookError, Page, read_toc
 
-INSTALL_CELL = '''\
+INSTALL_CELL = """\
 # On Google Colab this cell installs eos-book, the book's package; anywhere else it does nothing.
 # The paper profile wants a GPU: Runtime > Change runtime type, then set profile = "paper" below.
 import sys
@@ -26,7 +26,7 @@ if "google.colab" in sys.modules:
     import subprocess
 
     requirement = "{requirement}"
-    subprocess.run([sys.executable, "-m", "pip", "install", "--quiet", requirement], check=True)'''
+    subprocess.run([sys.executable, "-m", "pip", "install", "--quiet", requirement], check=True)"""
 """The first cell of every generated notebook; ``{requirement}`` is what pip installs."""
 
 
@@ -40,8 +40,10 @@ def package_requirement(root, ref=None) -> str:
     config = yaml.safe_load((Path(root) / "_config.yml").read_text(encoding="utf-8")) or {}
     repository = config.get("repository") or {}
     if not repository.get("url"):
-        raise BookError(f"{Path(root) / '_config.yml'} has no repository.url: the notebooks would not know "
-                        "where to install eos-book from")
+        raise BookError(
+            f"{Path(root) / '_config.yml'} has no repository.url: the notebooks would not know "
+            "where to install eos-book from"
+        )
     return f"eos-book[book] @ git+{repository['url']}@{ref or repository.get('branch', 'main')}"
 
 
@@ -71,8 +73,10 @@ def write_notebooks(root, out, ref=None) -> list[Path]:
     for page in (p for p in read_toc(root) if p.notebook):
         target = out / page.source.relative_to(root).with_suffix(".ipynb")
         if target == page.source.with_suffix(".ipynb"):
-            raise BookError(f"{target} is the chapter's own notebook, paired with its .md: pass --out another "
-                            "folder than the repository")
+            raise BookError(
+                f"{target} is the chapter's own notebook, paired with its .md: pass --out another "
+                "folder than the repository"
+            )
         nb = colab_notebook(page, requirement)
         nbformat.validate(nb)
         atomic_write(target, nbformat.writes(nb))

@@ -42,7 +42,8 @@ class Claim:
 
     def outcome(self, holds: bool, profile: str) -> str:
         """The outcome of this claim in ``profile`` when its criterion ``holds`` (or not); a check's
-        outcome is ``check`` either way (a failed check fails its chapter: the code is wrong)."""
+        outcome is ``check`` either way (a failed check fails its chapter: the code is wrong).
+        """
         if self.kind == "check":
             return "check"
         if not holds:
@@ -70,16 +71,21 @@ class Registry:
 
     @property
     def claims(self) -> dict[str, Claim]:
+        """Every claim of the registry by its id."""
         return {c.id: c for item in self.items for c in item.claims}
 
     def claim(self, claim_id: str) -> Claim:
+        """The claim ``claim_id``; a :class:`RegistryError` says to add it to the registry first."""
         try:
             return self.claims[claim_id]
         except KeyError:
-            raise RegistryError(f"no claim {claim_id!r} in {REGISTRY.name}: add it there (criterion, thresholds, "
-                                "expected outcomes) before a chapter checks it") from None
+            raise RegistryError(
+                f"no claim {claim_id!r} in {REGISTRY.name}: add it there (criterion, thresholds, "
+                "expected outcomes) before a chapter checks it"
+            ) from None
 
     def for_chapter(self, chapter: str) -> list[Claim]:
+        """The claims chapter ``chapter`` must check, in the registry's order."""
         return [c for item in self.items for c in item.claims if c.chapter == chapter]
 
 
@@ -88,8 +94,11 @@ def _claim(raw: Mapping, item: Mapping) -> Claim:
     unknown = set(raw) - known
     if unknown:
         raise RegistryError(f"claim {raw.get('id')!r}: unknown keys {sorted(unknown)}")
-    claim = Claim(item=item["item"], chapter=raw.get("chapter", item["chapter"]),
-                  **{k: (v if v is not None else {}) for k, v in raw.items() if k != "chapter"})
+    claim = Claim(
+        item=item["item"],
+        chapter=raw.get("chapter", item["chapter"]),
+        **{k: (v if v is not None else {}) for k, v in raw.items() if k != "chapter"},
+    )
     _validate(claim)
     return claim
 
@@ -99,14 +108,18 @@ def _validate(claim: Claim) -> None:
     if claim.kind not in KINDS:
         raise RegistryError(f"{where}: kind must be one of {KINDS}, got {claim.kind!r}")
     if set(claim.expected) != set(PROFILES):
-        raise RegistryError(f"{where}: expected needs an outcome for each profile {PROFILES}, got {dict(claim.expected)}")
+        raise RegistryError(
+            f"{where}: expected needs an outcome for each profile {PROFILES}, got {dict(claim.expected)}"
+        )
     for profile, outcome in claim.expected.items():
         if outcome not in OUTCOMES:
             raise RegistryError(f"{where}: expected outcome {outcome!r} in {profile!r} is not one of {OUTCOMES}")
         if (outcome == "check") != (claim.kind == "check"):
             raise RegistryError(f"{where}: a check expects 'check', and only a check does ({profile}: {outcome!r})")
         if outcome == "deviation" and not claim.deviation.get(profile):
-            raise RegistryError(f"{where}: a deviation in {profile!r} needs the stated change (deviation: {{{profile}: …}})")
+            raise RegistryError(
+                f"{where}: a deviation in {profile!r} needs the stated change (deviation: {{{profile}: …}})"
+            )
     if claim.kind == "beyond" and not claim.source:
         raise RegistryError(f"{where}: a claim beyond the paper cites its source (source: …)")
     for name, value in claim.thresholds.items():
@@ -140,7 +153,8 @@ def load(path=REGISTRY) -> Registry:
 
 def item_outcome(outcomes) -> str:
     """One outcome for a paper item from its claims' outcomes: ``not reproduced`` if any claim was not,
-    else ``deviation`` if any was one, else ``reproduced`` if any paper claim was, else ``check``."""
+    else ``deviation`` if any was one, else ``reproduced`` if any paper claim was, else ``check``.
+    """
     outcomes = list(outcomes)
     for outcome in ("not reproduced", "deviation", "reproduced", "check"):
         if outcome in outcomes:

@@ -7,6 +7,7 @@ from pathlib import Path
 
 from .toc import BookError, docnames, find_root
 
+
 def format_value(value) -> str:
     """A measured value as short text: floats to 6 significant digits, long lists elided.
 
@@ -44,8 +45,13 @@ def claims_table(records) -> str:
     lines = ["| paper item | claim | criterion | measured | outcome |", "|---|---|---|---|---|"]
     for r in records:
         claim = r.get("claim", "") + (f" *(deviation: {r['deviation']})*" if r.get("deviation") else "")
-        cells = (r.get("paper_item", ""), claim, r.get("criterion", ""), format_value(r.get("measured", "")),
-                 outcome_text(r))
+        cells = (
+            r.get("paper_item", ""),
+            claim,
+            r.get("criterion", ""),
+            format_value(r.get("measured", "")),
+            outcome_text(r),
+        )
         lines.append("| " + " | ".join(_cell(c) for c in cells) + " |")
     return "\n".join(lines)
 
@@ -112,7 +118,8 @@ def _outcomes_by_item(records) -> dict:
 def scorecard(claims_dir=None, records_dir=None, start=None):
     """The scorecard as Markdown: one row per paper item with its outcome in each profile (this build's
     claims in ``claims_dir``; another profile's from its committed record in ``records_dir/<profile>``),
-    then each chapter's claims."""
+    then each chapter's claims.
+    """
     from .claims import load_claims, stale_chapters
     from .registry import PROFILES, load
 
@@ -129,8 +136,9 @@ def scorecard(claims_dir=None, records_dir=None, start=None):
     items += [i for i in dict.fromkeys(r.get("paper_item") for r in records) if i not in items]
     for item in items:
         cells = [by_profile.get(p, {}).get(item, "not run") for p in PROFILES]
-        lines.append(f"| {item} | " + " | ".join("**not reproduced**" if c == "not reproduced" else c
-                                                 for c in cells) + " |")
+        lines.append(
+            f"| {item} | " + " | ".join("**not reproduced**" if c == "not reproduced" else c for c in cells) + " |"
+        )
     stale = stale_chapters(claims_dir)
     parts = [_summary_line(records), "\n".join(lines)]
     if stale:
@@ -138,34 +146,46 @@ def scorecard(claims_dir=None, records_dir=None, start=None):
     for chapter in dict.fromkeys(r.get("chapter") for r in records):
         own = [r for r in records if r.get("chapter") == chapter]
         first = own[0]
-        parts.append(f"### {chapter}\n\nProfile {first.get('profile')}, {first.get('device')}, "
-                     f"{first.get('date')}.\n\n" + claims_table(own))
+        parts.append(
+            f"### {chapter}\n\nProfile {first.get('profile')}, {first.get('device')}, "
+            f"{first.get('date')}.\n\n" + claims_table(own)
+        )
     return as_markdown("\n\n".join(parts))
 
 
 def _summary_line(records) -> str:
     if not records:
         return "*No claims recorded yet: execute the chapters with `eos-book execute`.*"
-    counts = {o: sum(r.get("outcome") == o and r.get("kind") != "check" for r in records)
-              for o in ("reproduced", "deviation", "not reproduced")}
+    counts = {
+        o: sum(r.get("outcome") == o and r.get("kind") != "check" for r in records)
+        for o in ("reproduced", "deviation", "not reproduced")
+    }
     checks = sum(r.get("kind") == "check" for r in records)
     unexpected = [r for r in records if not r.get("as_expected")]
     tail = "every outcome as expected." if not unexpected else f"**{len(unexpected)} outcome(s) not as expected.**"
-    return (f"**{len(records)} claims** from {len({r.get('chapter') for r in records})} chapter(s): "
-            + ", ".join(f"{n} {o}" for o, n in counts.items()) + f"; {checks} checks of the code; " + tail)
+    return (
+        f"**{len(records)} claims** from {len({r.get('chapter') for r in records})} chapter(s): "
+        + ", ".join(f"{n} {o}" for o, n in counts.items())
+        + f"; {checks} checks of the code; "
+        + tail
+    )
 
 
 def timings(timings_path, start=None):
     """Each chapter's last execution (wall time, device, profile, status, date) as Markdown."""
     data = load_json(Path(timings_path), {}) if timings_path else {}
     order = _toc_order(start)
-    rows = sorted(((n, t) for n, t in (data.items() if isinstance(data, dict) else []) if isinstance(t, dict)),
-                  key=lambda kv: order.get(kv[0], len(order)))
+    rows = sorted(
+        ((n, t) for n, t in (data.items() if isinstance(data, dict) else []) if isinstance(t, dict)),
+        key=lambda kv: order.get(kv[0], len(order)),
+    )
     if not rows:
         return as_markdown("*No timings recorded yet.*")
     lines = ["| chapter | wall time | device | profile | status | date |", "|---|---|---|---|---|---|"]
     for name, t in rows:
         status = "✅ executed" if t.get("ok") else "❌ failed"
-        lines.append(f"| {name} | {_fmt_seconds(t.get('seconds'))} | {t.get('device', '?')} | "
-                     f"{t.get('profile', '?')} | {status} | {t.get('date', '?')} |")
+        lines.append(
+            f"| {name} | {_fmt_seconds(t.get('seconds'))} | {t.get('device', '?')} | "
+            f"{t.get('profile', '?')} | {status} | {t.get('date', '?')} |"
+        )
     return as_markdown("\n".join(lines))

@@ -87,9 +87,7 @@ def _to_notebook(chapter: Page):
     import jupytext
 
     nb = jupytext.read(chapter.source)
-    nb.metadata.setdefault(
-        "kernelspec", {"name": "python3", "display_name": "Python 3", "language": "python"}
-    )
+    nb.metadata.setdefault("kernelspec", {"name": "python3", "display_name": "Python 3", "language": "python"})
     nb.metadata.pop("jupytext", None)  # the staged .ipynb is not paired with anything
     return nb
 
@@ -133,20 +131,24 @@ def _record_timing(build_dir: Path, result: ChapterResult, profile: str, device:
 
 def writable_folder(path, what="build folder") -> Path:
     """``path`` resolved and created, after checking that files can be written in it; else a
-    :class:`BookError` that says why and what to pass instead."""
+    :class:`BookError` that says why and what to pass instead.
+    """
     path = Path(path).expanduser().resolve()
     try:
         path.mkdir(parents=True, exist_ok=True)
         atomic_write(path / ".eos-book-write-test", "").unlink()
     except OSError as error:
-        raise BookError(f"cannot use {path} as the {what} ({error.strerror or error}): "
-                        "pass a writable folder (--build-dir, --results-dir)") from None
+        raise BookError(
+            f"cannot use {path} as the {what} ({error.strerror or error}): "
+            "pass a writable folder (--build-dir, --results-dir)"
+        ) from None
     return path
 
 
 def _kernel_writing_to(log_path: Path):
     """A kernel manager whose kernels write their own stderr (start-up notices, the noise of a shutdown
-    on Ctrl-C) to ``log_path`` instead of the terminal; a chapter's output still reaches its notebook."""
+    on Ctrl-C) to ``log_path`` instead of the terminal; a chapter's output still reaches its notebook.
+    """
     from jupyter_client.manager import AsyncKernelManager
 
     class ChapterKernel(AsyncKernelManager):
@@ -177,9 +179,7 @@ def _execute_one(chapter, root, build_dir, staging, parameters, timeout, progres
     try:
         nb = _to_notebook(chapter)
         if not any("parameters" in c.get("metadata", {}).get("tags", []) for c in nb.cells):
-            result.warnings.append(
-                "no cell tagged 'parameters': papermill put the parameters at the top"
-            )
+            result.warnings.append("no cell tagged 'parameters': papermill put the parameters at the top")
         nbformat.write(nb, source_nb)
         target.parent.mkdir(parents=True, exist_ok=True)
         papermill.execute_notebook(
@@ -208,19 +208,26 @@ def _execute_one(chapter, root, build_dir, staging, parameters, timeout, progres
         result.seconds = time.perf_counter() - start
         source_nb.unlink(missing_ok=True)
     if output_nb.is_file():
-        try:
-            out = nbformat.read(output_nb, as_version=4)
-            hide_injected(out)
-            drop_widget_state(out)
-            if not result.ok:
-                locate_failure(result, out, chapter)
-            atomic_write(target, nbformat.writes(out))
-            result.output = target
-        except Exception as error:  # noqa: BLE001
-            result.warnings.append(f"could not read the executed notebook: {error}")
-        finally:
-            output_nb.unlink(missing_ok=True)
+        _stage(output_nb, target, chapter, result)
     return result
+
+
+def _stage(output_nb, target, chapter, result):
+    """Move papermill's output (complete or up to the failing cell) to the staged book, tidied."""
+    import nbformat
+
+    try:
+        out = nbformat.read(output_nb, as_version=4)
+        hide_injected(out)
+        drop_widget_state(out)
+        if not result.ok:
+            locate_failure(result, out, chapter)
+        atomic_write(target, nbformat.writes(out))
+        result.output = target
+    except Exception as error:  # noqa: BLE001
+        result.warnings.append(f"could not read the executed notebook: {error}")
+    finally:
+        output_nb.unlink(missing_ok=True)
 
 
 def execute(
@@ -280,8 +287,7 @@ def execute(
 def summary(results) -> str:
     """A closing report: every chapter with its time; failures with their cell and error."""
     failed = [r for r in results if not r.ok]
-    lines = [f"executed {len(results)} chapter(s): {len(results) - len(failed)} ok, "
-             f"{len(failed)} failed"]
+    lines = [f"executed {len(results)} chapter(s): {len(results) - len(failed)} ok, {len(failed)} failed"]
     for r in results:
         lines.append("  " + r.describe().replace("\n", "\n  "))
         lines.extend(f"    warning: {w}" for w in r.warnings)
@@ -325,5 +331,3 @@ def render(build_dir, *, strict: bool = True, nitpick: bool = False, quiet: bool
     if quiet:
         cmd.append("-q")
     return subprocess.run(cmd, check=False).returncode
-
-

@@ -79,8 +79,11 @@ def dedupe_scripts(app, pagename, templatename, context, doctree):
     seen, unique = set(), []
     for js in scripts:
         attributes = getattr(js, "attributes", {}) or {}
-        key = (getattr(js, "filename", None) or "", getattr(js, "priority", None),
-               tuple(sorted((str(k), str(v)) for k, v in attributes.items())))
+        key = (
+            getattr(js, "filename", None) or "",
+            getattr(js, "priority", None),
+            tuple(sorted((str(k), str(v)) for k, v in attributes.items())),
+        )
         if key not in seen:
             seen.add(key)
             unique.append(js)

@@ -34,7 +34,8 @@ class Page:
 
 def find_root(start=None) -> Path:
     """The project folder: the first at or above ``start`` (default: cwd) with ``_toc.yml``
-    and ``_config.yml``. Raises :class:`BookError` if there is none."""
+    and ``_config.yml``. Raises :class:`BookError` if there is none.
+    """
     here = Path(start or Path.cwd()).resolve()
     for folder in (here, *here.parents):
         if (folder / "_toc.yml").is_file() and (folder / "_config.yml").is_file():
@@ -47,7 +48,8 @@ def find_root(start=None) -> Path:
 
 def default_build_dir() -> Path:
     """``_build`` in the project: the first folder at or above the current one with ``pyproject.toml`` and
-    ``_toc.yml`` (the repository root), else in the current folder. ``eos-book`` uses the same by default."""
+    ``_toc.yml`` (the repository root), else in the current folder. ``eos-book`` uses the same by default.
+    """
     here = Path.cwd().resolve()
     for folder in (here, *here.parents):
         if (folder / "pyproject.toml").is_file() and (folder / "_toc.yml").is_file():
@@ -105,7 +107,8 @@ def docnames(root) -> list[str]:
 
 def read_toc(root) -> list[Page]:
     """The pages of ``root/_toc.yml`` in order; a listed file that is missing raises
-    :class:`BookError` naming it."""
+    :class:`BookError` naming it.
+    """
     root = Path(root)
     pages, seen = [], set()
     for docname in docnames(root):
@@ -125,7 +128,8 @@ def select(chapters, names=None) -> list[Page]:
     """The notebook chapters named in ``names`` (stem, ``book/stem`` or ``book/stem.md``), in
     toc order with the scorecard last; all of them when ``names`` is empty. When some are
     named, the scorecard is added so that it reflects the new claims. Unknown names raise
-    :class:`BookError` listing the valid ones."""
+    :class:`BookError` listing the valid ones.
+    """
     notebooks = [c for c in chapters if c.notebook]
     by_name = {c.name: c for c in notebooks}
     if names:
@@ -137,10 +141,7 @@ def select(chapters, names=None) -> list[Page]:
             if name not in by_name:
                 pages = sorted(c.name for c in chapters if not c.notebook)
                 hint = f" ({', '.join(pages)} are plain pages, not executed)" if pages else ""
-                raise BookError(
-                    f"unknown chapter {raw!r}; valid chapters: {', '.join(by_name) or '(none)'}"
-                    + hint
-                )
+                raise BookError(f"unknown chapter {raw!r}; valid chapters: {', '.join(by_name) or '(none)'}" + hint)
             wanted.append(name)
         if SCORECARD in by_name:
             wanted.append(SCORECARD)
@@ -148,5 +149,3 @@ def select(chapters, names=None) -> list[Page]:
     else:
         chosen = list(notebooks)
     return sorted(chosen, key=lambda c: c.name == SCORECARD)
-
-

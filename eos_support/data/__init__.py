@@ -24,8 +24,22 @@ from . import sources
 from .common import CIFAR10_CLASSES, CIFAR10_IMAGE, DatasetInvalid, DatasetUnavailable, data_dir
 from .npz import NpzSummary, read_npz, validate_npz
 
-__all__ = ["CIFAR10_CLASSES", "CIFAR10_IMAGE", "Dataset", "DatasetInvalid", "DatasetUnavailable", "LOSSES", "NAMES",
-           "NpzSummary", "available", "check_dataset_name", "data_dir", "load_dataset", "standardise", "validate_npz"]
+__all__ = [
+    "CIFAR10_CLASSES",
+    "CIFAR10_IMAGE",
+    "Dataset",
+    "DatasetInvalid",
+    "DatasetUnavailable",
+    "LOSSES",
+    "NAMES",
+    "NpzSummary",
+    "available",
+    "check_dataset_name",
+    "data_dir",
+    "load_dataset",
+    "standardise",
+    "validate_npz",
+]
 
 NAMES = ("cifar10-5k", "fashion-mnist-5k", "npz:PATH")
 LOSSES = ("ce", "mse")
@@ -115,7 +129,8 @@ def available(name: str) -> bool:
 
 def check_dataset_name(name: str) -> str:
     """``name`` if it is a data set name ("cifar10-5k", "fashion-mnist-5k" or "npz:PATH"), else a
-    ``ValueError`` listing the valid names; a path without the ``npz:`` prefix is named as such."""
+    ``ValueError`` listing the valid names; a path without the ``npz:`` prefix is named as such.
+    """
     if not isinstance(name, str):
         raise ValueError(f"a data set name must be a string, got {type(name).__name__}")
     if name in NAMES[:2] or (name.startswith("npz:") and name[4:].strip()):
@@ -131,7 +146,8 @@ def check_dataset_name(name: str) -> str:
 def standardise(x: np.ndarray, stats=None):
     """Scale to [0, 1] (uint8 / 255), flatten (C, H, W), centre and standardise per feature.
 
-    Non-finite pixels raise ``ValueError``: one would make its feature NaN for every image."""
+    Non-finite pixels raise ``ValueError``: one would make its feature NaN for every image.
+    """
     x = x.astype(np.float64) / 255.0 if x.dtype == np.uint8 else x.astype(np.float64)
     x = x.reshape(len(x), -1)
     if not np.isfinite(x).all():

@@ -12,7 +12,8 @@ class DatasetUnavailable(RuntimeError):
 
 class DatasetInvalid(ValueError):
     """An ``npz:`` file that cannot be used as it stands; the message names the file, the problem
-    and the fix."""
+    and the fix.
+    """
 
 
 CIFAR10_IMAGE = (3, 32, 32)

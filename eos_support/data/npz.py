@@ -13,6 +13,7 @@ import numpy as np
 
 from .common import CIFAR10_CLASSES, CIFAR10_IMAGE, DatasetInvalid, DatasetUnavailable
 
+
 @dataclass(frozen=True)
 class NpzSummary:
     """What :func:`validate_npz` found in an ``npz:`` file (already checked)."""
@@ -55,6 +56,9 @@ def validate_npz(
 
 
 def read_npz(path: Path, n_train: int):
+    """An ``npz:`` file's splits after :func:`validate_npz`'s checks for any images: ``(x, y), test, source,
+    classes``.
+    """
     summary, train, test = _read_npz(path, n_train, None, None)
     return train, test, f"arrays in {path}", summary.num_classes
 
@@ -75,12 +79,16 @@ def _read_npz(path, n_train, image_shape, num_classes):
         test = (xt, _labels(fail, "y_test", a["y_test"], len(xt)))
     k = _classes(fail, a, {"y_train": y} | ({"y_test": test[1]} if test else {}), num_classes)
     if len(x) < n_train:
-        fail(f"x_train has {len(x)} images, fewer than the {n_train} training examples asked for",
-             f"provide at least {n_train} training images")
+        fail(
+            f"x_train has {len(x)} images, fewer than the {n_train} training examples asked for",
+            f"provide at least {n_train} training images",
+        )
     if num_classes is not None and len(np.unique(y[:n_train])) < k:
         missing = sorted(set(range(k)) - set(np.unique(y[:n_train]).tolist()))
-        fail(f"the first {n_train} training labels never show classes {missing} (is the file sorted by class?)",
-             "shuffle the training split before saving, e.g. with a fixed np.random.default_rng(0).permutation")
+        fail(
+            f"the first {n_train} training labels never show classes {missing} (is the file sorted by class?)",
+            "shuffle the training split before saving, e.g. with a fixed np.random.default_rng(0).permutation",
+        )
     summary = NpzSummary(path, len(x), len(test[0]) if test else None, layout, shape, pixels, k)
     return summary, (x, y), test
 
@@ -131,8 +139,14 @@ def _images(fail, key, x, image_shape):
         x, layout = x[:, None], "grey images"
     else:
         what = {2: "flat features", 3: "grey images (no channel axis)"}.get(x.ndim, f"a {x.ndim}-D array")
-        want = (f"N × {_shape(image_shape[1:] + image_shape[:1])} (channels last) or N × {_shape(image_shape)} "
-                "(channels first)") if image_shape else "N × H × W × C or N × C × H × W images, N × H × W or N × F"
+        want = (
+            (
+                f"N × {_shape(image_shape[1:] + image_shape[:1])} (channels last) or N × {_shape(image_shape)} "
+                "(channels first)"
+            )
+            if image_shape
+            else "N × H × W × C or N × C × H × W images, N × H × W or N × F"
+        )
         fail(f"{key} has shape {x.shape}, {what}", f"the data set needs {want}")
     if len(x) == 0:
         fail(f"{key} holds no images", "store at least one")
@@ -151,8 +165,10 @@ def _channel_axis(fail, key, x, image_shape):
         fail(f"{key} has shape {x.shape}, which is ambiguous: {readings}", "store images as N × H × W × C, H, W ≠ C")
     if not (first or last):
         need = f"{image_shape[0]} channels of {_shape(image_shape[1:])}" if image_shape else "1 or 3 channels"
-        fail(f"{key} has shape {x.shape}: {readings}, but the data set needs {need}",
-             "store N × H × W × C (channels last) or N × C × H × W (channels first) images")
+        fail(
+            f"{key} has shape {x.shape}: {readings}, but the data set needs {need}",
+            "store N × H × W × C (channels last) or N × C × H × W (channels first) images",
+        )
     return (x, "channels first") if first else (x.transpose(0, 3, 1, 2), "channels last")
 
 
@@ -166,8 +182,10 @@ def _pixels(fail, key, x):
     finite = np.isfinite(x.reshape(len(x), -1)).all(axis=1)
     if not finite.all():
         bad = np.flatnonzero(~finite)
-        fail(f"{key} has NaN or infinite pixels in {len(bad)} of {len(x)} images (the first is image {bad[0]})",
-             "drop or repair those images: one NaN would turn its feature into NaN for every image")
+        fail(
+            f"{key} has NaN or infinite pixels in {len(bad)} of {len(x)} images (the first is image {bad[0]})",
+            "drop or repair those images: one NaN would turn its feature into NaN for every image",
+        )
     lo, hi = float(x.min()), float(x.max())
     if lo < 0 or hi > 1:
         fix = "divide by 255, or store uint8" if lo >= 0 and hi <= 255 else "store the raw pixels, not normalised ones"
@@ -186,8 +204,9 @@ def _labels(fail, key, y, n):
         whole = np.isfinite(y) & (y == np.round(y))
         if not whole.all():
             i = int(np.flatnonzero(~whole)[0])
-            fail(f"{key} holds the non-integral label {y[i].item()} (at {i})",
-                 "labels must be class indices 0, 1, 2, …")
+            fail(
+                f"{key} holds the non-integral label {y[i].item()} (at {i})", "labels must be class indices 0, 1, 2, …"
+            )
     elif not np.issubdtype(y.dtype, np.integer):
         fail(f"{key} has dtype {y.dtype}", "labels must be integer class indices 0, 1, 2, …")
     if y.min() < 0:
@@ -203,18 +222,24 @@ def _classes(fail, a, labels, num_classes):
     if "classes" in a:
         k = len(np.atleast_1d(a["classes"]))
         if num_classes is not None and k != num_classes:
-            fail(f"its classes array lists {k} classes, but the data set has {num_classes}",
-                 f"use a file of the data set's {num_classes} classes")
+            fail(
+                f"its classes array lists {k} classes, but the data set has {num_classes}",
+                f"use a file of the data set's {num_classes} classes",
+            )
     elif num_classes is not None:
         k = num_classes
     else:
         k = top + 1
         absent = k - len(np.unique(labels["y_train"]))
         if absent:
-            fail(f"its labels go up to {top}, but {absent} of the {k} classes 0 … {top} never occur in y_train",
-                 "relabel to 0 … K − 1 (np.unique(y, return_inverse=True)), or add a classes array")
+            fail(
+                f"its labels go up to {top}, but {absent} of the {k} classes 0 … {top} never occur in y_train",
+                "relabel to 0 … K − 1 (np.unique(y, return_inverse=True)), or add a classes array",
+            )
     for key, y in labels.items():
         if y.max() >= k:
-            fail(f"{key} holds the label {y.max()}, but the data set has {k} classes (0 … {k - 1})",
-                 f"store labels 0 … {k - 1} (is this another data set, e.g. CIFAR-100 for CIFAR-10?)")
+            fail(
+                f"{key} holds the label {y.max()}, but the data set has {k} classes (0 … {k - 1})",
+                f"store labels 0 … {k - 1} (is this another data set, e.g. CIFAR-100 for CIFAR-10?)",
+            )
     return k

@@ -1,5 +1,6 @@
 """CIFAR-10 and Fashion-MNIST from their files: CIFAR-10's python batches, Fashion-MNIST's idx files
-(Debian's ``dataset-fashion-mnist`` or torchvision's download), fetched with torchvision where allowed."""
+(Debian's ``dataset-fashion-mnist`` or torchvision's download), fetched with torchvision where allowed.
+"""
 
 from __future__ import annotations
 
@@ -25,7 +26,6 @@ _CIFAR_TRAIN = tuple(f"data_batch_{i}" for i in range(1, 6))
 _DOWNLOAD_TIMEOUT_S = 20.0
 
 
-
 def cifar_available() -> bool:
     """Whether CIFAR-10's python batches are in :func:`data_dir`."""
     folder = data_dir() / _CIFAR_FOLDER
@@ -33,6 +33,9 @@ def cifar_available() -> bool:
 
 
 def cifar10(n_train: int, download: bool):
+    """CIFAR-10's first ``n_train`` training images and its test split, from its python batches (downloaded
+    with torchvision if allowed): ``(x, y), test, source, classes``.
+    """
     folder = data_dir() / _CIFAR_FOLDER
     if not cifar_available():
         _download(
@@ -79,6 +82,9 @@ def _idx_path(folder: Path, name: str) -> Path | None:
 
 
 def fashion_mnist(download: bool):
+    """Fashion-MNIST's training and test splits from its idx files (Debian's, or downloaded with torchvision
+    if allowed): ``(x, y), test, source, classes``.
+    """
     folder = fashion_folder()
     if folder is None:
         files = ", ".join(f for pair in _FASHION_FILES.values() for f in pair)
@@ -90,10 +96,7 @@ def fashion_mnist(download: bool):
             f"puts them in {FASHION_MNIST_SYSTEM_DIR}.",
         )
         folder = fashion_folder()
-    splits = {
-        split: tuple(_read_idx(_idx_path(folder, f)) for f in files)
-        for split, files in _FASHION_FILES.items()
-    }
+    splits = {split: tuple(_read_idx(_idx_path(folder, f)) for f in files) for split, files in _FASHION_FILES.items()}
     return splits["train"], splits["test"], f"Fashion-MNIST idx files in {folder}", 10
 
 
@@ -119,8 +122,6 @@ def _download(dataset: str, download: bool, advice: str) -> None:
     try:
         getattr(torchvision.datasets, dataset)(root=data_dir(), train=True, download=True)
     except (urllib.error.URLError, OSError, RuntimeError) as error:
-        raise DatasetUnavailable(
-            f"{dataset} is not on disk and could not be downloaded ({error}). {advice}"
-        ) from error
+        raise DatasetUnavailable(f"{dataset} is not on disk and could not be downloaded ({error}). {advice}") from error
     finally:
         socket.setdefaulttimeout(previous)

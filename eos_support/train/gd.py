@@ -70,8 +70,7 @@ class GDOptions:
             raise ValueError(f"diverge_factor must be > 1 (a multiple of f(θ⁰)), got {self.diverge_factor}")
 
 
-def train_gd(model, data, loss, options=None, *, cache=None, progress=None, label=None, checkpoint_s=30.0,
-             **fields):
+def train_gd(model, data, loss, options=None, *, cache=None, progress=None, label=None, checkpoint_s=30.0, **fields):
     """Run GD θᵗ⁺¹ = θᵗ − η∇f(θᵗ) from the model's parameters on ``data`` (a Dataset) with ``loss``.
 
     ``options`` is a :class:`GDOptions`; keyword ``fields`` build one or replace some of its fields
@@ -91,15 +90,26 @@ def train_gd(model, data, loss, options=None, *, cache=None, progress=None, labe
     f = ModuleLoss(model, data.x_train, data.y_train, loss)
     theta0 = f.theta0
     config = run_config("gd", model, theta0, data, loss, options, cache)
-    return train(lambda: GDRule(f, theta0, options), options, config, cache, progress=progress,
-                 checkpoint_s=checkpoint_s, label=label or f"η = {options.eta:.4g}")
+    return train(
+        lambda: GDRule(f, theta0, options),
+        options,
+        config,
+        cache,
+        progress=progress,
+        checkpoint_s=checkpoint_s,
+        label=label or f"η = {options.eta:.4g}",
+    )
 
 
 _Cursor = namedtuple("_Cursor", "t theta prev eigvec")
 """Where the run stands: the next step t, θᵗ, (f, ∇f, ‖∇f‖²) at θᵗ⁻¹, and the Lanczos warm start."""
 
-PERIODIC = {"sharpness": ("sharpness", "sharpness_residual"), "profile": ("profile",),
-            "float64": ("rp64", "theorem2_rp64"), "snapshot": ("snapshot",)}
+PERIODIC = {
+    "sharpness": ("sharpness", "sharpness_residual"),
+    "profile": ("profile",),
+    "float64": ("rp64", "theorem2_rp64"),
+    "snapshot": ("snapshot",),
+}
 
 
 class GDRule:
@@ -111,8 +121,12 @@ class GDRule:
         self.f, self.options = f, options
         T, dev, dt = options.max_steps, theta0.device, theta0.dtype
         self.total, self.eta = T, options.eta
-        self.steps = {"sharpness": schedule(options.sharpness_every, T), "profile": schedule(options.profile_every, T),
-                      "float64": schedule(options.float64_every, T), "snapshot": schedule(options.snapshot_every, T)}
+        self.steps = {
+            "sharpness": schedule(options.sharpness_every, T),
+            "profile": schedule(options.profile_every, T),
+            "float64": schedule(options.float64_every, T),
+            "snapshot": schedule(options.snapshot_every, T),
+        }
         self.row = {name: {s: i for i, s in enumerate(steps)} for name, steps in self.steps.items()}
         self.taus = None if options.taus is None else torch.tensor(options.taus, dtype=dt, device=dev)
         self.h = self._allocate(theta0)
@@ -131,28 +145,44 @@ class GDRule:
         T, n, dt, dev = self.total, {k: len(v) for k, v in self.steps.items()}, theta0.dtype, theta0.device
         nan = lambda *shape, dtype=dt, device=dev: torch.full(shape, math.nan, dtype=dtype, device=device)  # noqa: E731
         f64 = dict(dtype=torch.float64, device="cpu")
-        return dict(loss=nan(T + 1), accuracy=nan(T + 1), rp=nan(T), ds=nan(T), sharpness=nan(n["sharpness"]),
-                    sharpness_residual=nan(n["sharpness"]), rp64=nan(n["float64"], **f64),
-                    theorem2_rp64=nan(n["float64"], **f64),
-                    profile=nan(n["profile"], 0 if self.taus is None else len(self.taus)),
-                    snapshot=nan(n["snapshot"], theta0.numel(), device="cpu"))
+        return dict(
+            loss=nan(T + 1),
+            accuracy=nan(T + 1),
+            rp=nan(T),
+            ds=nan(T),
+            sharpness=nan(n["sharpness"]),
+            sharpness_residual=nan(n["sharpness"]),
+            rp64=nan(n["float64"], **f64),
+            theorem2_rp64=nan(n["float64"], **f64),
+            profile=nan(n["profile"], 0 if self.taus is None else len(self.taus)),
+            snapshot=nan(n["snapshot"], theta0.numel(), device="cpu"),
+        )
 
     @property
     def position(self):
+        """The steps done: where the progress bar starts."""
         return self.cursor.t
 
     # -- checkpoints ------------------------------------------------------------------------
     def checkpoint(self):
         """θᵗ, f and ∇f at θᵗ⁻¹ and the Lanczos vector of the next step t, so that a resumed run continues
-        with exactly the numbers an uninterrupted one would use; None before the first step."""
+        with exactly the numbers an uninterrupted one would use; None before the first step.
+        """
         c = self.cursor
         if c.prev is None:
             return None
-        return dict(t=c.t, theta=c.theta.detach().cpu(), prev=[x.detach().cpu() for x in c.prev],
-                    eigvec=c.eigvec.detach().cpu(), full_history={k: v.detach().cpu() for k, v in self.h.items()},
-                    wall_s=self.wall_s, loss0=self.loss0)
+        return dict(
+            t=c.t,
+            theta=c.theta.detach().cpu(),
+            prev=[x.detach().cpu() for x in c.prev],
+            eigvec=c.eigvec.detach().cpu(),
+            full_history={k: v.detach().cpu() for k, v in self.h.items()},
+            wall_s=self.wall_s,
+            loss0=self.loss0,
+        )
 
     def restore(self, state):
+        """Continue from a checkpoint's state (see :meth:`checkpoint`)."""
         dev = self.cursor.theta.device
         on_host = ("rp64", "theorem2_rp64", "snapshot")
         self.h = {k: v if k in on_host else v.to(dev) for k, v in state["full_history"].items()}
@@ -163,8 +193,12 @@ class GDRule:
     def final(self):
         """The run up to its stop: histories trimmed to step T, θ where it stopped."""
         T, theta = self.stop
-        history = {"loss": self.h["loss"][: T + 1], "accuracy": self.h["accuracy"][: T + 1],
-                   "rp": self.h["rp"][:T], "ds": self.h["ds"][:T]}
+        history = {
+            "loss": self.h["loss"][: T + 1],
+            "accuracy": self.h["accuracy"][: T + 1],
+            "rp": self.h["rp"][:T],
+            "ds": self.h["ds"][:T],
+        }
         for name, keys in PERIODIC.items():
             k = sum(s <= T for s in self.steps[name])
             history[f"{name}_step"] = torch.tensor(self.steps[name][:k], dtype=torch.long)
@@ -172,9 +206,15 @@ class GDRule:
                 history[key] = self.h[key][:k]
         if self.taus is not None:
             history["taus"] = self.taus
-        return dict(history={k: v.detach().cpu() for k, v in history.items()}, theta=theta.detach().cpu(),
-                    t=T, status=self.status, goal_step=self.goal_step, wall_s=self.wall_s,
-                    device=device_name(theta.device))
+        return dict(
+            history={k: v.detach().cpu() for k, v in history.items()},
+            theta=theta.detach().cpu(),
+            t=T,
+            status=self.status,
+            goal_step=self.goal_step,
+            wall_s=self.wall_s,
+            device=device_name(theta.device),
+        )
 
     # -- one step ---------------------------------------------------------------------------
     def advance(self):
@@ -221,8 +261,11 @@ class GDRule:
         if self.loss0 is None:
             self.loss0 = float(loss[0])
         bad = ~torch.isfinite(loss) | (loss > self.options.diverge_factor * self.loss0)
-        reached = (self.h["accuracy"][: t + 1] >= self.options.acc_goal).nonzero() \
-            if self.options.acc_goal is not None else []
+        reached = (
+            (self.h["accuracy"][: t + 1] >= self.options.acc_goal).nonzero()
+            if self.options.acc_goal is not None
+            else []
+        )
         if bool(bad.any()):
             self.status, self.stop = "diverged", (int(bad.nonzero()[0]), theta)
         elif len(reached):

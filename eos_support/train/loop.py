@@ -48,6 +48,7 @@ class Run:
 
     @property
     def eta(self) -> float:
+        """The run's step size."""
         return self.options.eta
 
     @property
@@ -72,8 +73,13 @@ def run_from_state(options, state, source) -> Run:
 
 def run_config(kind, model, theta0, data, loss, options, cache) -> dict:
     """What makes two runs the same run: the store's key. Checks that a cached run can be keyed."""
-    config = dict(kind=kind, dtype=str(theta0.dtype), theta0=fingerprint(theta0), data=data.name,
-                  data_fingerprint=fingerprint(data.x_train, data.y_train))
+    config = dict(
+        kind=kind,
+        dtype=str(theta0.dtype),
+        theta0=fingerprint(theta0),
+        data=data.name,
+        data_fingerprint=fingerprint(data.x_train, data.y_train),
+    )
     if cache_root(cache) is not None:
         config.update(model=model_key(model), loss=loss_key(loss))
     return config | dataclasses.asdict(options)

@@ -17,8 +17,20 @@ from ..system import device_name
 from .loop import gradient_loss_and_correct, positive_int, run_config, train
 
 SGD_STATUSES = ("max_epochs", "diverged")
-SGD_HISTORY = ("loss", "accuracy", "grad_norm_sq", "erp", "erp_se", "erp_cv", "erp_cv_se", "rhs", "rhs_se",
-               "gap", "gap_se", "minibatch_loss")
+SGD_HISTORY = (
+    "loss",
+    "accuracy",
+    "grad_norm_sq",
+    "erp",
+    "erp_se",
+    "erp_cv",
+    "erp_cv_se",
+    "rhs",
+    "rhs_se",
+    "gap",
+    "gap_se",
+    "minibatch_loss",
+)
 
 
 @dataclass(frozen=True)
@@ -51,8 +63,7 @@ class SGDOptions:
             raise ValueError(f"diverge_factor must be > 1 (a multiple of f(θ⁰)), got {self.diverge_factor}")
 
 
-def train_sgd(model, data, loss, options=None, *, cache=None, progress=None, label=None, checkpoint_s=30.0,
-              **fields):
+def train_sgd(model, data, loss, options=None, *, cache=None, progress=None, label=None, checkpoint_s=30.0, **fields):
     """Run SGD θ ← θ − η g on ``data`` with ``loss``, from the model's parameters, for ``epochs`` epochs.
 
     ``options`` is an :class:`SGDOptions`; keyword ``fields`` build one or replace some of its fields.
@@ -75,8 +86,15 @@ def train_sgd(model, data, loss, options=None, *, cache=None, progress=None, lab
     f = ModuleLoss(model, data.x_train, data.y_train, loss)
     theta0 = f.theta0
     config = run_config("sgd", model, theta0, data, loss, options, cache)
-    return train(lambda: SGDRule(f, theta0, options), options, config, cache, progress=progress,
-                 checkpoint_s=checkpoint_s, label=label or f"SGD η = {options.eta:.4g}")
+    return train(
+        lambda: SGDRule(f, theta0, options),
+        options,
+        config,
+        cache,
+        progress=progress,
+        checkpoint_s=checkpoint_s,
+        label=label or f"SGD η = {options.eta:.4g}",
+    )
 
 
 def _sgd_seed(seed, epoch, stream):
@@ -101,28 +119,44 @@ class SGDRule:
 
     @property
     def position(self):
+        """The epochs done: where the progress bar starts."""
         return max(self.epoch, 0)
 
     # -- checkpoints ------------------------------------------------------------------------
     def checkpoint(self):
+        """θ and the history after the last recorded epoch; None before epoch 0 is recorded or once the run stopped."""
         if self.epoch < 0 or self.status is not None:
             return None
-        return dict(t=self.epoch, theta=self.theta.detach().cpu(), wall_s=self.wall_s, loss0=self.loss0,
-                    full_history={k: v.detach().cpu() for k, v in self.h.items()})
+        return dict(
+            t=self.epoch,
+            theta=self.theta.detach().cpu(),
+            wall_s=self.wall_s,
+            loss0=self.loss0,
+            full_history={k: v.detach().cpu() for k, v in self.h.items()},
+        )
 
     def restore(self, state):
+        """Continue from a checkpoint's state (see :meth:`checkpoint`)."""
         dev = self.theta.device
         self.h = {k: v.to(dev) for k, v in state["full_history"].items()}
         self.theta = state["theta"].to(dev)
         self.epoch, self.wall_s, self.loss0 = state["t"], state["wall_s"], state["loss0"]
 
     def final(self):
+        """The run up to its last recorded epoch, with the epochs' SGD step counts."""
         e = self.epoch
         history = {k: v[: e + 1].detach().cpu() for k, v in self.h.items()}
         history["epoch"] = torch.arange(e + 1)
         history["step"] = history["epoch"] * (self.n // self.b)
-        return dict(history=history, theta=self.theta.detach().cpu(), t=e, status=self.status, goal_step=None,
-                    wall_s=self.wall_s, device=device_name(self.theta.device))
+        return dict(
+            history=history,
+            theta=self.theta.detach().cpu(),
+            t=e,
+            status=self.status,
+            goal_step=None,
+            wall_s=self.wall_s,
+            device=device_name(self.theta.device),
+        )
 
     # -- one epoch --------------------------------------------------------------------------
     def advance(self):
@@ -162,8 +196,9 @@ class SGDRule:
         gen = torch.Generator().manual_seed(_sgd_seed(self.options.seed, e, 1))
         idx = sample_minibatches(self.n, self.b, self.options.samples, gen, self.f.targets.device)
         G = batch_gradients(self.f, theta, idx, self.options.chunk_size)
-        out = sgd_progress_tensors(self.value_and_grad, theta, loss.detach(), g.detach(), self.eta, G,
-                                   chunk_size=self.options.chunk_size)
+        out = sgd_progress_tensors(
+            self.value_and_grad, theta, loss.detach(), g.detach(), self.eta, G, chunk_size=self.options.chunk_size
+        )
         for k, v in out.items():
             h[k][e] = v.detach()
 
