@@ -1,10 +1,11 @@
-"""Pictures of the paper's two-dimensional costs, static and live.
+"""Pictures of the paper's small examples, static and live.
 
-Level sets with GD paths (Example 1), basin maps (Theorem 1) and the sharpness along GD against
-2/η (Examples 2 and 3), each drawn for several step sizes side by side (small multiples, the static
-version the book shows), and the same pictures behind a step-size slider (``*_widget``; they need
-``ipywidgets``, imported only when called, and a running kernel to react). A cost ``f`` here takes
-θ = (x, y) and indexes it as θ[0], θ[1], so that it also evaluates a whole grid at once.
+Level sets with GD paths (Example 1), basin maps (Theorem 1), the sharpness along GD against
+2/η (Examples 2 and 3) and Proposition 1's two panels. The first three are drawn for several step
+sizes side by side (small multiples, the static version the book shows), and behind a step-size
+slider (``*_widget``; they need ``ipywidgets``, imported only when called, and a running kernel to
+react). A cost ``f`` here takes θ = (x, y) and indexes it as θ[0], θ[1], so that it also evaluates a
+whole grid at once.
 """
 
 import io
@@ -143,6 +144,27 @@ def sharpness_over_eta(f, theta0, etas, steps, axes=None, valley=False, height=2
             ax.set_ylabel("")
     axes[0].legend(loc="lower left", fontsize=8)
     return axes[0].figure
+
+
+def proposition1_figure(run, by_seed):
+    """Proposition 1 in two panels; returns the figure.
+
+    Left: ‖∇ℓ(θᵗ)‖ and its lower bound 2γ‖ζᵗ‖ along GD with ε = 0 (``run``, a
+    :class:`~eos_support.proposition1.WeightDecayRun`). Right: the sharpness at the stationary points
+    against ε, one line per seed of ``by_seed`` ({seed: [NormalizedMinimum]}), and a line ∝ 1/ε (dashed).
+    """
+    fig, (left, right) = plt.subplots(1, 2, figsize=plots.figsize(2, height=2.9))
+    left.semilogy(run.grad_norm, label="$\\|\\nabla \\ell(\\theta^t)\\|$")
+    left.semilogy(run.bound, "--", label="$2\\gamma\\|\\zeta^t\\|$")
+    left.set(xlabel="step $t$", ylabel="norm")
+    left.legend()
+    for color, (seed, found) in zip(plots.COLORS, by_seed.items()):
+        eps, lam = np.array([m.eps for m in found]), np.array([m.sharpness for m in found])
+        right.loglog(eps, lam, "o-", ms=3, lw=1, color=color, label=f"seed {seed}")
+    right.loglog(eps, lam[0] * eps[0] / eps, "--", color="0.5", lw=1, label="$\\propto 1/\\epsilon$")
+    right.set(xlabel="$\\epsilon$", ylabel="sharpness $\\lambda_{\\max}(\\nabla^2\\ell)$")
+    right.legend(fontsize=8)
+    return fig
 
 
 def gd_panels(f, run, eta, xlim, ylim, levels=12, minimum=None, valley=False):

@@ -1,17 +1,17 @@
-"""The paper's small costs (Fact 1, Examples 1–4, Theorem 1, Proposition 1) and plain gradient descent."""
+"""The paper's small costs (Fact 1, Examples 1–4, Theorem 1) and plain gradient descent.
+
+Proposition 1's small network lives in :mod:`eos_support.proposition1`.
+"""
 
 from dataclasses import dataclass
 
-import numpy as np
+import mpmath
 import torch
-from torch.func import grad, hessian, vmap
+from torch.func import grad, vmap
 
 from .checks import check_eta, check_theta, scalar
-from .curvature import sharpness
 from .diagnostics import directional_smoothness
-from .models import normalized_net
-from .objective import ModuleLoss
-from .stationary import newton, saddle_free_newton
+from .stationary import newton
 
 
 def quadratic(P, q=None, r=0.0):
@@ -57,6 +57,41 @@ def eta_sweep(P, theta0, etas, steps, diverged_above=1e3, converged_below=1e-6):
         torch.set_flush_denormal(False)
     size = thetas.detach().norm(dim=1) / theta0.norm()
     return ~torch.isfinite(size) | (size > diverged_above), size < converged_below
+
+
+@dataclass(frozen=True)
+class ThresholdSweep:
+    """Fact 1 at step sizes around the threshold 2/λ_max(P).
+
+    The eigenvalues of P (ascending), the step sizes, and per step size whether GD diverged or converged
+    (:func:`eta_sweep`).
+    """
+
+    eigenvalues: torch.Tensor
+    etas: torch.Tensor
+    diverged: torch.Tensor
+    converged: torch.Tensor
+
+    @property
+    def above(self):
+        """Per step size: is λ_max(P) > 2/η (Fact 1's condition for divergence)?"""
+        return self.eigenvalues[-1] > 2 / self.etas
+
+    def agreement(self):
+        """The share of step sizes at which GD diverged iff λ_max(P) > 2/η, and converged otherwise."""
+        return ((self.diverged == self.above) & (self.converged == ~self.above)).double().mean().item()
+
+    def diverged_below(self):
+        """The share of the step sizes below the threshold (λ_max(P) < 2/η) at which GD diverged; NaN if none."""
+        below = self.eigenvalues[-1] < 2 / self.etas
+        return self.diverged[below].double().mean().item()
+
+
+def threshold_sweep(P, theta0, scales, steps):
+    """Fact 1 on f(θ) = ½θᵀPθ at η = s·2/λ_max(P) for each s of ``scales``: a :class:`ThresholdSweep`."""
+    eigenvalues = torch.linalg.eigvalsh(P)
+    etas = scales * 2 / eigenvalues[-1]
+    return ThresholdSweep(eigenvalues, etas, *eta_sweep(P, theta0, etas, steps))
 
 
 def example1(theta):
@@ -117,6 +152,23 @@ class TwoWells:
             + self.c * x**2
             + 0.5 * self.k * y**2
         )
+
+    def _wells_mp(self, x):
+        """The two wells' terms a·exp(−(x+1)²/(2s²)), b·exp(−(x−1)²/(2w²)) and (s, w, c, k), in mpmath."""
+        a, s, b, w, c, k = map(mpmath.mpf, (self.a, self.s, self.b, self.w, self.c, self.k))
+        return a * mpmath.exp(-((x + 1) ** 2) / (2 * s**2)), b * mpmath.exp(-((x - 1) ** 2) / (2 * w**2)), (s, w, c, k)
+
+    def gradient_mp(self, p):
+        """∇f at p = (x, y) in mpmath arithmetic at its working precision, written out analytically."""
+        sharp, flat, (s, w, c, k) = self._wells_mp(p[0])
+        return [sharp * (p[0] + 1) / s**2 + flat * (p[0] - 1) / w**2 + 2 * c * p[0], k * p[1]]
+
+    def hessian_mp(self, p):
+        """∇²f at p = (x, y) in mpmath arithmetic, as rows, written out analytically."""
+        x = p[0]
+        sharp, flat, (s, w, c, k) = self._wells_mp(x)
+        xx = sharp * (1 - (x + 1) ** 2 / s**2) / s**2 + flat * (1 - (x - 1) ** 2 / w**2) / w**2 + 2 * c
+        return [[xx, mpmath.mpf(0)], [mpmath.mpf(0), k]]
 
     def stationary_points(self, dtype=torch.float64):
         """The three stationary points {"sharp minimum", "saddle", "flat minimum"}, by Newton's method."""
@@ -196,108 +248,3 @@ def basins(f, points, grid, eta, steps, tol=1e-6, bound=1e12):
     near, which = dist.min(dim=1)
     labels = torch.where(near <= tol, which, torch.full_like(which, ELSEWHERE))
     return torch.where(gone, torch.full_like(labels, DIVERGED), labels)
-
-
-@dataclass(frozen=True)
-class ScaleInvariantNet:
-    """Proposition 1's network with weight decay: ℓ(θ) = f(θ) + γ‖θ‖².
-
-    ζ (bias-free linear) → a/(ε + ‖a‖) → tanh → ξ (linear), with cross-entropy on (``inputs``,
-    ``labels``) as the data loss f. With ε = 0 the loss of every example is invariant to the scale
-    of ζ, so ⟨∇_ζ f, ζ⟩ = 0. The weights are :func:`~eos_support.models.normalized_net`'s (seed 0),
-    in the inputs' dtype; ζ comes first in θ.
-    """
-
-    inputs: torch.Tensor
-    labels: torch.Tensor
-    width: int = 4
-    num_classes: int = 3
-    gamma: float = 1e-3
-
-    def losses(self, eps=0.0):
-        """``(f, ℓ)`` for the normaliser a/(ε + ‖a‖): the data loss (a ModuleLoss) and the regularised loss."""
-        net = normalized_net(self.inputs.shape[1], width=self.width, num_classes=self.num_classes, eps=eps,
-                             dtype=self.inputs.dtype)
-        f = ModuleLoss(net, self.inputs, self.labels, loss="ce")
-        return f, (lambda theta: f(theta) + self.gamma * theta.pow(2).sum())
-
-    @property
-    def zeta(self):
-        """The slice of θ that holds ζ."""
-        return slice(0, self.width * self.inputs.shape[1])
-
-    def layer_norms(self, theta):
-        """‖a_i‖ = ‖ζ x_i‖ for every example: the input of the normaliser."""
-        return (self.inputs @ theta[self.zeta].view(self.width, -1).T).norm(dim=1)
-
-
-@dataclass(frozen=True)
-class WeightDecayRun:
-    """GD on ℓ with ε = 0, at every iterate: cos(∇_ζ f, ζ), ‖∇ℓ‖ and the bound 2γ‖ζ‖ (Proposition 1)."""
-
-    cosine: np.ndarray
-    grad_norm: np.ndarray
-    bound: np.ndarray
-
-
-def weight_decay_gd(net, eta, steps):
-    """GD on ``net``'s ℓ with ε = 0: the :class:`WeightDecayRun` of its ``steps`` + 1 iterates.
-
-    By ⟨∇_ζ f, ζ⟩ = 0, ‖∇ℓ‖ ≥ ‖∇_ζ f + 2γζ‖ ≥ 2γ‖ζ‖ > 0 at every one of them (Proposition 1).
-    """
-    f, _ = net.losses(eps=0.0)
-    df, zeta, gamma = grad(f), net.zeta, net.gamma
-    theta = f.theta0
-    cosine, grad_ell, bound = [], [], []
-    for _ in range(int(steps) + 1):
-        g_f = df(theta)
-        g_ell = g_f + 2 * gamma * theta
-        z = theta[zeta]
-        cosine.append((g_f[zeta] @ z / (g_f[zeta].norm() * z.norm())).item())
-        grad_ell.append(g_ell.norm().item())
-        bound.append(2 * gamma * z.norm().item())
-        theta = theta - eta * g_ell
-    return WeightDecayRun(*map(np.array, (cosine, grad_ell, bound)))
-
-
-@dataclass(frozen=True)
-class NormalizedMinimum:
-    """A stationary point of ℓ for the normaliser a/(ε + ‖a‖), ε > 0, and its curvature."""
-
-    eps: float
-    grad_norm: float
-    sharpness: float
-    lambda_min: float
-    zeta_norm: float
-    a_min_over_eps: float
-
-
-def minima_over_eps(net, epsilons):
-    """A :class:`NormalizedMinimum` of ℓ for each ε of ``epsilons`` (Proposition 1 with ε > 0).
-
-    Each is found by :func:`~eos_support.stationary.saddle_free_newton`, started from the
-    initialisation for the first ε and from the previous minimum for the next ones, and measured:
-    ‖∇ℓ‖, λ_max (Lanczos), λ_min (dense), ‖ζ‖ and min_i ‖a_i‖/ε.
-    """
-    theta, found = net.losses()[0].theta0, []
-    for eps in epsilons:
-        _, ell = net.losses(eps)
-        theta = saddle_free_newton(ell, theta)
-        found.append(NormalizedMinimum(
-            eps=eps,
-            grad_norm=grad(ell)(theta).norm().item(),
-            sharpness=sharpness(ell, theta, iters=31),
-            lambda_min=torch.linalg.eigvalsh(hessian(ell)(theta))[0].item(),
-            zeta_norm=theta[net.zeta].norm().item(),
-            a_min_over_eps=(net.layer_norms(theta).min() / eps).item(),
-        ))
-    return found
-
-
-def minima_table(minima):
-    """The minima of :func:`minima_over_eps` as a Markdown table."""
-    rows = ["| ε | ‖∇ℓ‖ | λ_max(∇²ℓ) | λ_min(∇²ℓ) | ‖ζ‖ | min_i ‖a_i‖ / ε | λ_max · ε |", "|---" * 7 + "|"]
-    for m in minima:
-        rows.append(f"| {m.eps:g} | {m.grad_norm:.1e} | {m.sharpness:.4g} | {m.lambda_min:.2e} | "
-                    f"{m.zeta_norm:.3f} | {m.a_min_over_eps:.3g} | {m.sharpness * m.eps:.3g} |")
-    return "\n".join(rows)

@@ -163,3 +163,19 @@ def test_basin_widget_builds_without_a_kernel():
     assert isinstance(w, widgets.Widget) and isinstance(w.children[-1], widgets.Image)
     eta = sliders(w)["η"]
     assert eta.min == pytest.approx(0.08) and eta.value == pytest.approx(0.19)
+
+
+def test_proposition1_figure_draws_the_bound_and_a_line_per_seed():
+    from types import SimpleNamespace
+
+    run = SimpleNamespace(grad_norm=np.array([1.0, 0.5, 0.4]), bound=np.array([0.1, 0.1, 0.09]))
+    eps = [1e-1, 1e-2, 1e-3]
+    by_seed = {s: [SimpleNamespace(eps=e, sharpness=(s + 1) / e) for e in eps] for s in range(3)}
+    fig = landscape.proposition1_figure(run, by_seed)
+    left, right = fig.axes
+    np.testing.assert_array_equal(left.get_lines()[1].get_ydata(), run.bound)
+    assert left.get_yscale() == right.get_xscale() == right.get_yscale() == "log"
+    labels = [line.get_label() for line in right.get_lines()]
+    assert labels == ["seed 0", "seed 1", "seed 2", "$\\propto 1/\\epsilon$"]
+    np.testing.assert_allclose(right.get_lines()[1].get_ydata(), [20.0, 200.0, 2000.0])
+    assert right.get_xlabel() == "$\\epsilon$" and "lambda_{\\max}" in right.get_ylabel()

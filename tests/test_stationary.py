@@ -1,10 +1,23 @@
 """eos_support.stationary: Newton, saddle-free Newton and GD's linearisation, against closed forms."""
 
+import math
+
+import mpmath
 import pytest
 import torch
 from torch.func import grad, hessian
 
-from eos_support.stationary import Stability, newton, saddle_free_newton, stability, stability_table
+from eos_support.stationary import (
+    SaddleManifold,
+    Stability,
+    gd_mp,
+    newton,
+    newton_mp,
+    saddle_free_newton,
+    saddle_manifold,
+    stability,
+    stability_table,
+)
 from eos_support.toy import TwoWells
 
 F64 = torch.float64
@@ -79,3 +92,51 @@ def test_stability_table_has_a_row_per_point_and_a_verdict_per_eta():
     assert lines[0].count("|") == 4 + 2 + 1
     sharp = next(line for line in lines if line.startswith("| sharp minimum"))
     assert "(attracts)" in sharp and "(**repels**)" in sharp
+
+
+def quadratic_saddle_gradient(p):
+    """∇f of the separable saddle f = −x²/2 + y²: unstable along x (λ = −1), stable along y (λ = 2)."""
+    return [-p[0], 2 * p[1]]
+
+
+def quadratic_saddle_hessian(p):
+    return [[mpmath.mpf(-1), mpmath.mpf(0)], [mpmath.mpf(0), mpmath.mpf(2)]]
+
+
+def test_newton_mp_finds_the_saddles_in_working_precision():
+    with mpmath.workdps(40):
+        assert newton_mp(quadratic_saddle_gradient, quadratic_saddle_hessian, (0.3, -0.2)) == [0, 0]
+        f = TwoWells()
+        p = newton_mp(f.gradient_mp, f.hessian_mp, (-0.4, 0.0))
+        assert max(abs(g) for g in f.gradient_mp(p)) < mpmath.mpf(10) ** -38
+    saddle = TwoWells().stationary_points()["saddle"]
+    assert abs(float(p[0]) - saddle[0].item()) < 1e-15 and p[1] == 0
+
+
+def test_gd_mp_is_the_closed_form_on_a_quadratic():
+    with mpmath.workdps(30):
+        x, y = gd_mp(quadratic_saddle_gradient, (mpmath.mpf("1e-8"), 1), 0.25, 40)
+        assert abs(x / (mpmath.mpf("1e-8") * mpmath.mpf(1.25) ** 40) - 1) < mpmath.mpf(10) ** -27
+        assert abs(y - mpmath.mpf(0.5) ** 40) < mpmath.mpf(10) ** -40
+
+
+def test_saddle_manifold_of_a_separable_quadratic_saddle():
+    """On the manifold x = 0 GD converges to the saddle (y shrinks by 1 − 2η); 1e-8 off it, x grows by 1 + η."""
+    r = saddle_manifold(quadratic_saddle_gradient, quadratic_saddle_hessian, (0.3, 0.1), (0.1, 0.25), 200, 1e-8, 30)
+    assert isinstance(r, SaddleManifold) and r.saddle == (0.0, 0.0) and r.eigenvalues == (-1.0, 2.0)
+    assert r.on[0.1] == pytest.approx(0.8**200) and r.on[0.25] == pytest.approx(0.5**200)
+    assert r.off[0.1] == pytest.approx(1e-8 * 1.1**200, rel=1e-6) and r.off[0.25] > 1e10
+    assert r.holds(near=1e-6, far=0.1) and not r.holds(near=1e-30, far=0.1)
+    assert r.reading()["η = 0.25"] == {"on: max distance": r.on[0.25], "off: min distance": r.off[0.25]}
+    assert r.escape_steps(0.25, 1e-6) == pytest.approx(24 / math.log10(1.25))  # 30 digits − 6 at 1.25 per step
+
+
+def test_saddle_manifold_of_two_wells_needs_the_digits_that_the_growth_eats():
+    """At η = 0.5 the saddle's unstable multiplier is 2.87: 200 steps multiply the rounding error of ∇f
+    by 1e91.5, so 50 digits lose the manifold while 120 keep it; the starts 1e-8 off it escape either way."""
+    f = TwoWells()
+    low, high = (saddle_manifold(f.gradient_mp, f.hessian_mp, (-0.4, 0.0), (0.5,), 200, 1e-8, digits)
+                 for digits in (50, 120))
+    assert high.on[0.5] < 1e-6 < 0.1 < low.on[0.5]
+    assert min(low.off[0.5], high.off[0.5]) > 0.1 and high.holds(1e-6, 0.1) and not low.holds(1e-6, 0.1)
+    assert high.eigenvalues[0] == pytest.approx(-3.735966, abs=1e-6) and high.digits == 120 and high.steps == 200

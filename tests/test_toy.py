@@ -1,6 +1,6 @@
 """eos_support.toy: the paper's small costs, plain GD and basin maps, against closed forms."""
 
-import numpy as np
+import mpmath
 import pytest
 import torch
 from torch.func import grad, hessian, vmap
@@ -8,8 +8,6 @@ from torch.func import grad, hessian, vmap
 from eos_support.toy import (
     DIVERGED,
     ELSEWHERE,
-    NormalizedMinimum,
-    ScaleInvariantNet,
     TwoWells,
     basins,
     eta_sweep,
@@ -18,13 +16,11 @@ from eos_support.toy import (
     example3_linear,
     example3_tanh,
     gd,
-    minima_over_eps,
-    minima_table,
     quadratic,
     random_quadratic,
     smoothness_along_gd,
     sublevel_escape,
-    weight_decay_gd,
+    threshold_sweep,
 )
 
 F64 = torch.float64
@@ -81,6 +77,19 @@ def test_two_wells_stationary_points_are_stationary_and_classified():
     # the docstring's claim: the well near x = -1 is sharp, the one near x = +1 flat
     assert eig["sharp minimum"][-1] > 5 * eig["flat minimum"][-1]
     assert points["sharp minimum"][0] < points["saddle"][0] < points["flat minimum"][0]
+
+
+@pytest.mark.parametrize("point", [(-1.2, 0.7), (-0.3, -1.5), (0.9, 0.2), (2.5, -0.4)])
+def test_two_wells_mpmath_derivatives_are_torchs_in_float64(point):
+    """The analytic gradient and Hessian in mpmath (Theorem 1's saddle claim) agree with autograd's."""
+    f, theta = TwoWells(), torch.tensor(point, dtype=F64)
+    with mpmath.workdps(30):
+        p = [mpmath.mpf(v) for v in point]
+        g, H = f.gradient_mp(p), f.hessian_mp(p)
+        g = torch.tensor([float(v) for v in g], dtype=F64)
+        H = torch.tensor([[float(v) for v in row] for row in H], dtype=F64)
+    torch.testing.assert_close(g, grad(f)(theta), rtol=1e-13, atol=1e-15)
+    torch.testing.assert_close(H, hessian(f)(theta), rtol=1e-13, atol=1e-15)
 
 
 def test_gd_stops_on_divergence_and_keeps_the_last_iterate():
@@ -167,6 +176,21 @@ def test_eta_sweep_against_the_closed_form_of_fact1():
     assert eta_sweep(negative, theta0, etas[:3], 200)[0].all()
 
 
+def test_threshold_sweep_reads_fact1_off_the_sweep():
+    """The step sizes are s·2/λ_max; agreement and divergence below the threshold are shares of them."""
+    lams = torch.tensor([0.5, 2.0, 4.0], dtype=F64)
+    theta0 = torch.tensor([1.0, -0.5, 0.25], dtype=F64)
+    scales = torch.tensor([0.8, 0.9, 1.1, 1.2], dtype=F64)
+    convex = threshold_sweep(random_quadratic(lams, seed=3), theta0, scales, 300)
+    torch.testing.assert_close(convex.etas, scales * 2 / 4.0)
+    assert convex.above.tolist() == [False, False, True, True] and convex.diverged.tolist() == convex.above.tolist()
+    assert convex.agreement() == 1.0 and convex.diverged_below() == 0.0
+    negative = threshold_sweep(random_quadratic(torch.tensor([-0.5, 2.0, 4.0], dtype=F64), seed=3), theta0, scales, 300)
+    assert negative.diverged_below() == 1.0 and negative.agreement() == 0.5  # diverged below the threshold too
+    short = threshold_sweep(random_quadratic(lams, seed=3), theta0, scales, 3)  # too few steps to converge
+    assert short.agreement() < 1.0
+
+
 def test_smoothness_along_gd_is_the_rayleigh_quotient_on_a_quadratic():
     """On ½θᵀPθ, L(θ; η∇f) = gᵀPg/‖g‖² with g = Pθ (Example 4)."""
     P = random_quadratic(torch.tensor([1.0, 3.0, 5.0], dtype=F64), seed=1)
@@ -197,46 +221,3 @@ def test_sublevel_escape_is_the_chapters_former_code():
     stepped = cloud - eta * vmap(grad(example2))(cloud)
     expected = ((20 * stepped[:, 0] ** 2 + stepped[:, 1] ** 2) / R).max().item()
     assert sublevel_escape(example2, eta, R, samples=5000, dtype=F64) == expected
-
-
-@pytest.fixture(scope="module")
-def net():
-    gen = torch.Generator().manual_seed(0)
-    inputs = torch.randn(32, 4, generator=gen, dtype=F64)
-    return ScaleInvariantNet(inputs, torch.randint(0, 3, (32,), generator=gen))
-
-
-def test_scale_invariant_net_zeta_and_layer_norms(net):
-    f, ell = net.losses(eps=0.0)
-    assert net.zeta == slice(0, f.sizes[f.names.index("zeta.weight")]) and f.names[0] == "zeta.weight"
-    theta = f.theta0
-    expected = (net.inputs @ f.unflatten(theta)["zeta.weight"].T).norm(dim=1)
-    assert torch.equal(net.layer_norms(theta), expected)
-    assert ell(theta).item() == pytest.approx(f(theta).item() + 1e-3 * theta.pow(2).sum().item(), rel=1e-15)
-    # scale invariance in ζ (Proposition 1), exactly up to rounding
-    scaled = theta.clone()
-    scaled[net.zeta] *= 3.0
-    assert f(scaled).item() == pytest.approx(f(theta).item(), rel=1e-14)
-
-
-def test_weight_decay_gd_is_the_chapters_former_loop(net):
-    run = weight_decay_gd(net, eta=0.05, steps=5)
-    f, _ = net.losses(eps=0.0)
-    df, zeta, gamma, theta = grad(f), slice(0, 16), 1e-3, f.theta0
-    for t in range(6):
-        g_f = df(theta)
-        g_ell = g_f + 2 * gamma * theta
-        z = theta[zeta]
-        assert run.cosine[t] == (g_f[zeta] @ z / (g_f[zeta].norm() * z.norm())).item()
-        assert run.grad_norm[t] == g_ell.norm().item() and run.bound[t] == 2 * gamma * z.norm().item()
-        theta = theta - 0.05 * g_ell
-    assert np.abs(run.cosine).max() < 1e-12 and (run.grad_norm >= run.bound).all()
-
-
-def test_minima_over_eps_finds_sharp_minima(net):
-    (m,) = minima_over_eps(net, [1e-1])
-    assert isinstance(m, NormalizedMinimum) and m.eps == 1e-1
-    assert m.grad_norm < 1e-8 and m.lambda_min > 0 and m.sharpness > 1
-    assert m.a_min_over_eps > 0 and m.zeta_norm > 0
-    table = minima_table([m]).splitlines()
-    assert len(table) == 3 and table[2].startswith("| 0.1 |")
