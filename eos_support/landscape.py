@@ -70,13 +70,29 @@ def basin_map(ax, f, points, labels, n, xlim, ylim, eta):
     """
     image = np.asarray(labels).reshape(n).T  # rows: y, columns: x
     cmap = ListedColormap([BASIN_COLORS[k] for k in (DIVERGED, ELSEWHERE, 0, 1, 2)])
-    ax.imshow(image, origin="lower", extent=(*xlim, *ylim), cmap=cmap, vmin=-2.5, vmax=2.5,
-              aspect="auto", interpolation="nearest", rasterized=True)
+    ax.imshow(
+        image,
+        origin="lower",
+        extent=(*xlim, *ylim),
+        cmap=cmap,
+        vmin=-2.5,
+        vmax=2.5,
+        aspect="auto",
+        interpolation="nearest",
+        rasterized=True,
+    )
     level_sets(ax, f, xlim, ylim, 12, colors="0.35", linewidths=0.5, linestyles="solid")
     for marker, p in zip(MARKERS, points.values()):
         ax.plot(p[0], p[1], marker, color="k", ms=6, mfc="white" if marker != "x" else None)
-    ax.text(0.03, 0.97, f"η = {eta:g}\n2/η = {2 / eta:.3g}", transform=ax.transAxes, va="top",
-            bbox=dict(fc="white", ec="none", alpha=0.8), in_layout=False)
+    ax.text(
+        0.03,
+        0.97,
+        f"η = {eta:g}\n2/η = {2 / eta:.3g}",
+        transform=ax.transAxes,
+        va="top",
+        bbox=dict(fc="white", ec="none", alpha=0.8),
+        in_layout=False,
+    )
     ax.set(xlabel="$x$ (start)", ylabel="$y$ (start)")
     ax.grid(False)
 
@@ -95,8 +111,11 @@ def basin_maps(f, points, maps, n, xlim, ylim, height=2.6):
     names = dict(enumerate(points)) | {ELSEWHERE: "no stationary point", DIVERGED: "diverged"}
     seen = set().union(*(set(np.asarray(labels).tolist()) for labels in maps.values()))
     seen = sorted(seen & set(names), key=lambda k: (k < 0, abs(k)))  # the points first, then -1, -2
-    fig.legend(handles=[Patch(color=BASIN_COLORS[k], label=names[k]) for k in seen],
-               loc="outside lower center", ncols=min(len(seen), 5))
+    fig.legend(
+        handles=[Patch(color=BASIN_COLORS[k], label=names[k]) for k in seen],
+        loc="outside lower center",
+        ncols=min(len(seen), 5),
+    )
     return fig
 
 
@@ -138,8 +157,16 @@ def sharpness_over_eta(f, theta0, etas, steps, axes=None, valley=False, height=2
         run = gd(f, theta0, eta, steps)
         sharpness_panel(ax, f, run, eta, valley=valley)
         status = "diverged" if len(run) < steps + 1 else f"{steps} steps"
-        ax.text(0.97, 0.97, f"η = {eta_name(eta)}\n{status}", transform=ax.transAxes, va="top", ha="right",
-                bbox=dict(fc="white", ec="none", alpha=0.8), in_layout=False)
+        ax.text(
+            0.97,
+            0.97,
+            f"η = {eta_name(eta)}\n{status}",
+            transform=ax.transAxes,
+            va="top",
+            ha="right",
+            bbox=dict(fc="white", ec="none", alpha=0.8),
+            in_layout=False,
+        )
         if ax is not axes[0]:
             ax.set_ylabel("")
     axes[0].legend(loc="lower left", fontsize=8)
@@ -206,8 +233,7 @@ def slider_figure(draw, **sliders):
     return widgets.VBox([*sliders.values(), image])
 
 
-def gd_widget(f, theta0, eta, eta_range, steps, xlim, ylim, levels=12, minimum=None, valley=False,
-              start=None):
+def gd_widget(f, theta0, eta, eta_range, steps, xlim, ylim, levels=12, minimum=None, valley=False, start=None):
     """:func:`gd_panels` behind sliders (:func:`slider_figure`); returns the ``ipywidgets`` box.
 
     The sliders set the step size η over ``eta_range`` = (min, max), the number of steps, and, with
@@ -216,17 +242,27 @@ def gd_widget(f, theta0, eta, eta_range, steps, xlim, ylim, levels=12, minimum=N
     import ipywidgets as widgets
 
     def slider(value, low, high, description, fine=100, **more):
-        return widgets.FloatSlider(value=value, min=low, max=high, step=(high - low) / fine,
-                                   continuous_update=False, description=description, **more)
+        return widgets.FloatSlider(
+            value=value,
+            min=low,
+            max=high,
+            step=(high - low) / fine,
+            continuous_update=False,
+            description=description,
+            **more,
+        )
 
     def draw(eta, steps, theta1=float(theta0[0])):
         theta = torch.as_tensor(theta0, dtype=torch.float64).clone()
         theta[0] = theta1
         return gd_panels(f, gd(f, theta, eta, steps), eta, xlim, ylim, levels, minimum, valley)
 
-    sliders = dict(eta=slider(eta, *eta_range, "η", fine=200, readout_format=".4f"),
-                   steps=widgets.IntSlider(value=steps, min=5, max=max(steps, 10) * 5, continuous_update=False,
-                                           description="steps"))
+    sliders = dict(
+        eta=slider(eta, *eta_range, "η", fine=200, readout_format=".4f"),
+        steps=widgets.IntSlider(
+            value=steps, min=5, max=max(steps, 10) * 5, continuous_update=False, description="steps"
+        ),
+    )
     if start is not None:
         sliders["theta1"] = slider(float(theta0[0]), *start, "θ₁⁰")
     return slider_figure(draw, **sliders)
@@ -243,8 +279,11 @@ def basin_widget(f, points, eta, eta_range, xlim, ylim, n=(90, 60), steps=200, t
     starts = start_grid(xlim, ylim, n)
 
     def draw(eta):
-        return basin_maps(f, points, {eta: basins(f, points, starts, eta, steps, tol=tol)}, n, xlim, ylim,
-                          height=3.4)
+        return basin_maps(f, points, {eta: basins(f, points, starts, eta, steps, tol=tol)}, n, xlim, ylim, height=3.4)
 
-    return slider_figure(draw, eta=widgets.FloatSlider(value=eta, min=eta_range[0], max=eta_range[1], step=0.01,
-                                                       continuous_update=False, description="η"))
+    return slider_figure(
+        draw,
+        eta=widgets.FloatSlider(
+            value=eta, min=eta_range[0], max=eta_range[1], step=0.01, continuous_update=False, description="η"
+        ),
+    )

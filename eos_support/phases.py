@@ -168,8 +168,11 @@ def after_crossing(run, rise):
     h, cross = run.history, sharpness_crossing(run)
     keep = h["sharpness_step"] >= (cross if cross is not None else np.inf)
     loss = h["loss"]
-    return {"from step": cross, "measurements": int(keep.sum()),
-            "above 2/η": float(np.mean(h["sharpness"][keep] > 2 / run.eta)) if keep.any() else 0.0,
-            "converged": bool(sharpness_converged(run)[keep].all()),
-            "loss ratio": float(loss[-1] / loss[cross]) if cross is not None else float("nan"),
-            "rises": int(np.sum(loss[1:] > loss[:-1] * (1 + rise)))}
+    return {
+        "from step": cross,
+        "measurements": int(keep.sum()),
+        "above 2/η": float(np.mean(h["sharpness"][keep] > 2 / run.eta)) if keep.any() else 0.0,
+        "converged": bool(sharpness_converged(run)[keep].all()),
+        "loss ratio": float(loss[-1] / loss[cross]) if cross is not None else float("nan"),
+        "rises": int(np.sum(loss[1:] > loss[:-1] * (1 + rise))),
+    }

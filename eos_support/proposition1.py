@@ -49,8 +49,14 @@ class ScaleInvariantNet:
 
     def losses(self, eps=0.0):
         """``(f, ℓ)`` for the normaliser a/(ε + ‖a‖): the data loss (a ModuleLoss) and the regularised loss."""
-        net = normalized_net(self.inputs.shape[1], width=self.width, num_classes=self.num_classes, eps=eps,
-                             seed=self.seed, dtype=self.inputs.dtype)
+        net = normalized_net(
+            self.inputs.shape[1],
+            width=self.width,
+            num_classes=self.num_classes,
+            eps=eps,
+            seed=self.seed,
+            dtype=self.inputs.dtype,
+        )
         f = ModuleLoss(net, self.inputs, self.labels, loss="ce")
         return f, (lambda theta: f(theta) + self.gamma * theta.pow(2).sum())
 
@@ -116,14 +122,16 @@ def minima_over_eps(net, epsilons):
     for eps in epsilons:
         _, ell = net.losses(eps)
         theta = saddle_free_newton(ell, theta)
-        found.append(NormalizedMinimum(
-            eps=eps,
-            grad_norm=grad(ell)(theta).norm().item(),
-            sharpness=sharpness(ell, theta, iters=31),
-            lambda_min=torch.linalg.eigvalsh(hessian(ell)(theta))[0].item(),
-            zeta_norm=theta[net.zeta].norm().item(),
-            a_min_over_eps=(net.layer_norms(theta).min() / eps).item(),
-        ))
+        found.append(
+            NormalizedMinimum(
+                eps=eps,
+                grad_norm=grad(ell)(theta).norm().item(),
+                sharpness=sharpness(ell, theta, iters=31),
+                lambda_min=torch.linalg.eigvalsh(hessian(ell)(theta))[0].item(),
+                zeta_norm=theta[net.zeta].norm().item(),
+                a_min_over_eps=(net.layer_norms(theta).min() / eps).item(),
+            )
+        )
     return found
 
 
@@ -131,8 +139,10 @@ def minima_table(minima):
     """The minima of :func:`minima_over_eps` as a Markdown table."""
     rows = ["| ε | ‖∇ℓ‖ | λ_max(∇²ℓ) | λ_min(∇²ℓ) | ‖ζ‖ | min_i ‖a_i‖ / ε | λ_max · ε |", "|---" * 7 + "|"]
     for m in minima:
-        rows.append(f"| {m.eps:g} | {m.grad_norm:.1e} | {m.sharpness:.4g} | {m.lambda_min:.2e} | "
-                    f"{m.zeta_norm:.3f} | {m.a_min_over_eps:.3g} | {m.sharpness * m.eps:.3g} |")
+        rows.append(
+            f"| {m.eps:g} | {m.grad_norm:.1e} | {m.sharpness:.4g} | {m.lambda_min:.2e} | "
+            f"{m.zeta_norm:.3f} | {m.a_min_over_eps:.3g} | {m.sharpness * m.eps:.3g} |"
+        )
     return "\n".join(rows)
 
 
@@ -154,18 +164,29 @@ def seed_summary(by_seed):
     Per seed: the slope of :func:`sharpness_slope`, the largest ‖∇ℓ‖, the smallest λ_min(∇²ℓ) and the
     largest min_i ‖a_i‖/ε over its stationary points.
     """
-    return {seed: {"slope": sharpness_slope(found)[0], "max ‖∇ℓ‖": max(m.grad_norm for m in found),
-                   "min λ_min": min(m.lambda_min for m in found),
-                   "max min_i ‖a_i‖/ε": max(m.a_min_over_eps for m in found)} for seed, found in by_seed.items()}
+    return {
+        seed: {
+            "slope": sharpness_slope(found)[0],
+            "max ‖∇ℓ‖": max(m.grad_norm for m in found),
+            "min λ_min": min(m.lambda_min for m in found),
+            "max min_i ‖a_i‖/ε": max(m.a_min_over_eps for m in found),
+        }
+        for seed, found in by_seed.items()
+    }
 
 
 def summary_table(summary):
     """:func:`seed_summary` as a Markdown table, one row per seed, and the slopes' min, median and max."""
-    rows = ["| seed | slope of log λ_max against log ε | max ‖∇ℓ‖ | min λ_min(∇²ℓ) | max min_i ‖a_i‖/ε |",
-            "|---" * 5 + "|"]
-    rows += [f"| {seed} | {r['slope']:.3f} | {r['max ‖∇ℓ‖']:.1e} | {r['min λ_min']:.2e} "
-             f"| {r['max min_i ‖a_i‖/ε']:.3g} |" for seed, r in summary.items()]
+    rows = [
+        "| seed | slope of log λ_max against log ε | max ‖∇ℓ‖ | min λ_min(∇²ℓ) | max min_i ‖a_i‖/ε |",
+        "|---" * 5 + "|",
+    ]
+    rows += [
+        f"| {seed} | {r['slope']:.3f} | {r['max ‖∇ℓ‖']:.1e} | {r['min λ_min']:.2e} | {r['max min_i ‖a_i‖/ε']:.3g} |"
+        for seed, r in summary.items()
+    ]
     slopes = [r["slope"] for r in summary.values()]
-    rows.append(f"\nSlopes over the seeds: min {min(slopes):.3f}, median {np.median(slopes):.3f}, "
-                f"max {max(slopes):.3f}.")
+    rows.append(
+        f"\nSlopes over the seeds: min {min(slopes):.3f}, median {np.median(slopes):.3f}, max {max(slopes):.3f}."
+    )
     return "\n".join(rows)

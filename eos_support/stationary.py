@@ -4,7 +4,7 @@
 :func:`saddle_free_newton` finds a local minimum; :func:`stability` linearises the GD map
 F(θ) = θ − η∇f(θ) at stationary points, DF(p) = I − η∇²f(p), the matrix whose eigenvalues decide
 whether p attracts GD (proof of Theorem 1). :func:`saddle_manifold` follows GD on and off a saddle's
-stable manifold in high-precision arithmetic (mpmath, which torch brings through sympy), where float64
+stable manifold in high-precision arithmetic (mpmath), where float64
 cannot stay on it.
 """
 
@@ -84,8 +84,7 @@ class Stability:
 def stability(f, points):
     """:class:`Stability` of GD at each of ``points`` (a dict name → point), in the same order."""
     return {
-        name: Stability(p, grad(f)(p).norm().item(), torch.linalg.eigvalsh(hessian(f, p)))
-        for name, p in points.items()
+        name: Stability(p, grad(f)(p).norm().item(), torch.linalg.eigvalsh(hessian(f, p))) for name, p in points.items()
     }
 
 
@@ -99,8 +98,12 @@ def stability_table(stabilities, etas):
     head += [f"eigenvalues of I − η∇²f, η = {eta}" for eta in etas]
     rows = ["| " + " | ".join(head) + " |", "|---" * len(head) + "|"]
     for name, s in stabilities.items():
-        cells = [name, f"({s.point[0]:.4f}, {s.point[1]:.4f})", f"{s.grad_norm:.1e}",
-                 ", ".join(f"{v:.3f}" for v in s.eigenvalues)]
+        cells = [
+            name,
+            f"({s.point[0]:.4f}, {s.point[1]:.4f})",
+            f"{s.grad_norm:.1e}",
+            ", ".join(f"{v:.3f}" for v in s.eigenvalues),
+        ]
         for eta in etas:
             verdict = "attracts" if s.spectral_radius(eta) < 1 else "**repels**"
             cells.append(", ".join(f"{v:+.3f}" for v in s.multipliers(eta)) + f" ({verdict})")
@@ -160,8 +163,9 @@ class SaddleManifold:
 
     def reading(self):
         """The distances per η, as a claim's measured value."""
-        return {f"η = {eta:g}": {"on: max distance": self.on[eta], "off: min distance": self.off[eta]}
-                for eta in self.on}
+        return {
+            f"η = {eta:g}": {"on: max distance": self.on[eta], "off: min distance": self.off[eta]} for eta in self.on
+        }
 
 
 def saddle_manifold(gradient, hessian, p0, etas, steps, offset, digits, points=21):
@@ -183,10 +187,12 @@ def saddle_manifold(gradient, hessian, p0, etas, steps, offset, digits, points=2
         off_starts = [[qi + offset * ui for qi, ui in zip(q, u)] for q in on_starts]
 
         def distances(starts, eta):
-            return [float(mpmath.norm(mpmath.matrix(gd_mp(gradient, q, eta, steps)) - mpmath.matrix(p)))
-                    for q in starts]
+            return [
+                float(mpmath.norm(mpmath.matrix(gd_mp(gradient, q, eta, steps)) - mpmath.matrix(p))) for q in starts
+            ]
 
         on = {eta: max(distances(on_starts, eta)) for eta in etas}
         off = {eta: min(distances(off_starts, eta)) for eta in etas}
-        return SaddleManifold(tuple(float(x) for x in p), tuple(float(x) for x in lam), int(digits), int(steps),
-                              on, off)
+        return SaddleManifold(
+            tuple(float(x) for x in p), tuple(float(x) for x in lam), int(digits), int(steps), on, off
+        )

@@ -16,7 +16,7 @@ from packaging.version import Version
 from conftest import REPO
 
 PROJECT = "eos-book"
-CORE = {"torch", "numpy", "tqdm"}
+CORE = {"torch", "numpy", "tqdm", "mpmath"}
 """What eos_support's computations import (tests/test_install.py imports them with nothing else)."""
 
 

@@ -100,8 +100,9 @@ def test_sharpness_over_eta_draws_2_over_eta_in_every_panel():
 
 def test_sharpness_over_eta_fills_given_axes_with_the_valley():
     fig, axes = plt.subplots(1, 2)
-    out = landscape.sharpness_over_eta(example3_tanh, torch.tensor([13.0, 0.01], dtype=F64), [2 / 150, 2 / 100], 50,
-                                       axes=axes, valley=True)
+    out = landscape.sharpness_over_eta(
+        example3_tanh, torch.tensor([13.0, 0.01], dtype=F64), [2 / 150, 2 / 100], 50, axes=axes, valley=True
+    )
     assert out is fig
     valley = axes[0].get_lines()[1]
     assert valley.get_linestyle() == ":" and valley.get_ydata()[0] == pytest.approx(338.0)
@@ -151,8 +152,17 @@ def test_gd_widget_builds_without_a_kernel_and_redraws():
     before = bytes(w.children[-1].value)
     sliders(w)["η"].value = 2 / 41
     assert bytes(w.children[-1].value) != before
-    w3 = landscape.gd_widget(example3_tanh, torch.tensor([13.0, 0.01], dtype=F64), 2 / 150, (2 / 400, 2 / 40), 10,
-                             xlim=(0, 16), ylim=(-1.5, 1.5), valley=True, start=(2, 16))
+    w3 = landscape.gd_widget(
+        example3_tanh,
+        torch.tensor([13.0, 0.01], dtype=F64),
+        2 / 150,
+        (2 / 400, 2 / 40),
+        10,
+        xlim=(0, 16),
+        ylim=(-1.5, 1.5),
+        valley=True,
+        start=(2, 16),
+    )
     assert list(sliders(w3)) == ["η", "steps", "θ₁⁰"] and sliders(w3)["θ₁⁰"].value == pytest.approx(13.0)
 
 

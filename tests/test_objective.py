@@ -40,7 +40,7 @@ def test_theta_is_not_copied_into_the_module():
 def test_minibatch_view_and_bad_inputs():
     model, x, y = small_network()
     f = ModuleLoss(model, x, y)
-    assert float(f.on(x[:5], y[:5])(f.theta0)) == pytest.approx(float(nn.functional.cross_entropy(model(x[:5]), y[:5])))
+    assert f.on(x[:5], y[:5])(f.theta0).item() == pytest.approx(nn.functional.cross_entropy(model(x[:5]), y[:5]).item())
     with pytest.raises(ValueError, match="entries"):
         f(torch.zeros(3, dtype=torch.float64))
     with pytest.raises(ValueError, match="loss must be"):

@@ -145,8 +145,14 @@ def test_after_crossing_reads_experiment1_from_the_first_measurement_above_two_o
     r = recorded_run(eta=0.5, steps=40, onset=20, every=5)  # above 2/η from the measurement at step 15 on
     loss = r.history["loss"]
     reading = after_crossing(r, rise=1e-3)
-    assert reading == {"from step": 15, "measurements": 6, "above 2/η": 1.0, "converged": True,
-                       "loss ratio": float(loss[-1] / loss[15]), "rises": 10}  # +0.1 at 10 steps, from about 0.1
+    assert reading == {
+        "from step": 15,
+        "measurements": 6,
+        "above 2/η": 1.0,
+        "converged": True,
+        "loss ratio": float(loss[-1] / loss[15]),
+        "rises": 10,
+    }  # +0.1 at 10 steps, from about 0.1
     assert after_crossing(r, rise=1.5)["rises"] == 0
     r.history["sharpness"][-1] = 0.9 * 2 / r.eta  # one of the six below 2/η, one not converged
     r.history["sharpness_residual"][-2] = 1e-3

@@ -78,14 +78,17 @@ def test_random_net_of_seed_0_is_the_chapters_former_data_and_seeds_change_data_
 
 
 def minimum(eps, sharpness, a=1.0):
-    return NormalizedMinimum(eps=eps, grad_norm=1e-12 * eps, sharpness=sharpness, lambda_min=eps, zeta_norm=1.0,
-                             a_min_over_eps=a)
+    return NormalizedMinimum(
+        eps=eps, grad_norm=1e-12 * eps, sharpness=sharpness, lambda_min=eps, zeta_norm=1.0, a_min_over_eps=a
+    )
 
 
 def test_sharpness_slope_and_seed_summary_against_a_power_law():
     eps = [1e-1, 1e-2, 1e-3]
-    found = {0: [minimum(e, 3.0 * e**-1.2, a=2.0 + i) for i, e in enumerate(eps)],
-             7: [minimum(e, 0.5 / e, a=1.5) for e in eps]}
+    found = {
+        0: [minimum(e, 3.0 * e**-1.2, a=2.0 + i) for i, e in enumerate(eps)],
+        7: [minimum(e, 0.5 / e, a=1.5) for e in eps],
+    }
     slope, intercept = sharpness_slope(found[0])
     assert slope == pytest.approx(-1.2, abs=1e-12) and intercept == pytest.approx(np.log(3.0), abs=1e-12)
     summary = seed_summary(found)

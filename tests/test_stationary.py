@@ -33,8 +33,9 @@ def rosenbrock(theta):
     return (1 - theta[0]) ** 2 + 100 * (theta[1] - theta[0] ** 2) ** 2
 
 
-@pytest.mark.parametrize("start, expected", [((0.1, 0.3), (0.0, 0.0)), ((0.9, -0.2), (1.0, 0.0)),
-                                             ((-1.3, 0.5), (-1.0, 0.0))])
+@pytest.mark.parametrize(
+    "start, expected", [((0.1, 0.3), (0.0, 0.0)), ((0.9, -0.2), (1.0, 0.0)), ((-1.3, 0.5), (-1.0, 0.0))]
+)
 def test_newton_finds_the_nearest_stationary_point_of_any_kind(start, expected):
     p = newton(double_well, torch.tensor(start, dtype=F64))
     torch.testing.assert_close(p, torch.tensor(expected, dtype=F64), rtol=0, atol=1e-15)
@@ -135,8 +136,9 @@ def test_saddle_manifold_of_two_wells_needs_the_digits_that_the_growth_eats():
     """At η = 0.5 the saddle's unstable multiplier is 2.87: 200 steps multiply the rounding error of ∇f
     by 1e91.5, so 50 digits lose the manifold while 120 keep it; the starts 1e-8 off it escape either way."""
     f = TwoWells()
-    low, high = (saddle_manifold(f.gradient_mp, f.hessian_mp, (-0.4, 0.0), (0.5,), 200, 1e-8, digits)
-                 for digits in (50, 120))
+    low, high = (
+        saddle_manifold(f.gradient_mp, f.hessian_mp, (-0.4, 0.0), (0.5,), 200, 1e-8, digits) for digits in (50, 120)
+    )
     assert high.on[0.5] < 1e-6 < 0.1 < low.on[0.5]
     assert min(low.off[0.5], high.off[0.5]) > 0.1 and high.holds(1e-6, 0.1) and not low.holds(1e-6, 0.1)
     assert high.eigenvalues[0] == pytest.approx(-3.735966, abs=1e-6) and high.digits == 120 and high.steps == 200
