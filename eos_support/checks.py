@@ -30,10 +30,14 @@ def check_theta(theta):
     return theta
 
 
+def _nonfinite(x) -> int:
+    """How many entries of x are NaN or infinite."""
+    return int((~torch.isfinite(x)).sum())
+
+
 def check_finite(x, what, name="theta"):
     """``x`` (θ, or a direction v) must be finite: at a NaN or infinite point ``what`` is undefined."""
-    if not bool(torch.isfinite(x).all()):
-        bad = int((~torch.isfinite(x)).sum())
+    if bad := _nonfinite(x):
         raise ValueError(
             f"{name} is not finite ({bad} of its {x.numel()} entries are NaN or inf), so {what} is undefined "
             f"there: pass a finite {name} (a diverged run's iterate is not a point to evaluate)"
@@ -61,8 +65,7 @@ def finite_gradient(g, what, loss=None):
             f"the loss f(θ) = {float(loss)} is not finite at this θ, so {what} is undefined there: "
             "check the loss function (e.g. a log of 0) or evaluate it at a point where f is finite"
         )
-    if not bool(torch.isfinite(g).all()):
-        bad = int((~torch.isfinite(g)).sum())
+    if bad := _nonfinite(g):
         raise ValueError(
             f"the gradient ∇f(θ) is not finite at this θ ({bad} of its {g.numel()} entries are NaN or inf), "
             f"so {what} is undefined there: evaluate it at a point where f is differentiable"

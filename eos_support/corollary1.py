@@ -42,10 +42,7 @@ class Corollary1Check:
     lhs: float
     segment: SegmentSharpness
 
-    @property
-    def Lt(self) -> float:
-        """The estimate of Lₜ (a lower bound)."""
-        return self.segment.value
+    Lt = property(lambda self: self.segment.value, doc="The estimate of Lₜ (a lower bound).")
 
     @property
     def margin(self) -> float:

@@ -71,26 +71,11 @@ def both_sides(runs, first):
         ep = h["epoch"]
         progress_levels(ax)
         shade_window(ax, first, int(ep[-1]))
-        ax.errorbar(
-            ep - 0.12,
-            h["erp_cv"],
-            yerr=h["erp_cv_se"],
-            fmt="o-",
-            ms=3,
-            capsize=2,
-            color=COLORS[1],
-            label="E[RP] (left side)",
-        )
-        ax.errorbar(
-            ep + 0.12,
-            h["rhs"],
-            yerr=h["rhs_se"],
-            fmt="s--",
-            ms=3,
-            capsize=2,
-            color=COLORS[0],
-            label="right side of (5.1)",
-        )
+        for shift, key, fmt, color, label in (
+            (-0.12, "erp_cv", "o-", COLORS[1], "E[RP] (left side)"),
+            (0.12, "rhs", "s--", COLORS[0], "right side of (5.1)"),
+        ):
+            ax.errorbar(ep + shift, h[key], yerr=h[f"{key}_se"], fmt=fmt, ms=3, capsize=2, color=color, label=label)
         ax.set_ylabel(f"η = {eta_name(eta)}")
     axes[0].legend(loc="upper left", ncols=2)
     axes[-1].set_xlabel("epoch")

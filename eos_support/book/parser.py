@@ -91,13 +91,8 @@ def _add_execution(p: argparse.ArgumentParser):
         help="the chapters' run cache (default: $EOS_RESULTS_DIR if set, else BUILD_DIR/results)",
     )
     p.add_argument("--no-progress", action="store_true", help="no progress bars")
-    p.add_argument(
-        "chapters",
-        nargs="*",
-        metavar="CHAPTER",
-        help="chapters to execute, by name (e.g. quadratics) or path (book/quadratics.md); "
-        "default: all. The scorecard is always re-executed last.",
-    )
+    chapters = "chapters to execute, by name (quadratics) or path (book/quadratics.md); default: all"
+    p.add_argument("chapters", nargs="*", metavar="CHAPTER", help=chapters + " (the scorecard always re-executes last)")
 
 
 def _add_build(p: argparse.ArgumentParser):
@@ -132,12 +127,8 @@ def _add_lab(p: argparse.ArgumentParser):
         action="store_true",
         help="write the chapters' notebooks and exit, without starting JupyterLab (Binder's postBuild)",
     )
-    p.add_argument(
-        "jupyterlab_args",
-        nargs="*",
-        metavar="JUPYTERLAB_OPTION",
-        help="options for JupyterLab, after '--' (e.g. eos-book lab -- --no-browser --port 8899)",
-    )
+    lab = "options for JupyterLab, after '--' (e.g. eos-book lab -- --no-browser --port 8899)"
+    p.add_argument("jupyterlab_args", nargs="*", metavar="JUPYTERLAB_OPTION", help=lab)
 
 
 def _add_claims(p: argparse.ArgumentParser):

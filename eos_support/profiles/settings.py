@@ -28,19 +28,74 @@ def _beyond(item, n_train, eta, options, batch_sizes=None, note="") -> Experimen
     )
 
 
+def _beyond_all(n_train, note, momentum, adam, sgd) -> dict[str, Experiment]:
+    """The chapter's three optimizers; ``momentum``, ``adam``, ``sgd`` are (steps, sharpness_every, snapshot_every)."""
+
+    def run(steps, sharpness_every, snapshot_every):
+        return dict(steps=steps, sharpness_every=sharpness_every, snapshot_every=snapshot_every)
+
+    return {
+        "beyond-momentum": _beyond("heavy-ball momentum", n_train, 0.1, dict(momentum=0.9) | run(*momentum), note=note),
+        "beyond-adam": _beyond("Adam", n_train, 1e-3, dict(optimizer="Adam") | run(*adam), note=note),
+        "beyond-sgd": _beyond(
+            "minibatch SGD", n_train, 0.1, dict(batch_size=10, every=10) | run(*sgd), batch_sizes=(10, 50), note=note
+        ),
+    }
+
+
+def _activations(n_train, eta, max_steps, note="") -> Experiment:
+    """Experiment 1: linear, tanh and ReLU networks at one step size."""
+    options = dict(max_steps=max_steps, sharpness_every=20, sharpness_iters=20)
+    return Experiment("Experiment 1", n_train, (eta,), options, activations=(None, "tanh", "relu"), note=note)
+
+
+def _theorem2(eta, n_taus, profile_every, float64_every, max_steps, sharpness_every, note="") -> Experiment:
+    """Experiment 5: Theorem 2's τ-profiles (``n_taus`` values of τ in (0, 1]) along a run to 95 % accuracy."""
+    taus = tuple(np.arange(1, n_taus + 1) / n_taus)
+    options = dict(max_steps=max_steps, acc_goal=0.95, sharpness_every=sharpness_every)
+    options |= dict(profile_every=profile_every, taus=taus, float64_every=float64_every)
+    return Experiment("Experiment 5", 5000, (eta,), options, note=note)
+
+
+def _relu_depth(etas, max_steps, sharpness_every, note="") -> Experiment:
+    """Experiment 6: ReLU networks of depth 2 and 4 to 95 % train accuracy, at ``etas``."""
+    options = dict(max_steps=max_steps, acc_goal=0.95, sharpness_every=sharpness_every)
+    return Experiment("Experiment 6", 5000, etas, options, activations=("relu",), depths=(2, 4), note=note)
+
+
+def _sgd(n_train, sgd) -> dict[str, Experiment]:
+    """Experiments 7–9: SGD with ``sgd`` (batch size, epochs, samples of (5.1)) on ``n_train`` images."""
+    return {
+        "experiment7": Experiment(
+            "Experiment 7",
+            n_train,
+            (2 / 100,),
+            sgd | dict(samples=256),
+            trainer="sgd",
+            activations=("relu",),
+            extra=dict(identity_nodes=8),
+        ),
+        **{
+            name: Experiment(item, n_train, SGD_ETAS, sgd, trainer="sgd", activations=(act,))
+            for name, item, act in (("experiment8", "Experiment 8", "relu"), ("experiment9", "Experiment 9", "tanh"))
+        },
+    }
+
+
+def _corollary1(**extra) -> Experiment:
+    """Corollary 1, checked along the Experiment 3 runs: ``per_run`` iterates, ``points`` on each segment."""
+    return Experiment(
+        "Corollary 1", 5000, (), extra=extra, note="checked at unstable-phase iterates of the Experiment 3 runs"
+    )
+
+
 GD95 = dict(acc_goal=0.95, sharpness_iters=20)
 """Experiments 2 and 3 stop at 95 % train accuracy, as in the paper."""
 PAPER_SGD = dict(batch_size=32, epochs=100, samples=128, chunk_size=64)
 
 PAPER_DESCRIPTION = "the paper's settings on the first 5,000 CIFAR-10 training images"
 PAPER = {
-    "experiment1": Experiment(
-        "Experiment 1",
-        5000,
-        (2 / 30,),
-        dict(max_steps=3000, sharpness_every=20, sharpness_iters=20),
-        activations=(None, "tanh", "relu"),
-    ),
+    "experiment1": _activations(5000, 2 / 30, max_steps=3000),
     "experiment2": Experiment(
         "Experiment 2",
         5000,
@@ -54,67 +109,11 @@ PAPER = {
         dict(max_steps=50_000, sharpness_every=20, snapshot_every=200, **GD95),
     ),
     "remark4": Experiment("Remark 4", 5000, (2 / 10,), dict(max_steps=5000, sharpness_every=None)),
-    "experiment5": Experiment(
-        "Experiment 5",
-        5000,
-        (2 / 60,),
-        dict(
-            max_steps=20_000,
-            acc_goal=0.95,
-            sharpness_every=20,
-            profile_every=5,
-            taus=tuple(np.arange(1, 101) / 100),
-            float64_every=100,
-        ),
-    ),
-    "experiment6": Experiment(
-        "Experiment 6",
-        5000,
-        (2 / 200, 2 / 30),
-        dict(max_steps=20_000, acc_goal=0.95, sharpness_every=20),
-        activations=("relu",),
-        depths=(2, 4),
-    ),
-    "corollary1": Experiment(
-        "Corollary 1",
-        5000,
-        (),
-        extra=dict(per_run=8, points=9, iters=20, tol=1e-4),
-        note="checked at unstable-phase iterates of the Experiment 3 runs",
-    ),
-    "experiment7": Experiment(
-        "Experiment 7",
-        5000,
-        (2 / 100,),
-        PAPER_SGD | dict(samples=256),
-        trainer="sgd",
-        activations=("relu",),
-        extra=dict(identity_nodes=8),
-    ),
-    "experiment8": Experiment("Experiment 8", 5000, SGD_ETAS, PAPER_SGD, trainer="sgd", activations=("relu",)),
-    "experiment9": Experiment("Experiment 9", 5000, SGD_ETAS, PAPER_SGD, trainer="sgd", activations=("tanh",)),
-    "beyond-momentum": _beyond(
-        "heavy-ball momentum",
-        5000,
-        0.1,
-        dict(momentum=0.9, steps=3000, sharpness_every=50, snapshot_every=600),
-        note=PRIOR,
-    ),
-    "beyond-adam": _beyond(
-        "Adam",
-        5000,
-        1e-3,
-        dict(optimizer="Adam", steps=2000, sharpness_every=50, snapshot_every=400),
-        note=PRIOR,
-    ),
-    "beyond-sgd": _beyond(
-        "minibatch SGD",
-        5000,
-        0.1,
-        dict(steps=5000, batch_size=10, every=10, sharpness_every=100, snapshot_every=1000),
-        batch_sizes=(10, 50),
-        note=PRIOR,
-    ),
+    "experiment5": _theorem2(2 / 60, 100, 5, 100, max_steps=20_000, sharpness_every=20),
+    "experiment6": _relu_depth((2 / 200, 2 / 30), max_steps=20_000, sharpness_every=20),
+    "corollary1": _corollary1(per_run=8, points=9, iters=20, tol=1e-4),
+    **_sgd(5000, PAPER_SGD),
+    **_beyond_all(5000, PRIOR, (3000, 50, 600), (2000, 50, 400), (5000, 100, 1000)),
 }
 """The paper profile's experiments, by name."""
 
@@ -126,13 +125,8 @@ FIVE_K = (
 
 QUICK_DESCRIPTION = "the same experiments on Fashion-MNIST, sized for 2 CPU cores"
 QUICK = {
-    "experiment1": Experiment(
-        "Experiment 1",
-        1000,
-        (2 / 7,),
-        dict(max_steps=250, sharpness_every=20, sharpness_iters=20),
-        activations=(None, "tanh", "relu"),
-        note="η = 2/7: the linear network does not diverge at 2/10 on this data set",
+    "experiment1": _activations(
+        1000, 2 / 7, max_steps=250, note="η = 2/7: the linear network does not diverge at 2/10 on this data set"
     ),
     "experiment2": Experiment(
         "Experiment 2",
@@ -157,67 +151,26 @@ QUICK = {
         note="the squared loss at η = 2/5: with cross-entropy GD does not diverge for good on "
         "Fashion-MNIST (see the chapter)",
     ),
-    "experiment5": Experiment(
-        "Experiment 5",
-        5000,
-        (2 / 5,),
-        dict(
-            max_steps=1500,
-            acc_goal=0.95,
-            sharpness_every=25,
-            profile_every=10,
-            taus=tuple(np.arange(1, 21) / 20),
-            float64_every=60,
-        ),
+    "experiment5": _theorem2(
+        2 / 5,
+        20,
+        10,
+        60,
+        max_steps=1500,
+        sharpness_every=25,
         note="the setting of Experiment 3 (5,000 images, until 95 % train accuracy) at one "
         "of its step sizes, as in the paper; 20 values of τ instead of 100, every 10 steps instead of 5",
     ),
-    "experiment6": Experiment(
-        "Experiment 6",
-        5000,
+    "experiment6": _relu_depth(
         (2 / 30, 2 / 7),
-        dict(max_steps=500, acc_goal=0.95, sharpness_every=50),
-        activations=("relu",),
-        depths=(2, 4),
+        max_steps=500,
+        sharpness_every=50,
         note="the setting of Experiment 2 (5,000 images, until 95 % train accuracy or 500 steps), as in the "
         "paper; one step size at which GD stays stable for most of the run and one at which it becomes "
         "unstable",
     ),
-    "corollary1": Experiment(
-        "Corollary 1",
-        5000,
-        (),
-        extra=dict(per_run=2, points=2, iters=10, tol=1e-3),
-        note="checked at unstable-phase iterates of the Experiment 3 runs",
-    ),
-    "experiment7": Experiment(
-        "Experiment 7",
-        1000,
-        (2 / 100,),
-        QUICK_SGD | dict(samples=256),
-        trainer="sgd",
-        activations=("relu",),
-        extra=dict(identity_nodes=8),
-    ),
-    "experiment8": Experiment("Experiment 8", 1000, SGD_ETAS, QUICK_SGD, trainer="sgd", activations=("relu",)),
-    "experiment9": Experiment("Experiment 9", 1000, SGD_ETAS, QUICK_SGD, trainer="sgd", activations=("tanh",)),
-    "beyond-momentum": _beyond(
-        "heavy-ball momentum",
-        1000,
-        0.1,
-        dict(momentum=0.9, steps=500, sharpness_every=20, snapshot_every=100),
-        note=EDGE,
-    ),
-    "beyond-adam": _beyond(
-        "Adam", 1000, 1e-3, dict(optimizer="Adam", steps=500, sharpness_every=20, snapshot_every=100), note=EDGE
-    ),
-    "beyond-sgd": _beyond(
-        "minibatch SGD",
-        1000,
-        0.1,
-        dict(steps=1000, batch_size=10, every=10, sharpness_every=50, snapshot_every=200),
-        batch_sizes=(10, 50),
-        note=EDGE,
-    ),
+    "corollary1": _corollary1(per_run=2, points=2, iters=10, tol=1e-3),
+    **_sgd(1000, QUICK_SGD),
+    **_beyond_all(1000, EDGE, (500, 20, 100), (500, 20, 100), (1000, 50, 200)),
 }
 """The quick profile's experiments, by name."""

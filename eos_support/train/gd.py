@@ -20,9 +20,8 @@ from torch.func import grad
 from ..checks import check_eta
 from ..curvature import top_eigen
 from ..diagnostics import profile_from_gradient, relative_progress, theorem2_rp
-from ..objective import ModuleLoss
 from ..system import device_name
-from .loop import gradient_loss_and_correct, positive_int, run_config, schedule, train
+from .loop import gradient_loss_and_correct, positive_int, schedule, train
 
 GD_STATUSES = ("acc_goal", "max_steps", "diverged")
 
@@ -87,18 +86,8 @@ def train_gd(model, data, loss, options=None, *, cache=None, progress=None, labe
     on an interrupt) after a crash. ``progress``: a progress bar (None: only on a terminal).
     """
     options = dataclasses.replace(options, **fields) if options is not None else GDOptions(**fields)
-    f = ModuleLoss(model, data.x_train, data.y_train, loss)
-    theta0 = f.theta0
-    config = run_config("gd", model, theta0, data, loss, options, cache)
-    return train(
-        lambda: GDRule(f, theta0, options),
-        options,
-        config,
-        cache,
-        progress=progress,
-        checkpoint_s=checkpoint_s,
-        label=label or f"η = {options.eta:.4g}",
-    )
+    label = label or f"η = {options.eta:.4g}"
+    return train("gd", GDRule, model, data, loss, options, cache, progress, checkpoint_s, label)
 
 
 _Cursor = namedtuple("_Cursor", "t theta prev eigvec")

@@ -21,6 +21,7 @@ import numpy as np
 import torch
 from torch.func import grad_and_value
 
+from ..objective import ModuleLoss
 from ..store import RunStore, cache_root, fingerprint, loss_key, model_key
 
 SOURCES = ("computed", "stored", "resumed")
@@ -115,17 +116,22 @@ def sigterm_as_interrupt():
             signal.signal(signal.SIGTERM, previous)
 
 
-def train(make_rule, options, config, cache, *, progress, checkpoint_s, label) -> Run:
-    """The stored run if the cache has it; else run ``make_rule()`` to its end, resuming its checkpoint.
+def train(kind, rule, model, data, loss, options, cache, progress, checkpoint_s, label) -> Run:
+    """The stored run if the cache has it; else run the step rule to its end, resuming its checkpoint.
 
-    ``cache``: None (compute, store nothing), True or a folder (see :func:`eos_support.store.cache_root`).
-    Checkpoints every ``checkpoint_s`` seconds and on an interrupt, which is then raised again.
+    ``kind`` ("gd", "sgd") and ``options`` name the run; ``rule`` is its step rule's class, built as
+    ``rule(f, θ⁰, options)`` for f the ``loss`` of ``model`` on ``data``. ``cache``: None (compute, store
+    nothing), True or a folder (see :func:`eos_support.store.cache_root`). Checkpoints every
+    ``checkpoint_s`` seconds and on an interrupt, which is then raised again.
     """
+    f = ModuleLoss(model, data.x_train, data.y_train, loss)
+    theta0 = f.theta0
+    config = run_config(kind, model, theta0, data, loss, options, cache)
     root = cache_root(cache)
     store = RunStore(config, root) if root is not None else None
     if store is not None and (state := store.load()) is not None:
         return run_from_state(options, state, "stored")
-    rule, source = make_rule(), "computed"
+    rule, source = rule(f, theta0, options), "computed"
     if store is not None and (state := store.load_checkpoint()) is not None:
         rule.restore(state)
         source = "resumed"

@@ -11,10 +11,9 @@ import torch
 from torch.func import grad_and_value
 
 from ..checks import check_eta
-from ..objective import ModuleLoss
 from ..sgd_diagnostics import batch_gradients, sample_minibatches, sgd_progress_tensors
 from ..system import device_name
-from .loop import gradient_loss_and_correct, positive_int, run_config, train
+from .loop import gradient_loss_and_correct, positive_int, train
 
 SGD_STATUSES = ("max_epochs", "diverged")
 SGD_HISTORY = (
@@ -83,18 +82,8 @@ def train_sgd(model, data, loss, options=None, *, cache=None, progress=None, lab
     n = len(data.y_train)
     if options.batch_size > n:
         raise ValueError(f"batch_size must be at most the {n} training examples, got {options.batch_size}")
-    f = ModuleLoss(model, data.x_train, data.y_train, loss)
-    theta0 = f.theta0
-    config = run_config("sgd", model, theta0, data, loss, options, cache)
-    return train(
-        lambda: SGDRule(f, theta0, options),
-        options,
-        config,
-        cache,
-        progress=progress,
-        checkpoint_s=checkpoint_s,
-        label=label or f"SGD η = {options.eta:.4g}",
-    )
+    label = label or f"SGD η = {options.eta:.4g}"
+    return train("sgd", SGDRule, model, data, loss, options, cache, progress, checkpoint_s, label)
 
 
 def _sgd_seed(seed, epoch, stream):
