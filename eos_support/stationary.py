@@ -38,7 +38,7 @@ def newton(f, p0, max_iter=100):
 def saddle_free_newton(loss, theta, tol=1e-10, max_iter=300):
     """A local minimiser of ``loss`` near ``theta`` by saddle-free Newton steps with Armijo backtracking.
 
-    The step is −|∇²ℓ|⁻¹∇ℓ, the Newton step with the Hessian's eigenvalues replaced by their absolute
+    The step is −abs(∇²ℓ)⁻¹∇ℓ, the Newton step with the Hessian's eigenvalues replaced by their absolute
     values (floored at 1e-6), so that it descends; a backtracking line search halves it until
     ℓ decreases by the Armijo fraction 1e-4 of the predicted decrease. At a stationary point
     (‖∇ℓ‖ < ``tol``) that is a saddle, it steps 1e-2 along a direction of negative curvature. Dense
@@ -77,7 +77,7 @@ class Stability:
         return 1 - eta * self.eigenvalues
 
     def spectral_radius(self, eta):
-        """The largest |1 − ηλ|: p attracts GD if it is < 1 and repels it (along some direction) if > 1."""
+        """The largest abs(1 − ηλ): p attracts GD if it is < 1 and repels it (along some direction) if > 1."""
         return self.multipliers(eta).abs().max().item()
 
 
@@ -177,7 +177,7 @@ def saddle_manifold(gradient, hessian, p0, etas, steps, offset, digits, points=2
     ``offset`` along the unstable eigenvector u (λ < 0). Each runs ``steps`` GD steps at each η of
     ``etas`` (:func:`gd_mp`). ``gradient`` and ``hessian`` take a list of mpmath numbers. In float64 a
     start cannot stay on the manifold: the rounding error of ∇f, ~1e-16, is itself a step off it, which
-    the unstable direction multiplies by |1 − ηλ_min| > 1 at every step.
+    the unstable direction multiplies by the absolute value of 1 − ηλ_min (> 1) at every step.
     """
     with mpmath.workdps(int(digits)):
         p = newton_mp(gradient, hessian, p0)

@@ -27,7 +27,7 @@ class IdentityCheck:
 
     @property
     def diff(self) -> np.ndarray:
-        """|RP − right side of (4.2)| per checked iterate."""
+        """The absolute difference of RP and the right side of (4.2) per checked iterate."""
         return np.abs(self.rp - self.rhs)
 
     def table(self) -> str:
@@ -57,7 +57,7 @@ def rp_precision(run):
 
 
 def profile_spread(run) -> np.ndarray:
-    """Experiment 5: per profiled iterate, the std of τ ↦ L(θᵗ; ητ∇f(θᵗ)) over τ divided by |its mean|.
+    """Experiment 5: per profiled iterate, the std of τ ↦ L(θᵗ; ητ∇f(θᵗ)) over τ divided by abs(its mean).
 
     Small values mean flat profiles, so that L(θᵗ; η∇f(θᵗ)) stands for the weighted average in (4.2).
     """
@@ -69,8 +69,8 @@ def profile_spread(run) -> np.ndarray:
 class Approximation:
     """How well (4.3) holds along a run, per phase.
 
-    ``errors`` = |RP(θᵗ) − (−1 + (η/2)L(θᵗ; η∇f(θᵗ)))| per step; ``onset`` the first step of the unstable
-    phase (:func:`eos_support.phases.unstable_onset`; None: the run has none, every step is stable).
+    ``errors`` = abs(RP(θᵗ) − (−1 + (η/2)L(θᵗ; η∇f(θᵗ)))) per step; ``onset`` the first step of the
+    unstable phase (:func:`eos_support.phases.unstable_onset`; None: the run has none, every step is stable).
     """
 
     errors: np.ndarray
