@@ -828,7 +828,7 @@ class Bench:
             step()
             plain[2]()
         thetas.append(parameters_to_vector(model.parameters()).detach().clone())
-        diff = float((parameters_to_vector(plain[0].parameters()) - thetas[-1]).abs().max())
+        diff = float((parameters_to_vector(plain[0].parameters()).detach() - thetas[-1]).abs().max())
         self.check("9", f"parameters after {K} steps with the monitor vs without, max abs diff", diff, 0.0, diff == 0)
         ref, expected = p.reference(), {"loss": [], "rp": [], "ds": []}
         for t in range(K):
