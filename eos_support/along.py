@@ -1,6 +1,6 @@
 """Relative progress and Theorem 2 along any update u, the step an optimizer actually took.
 
-With u = θᵗ − θᵗ⁺¹ and g = ∇f(θᵗ), the relative progress along u is
+With u = θᵗ − θᵗ⁺¹ and g = ∇f(θᵗ), the relative progress along u is ::
 
     RP_u(θ) = [f(θ − u) − f(θ)] / ⟨g, u⟩,
 

@@ -1,4 +1,4 @@
-"""Is my training at the edge of stability? An :class:`EdgeMonitor` on any model and optimizer.
+"""Is my training at the edge of stability? An :class:`EdgeMonitor` on any model and optimizer::
 
     mon = EdgeMonitor(model, optimizer, probe=(x, y), loss="ce", every=1, sharpness_every=20)
     for x, y in loader: ...; loss.backward(); optimizer.step()      # the user's loop, unchanged

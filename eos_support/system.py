@@ -1,9 +1,16 @@
-"""What a result was computed on, and how it reaches the disk: one device name and one atomic write."""
+"""What a result was computed on, how it reaches the disk, and how a process ends on Ctrl-C:
+one device name, one atomic write, one bound on the clean-up after an interrupt.
+"""
 
 from __future__ import annotations
 
+import contextlib
 import os
+import signal
+import sys
 import tempfile
+import threading
+import time
 from pathlib import Path
 
 
@@ -43,3 +50,30 @@ def atomic_write(path, data: bytes | str) -> Path:
         Path(tmp).unlink(missing_ok=True)
         raise
     return path
+
+
+@contextlib.contextmanager
+def exit_after_interrupt(grace_s: float = 20.0, code: int = 130):
+    """Ctrl-C inside the block raises KeyboardInterrupt as usual, so that everything computed is saved
+    on the way out, and ends the process ``grace_s`` seconds later if the clean-up it starts (a
+    kernel's shutdown, a library's exit handler) has not ended it: an interrupt always ends the process.
+    """
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+
+    def exit_later():
+        time.sleep(grace_s)
+        sys.stderr.write(f"still running {grace_s:g} s after the interrupt (a clean-up that hangs): exiting\n")
+        sys.stderr.flush()
+        os._exit(code)
+
+    def interrupt(signum, frame):
+        threading.Thread(target=exit_later, daemon=True, name="exit-after-interrupt").start()
+        raise KeyboardInterrupt
+
+    previous = signal.signal(signal.SIGINT, interrupt)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGINT, previous)

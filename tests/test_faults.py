@@ -405,6 +405,29 @@ def test_an_interrupted_re_execution_keeps_the_chapters_claims(tmp_path):
     assert listed.returncode == 0 and "1 claims: 1 reproduced" in listed.stdout, listed.stderr
 
 
+HANGING_CLEAN_UP = """
+import atexit, os, signal, sys, time
+from eos_support.system import exit_after_interrupt
+
+atexit.register(time.sleep, 3600)  # a library's exit handler that never returns
+with exit_after_interrupt(grace_s=2):
+    try:
+        os.kill(os.getpid(), signal.SIGINT)
+        time.sleep(60)
+    except KeyboardInterrupt:
+        print("interrupted", flush=True)
+sys.exit(130)
+"""
+
+
+def test_an_interrupt_ends_the_process_even_when_a_clean_up_hangs():
+    """CI once saw eos-book still running 120 s after Ctrl-C; whatever hangs, the interrupt ends it."""
+    start = time.monotonic()
+    done = subprocess.run([sys.executable, "-c", HANGING_CLEAN_UP], capture_output=True, text=True, timeout=60)
+    assert done.returncode == 130 and "interrupted" in done.stdout, done
+    assert "after the interrupt" in done.stderr and time.monotonic() - start < 30
+
+
 def chapter(name, *cells):
     body = "".join(f"\n```{{code-cell}} ipython3\n{textwrap.dedent(c).strip()}\n```\n" for c in cells)
     return HEADER + f"\n# {name}\n\n" + PARAMETERS + body

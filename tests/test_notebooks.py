@@ -128,4 +128,4 @@ def test_a_generated_notebook_executes_in_a_fresh_environment(notebooks, tmp_pat
     )
     assert executed.returncode == 0, executed.stderr[-3000:]
     records = json.loads((work / "_build" / "claims" / "quadratics.json").read_text())
-    assert records and all(r["passed"] for r in records), [r["claim"] for r in records if not r["passed"]]
+    assert records and all(r["as_expected"] for r in records), [r["id"] for r in records if not r["as_expected"]]

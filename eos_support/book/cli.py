@@ -228,6 +228,7 @@ COMMANDS = {
 
 def main(argv=None) -> int:
     """Entry point of ``eos-book``; returns the exit code."""
+    from ..system import exit_after_interrupt
     from .toc import BookError
 
     parser = build_parser()
@@ -236,7 +237,8 @@ def main(argv=None) -> int:
         parser.print_help(sys.stderr)
         return 2
     try:
-        return COMMANDS[args.command](args)
+        with exit_after_interrupt():
+            return COMMANDS[args.command](args)
     except BookError as error:
         _err(str(error))
         return 2

@@ -186,6 +186,6 @@ def timings(timings_path, start=None):
         status = "✅ executed" if t.get("ok") else "❌ failed"
         lines.append(
             f"| {name} | {_fmt_seconds(t.get('seconds'))} | {t.get('device', '?')} | "
-            f"{t.get('profile', '?')} | {status} | {t.get('date', '?')} |"
+            f"{t.get('profile', '?')} | {status} | {str(t.get('date', '?'))[:16].replace('T', ' ')} |"
         )
     return as_markdown("\n".join(lines))
