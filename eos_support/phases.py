@@ -11,6 +11,8 @@ from typing import NamedTuple
 
 import numpy as np
 
+from .tables import markdown_table
+
 
 def eta_name(eta):
     """A step size as the paper writes it, 2/k."""
@@ -120,24 +122,20 @@ def for_each_step_size(runs, reading):
 
 
 def phase_table(groups):
-    """A table of the runs ``groups`` = ``{name: {η: Run}}``, one line each, with their phases.
+    """A Markdown table of the runs ``groups`` = ``{name: {η: Run}}``, one row each, with their phases.
 
     Columns: status, steps, the step of 95 % train accuracy, the sharpness crossing, the unstable onset,
     wall time and where the run came from; a run without sharpness measurements has neither phase step.
     """
-    lines = [
-        f"{'experiment':<14}{'η':>8}{'status':>10}{'steps':>7}{'95 % at':>9}{'λ_max > 2/η at':>16}"
-        f"{'unstable from':>15}{'wall':>8}  run"
-    ]
+    head = ["experiment", "η", "status", "steps", "95 % at", "λ_max > 2/η at", "unstable from", "wall", "run"]
+    rows = []
     for name, runs in groups.items():
         for eta, run in runs.items():
             measured = len(run.history.get("sharpness", ())) > 0
             cross, onset = (sharpness_crossing(run), unstable_onset(run)) if measured else (None, None)
-            lines.append(
-                f"{name:<14}{eta_name(eta):>8}{run.status:>10}{run.steps:>7}{str(run.goal_step):>9}"
-                f"{str(cross):>16}{str(onset):>15}{run.wall_s:>7.0f}s  {run.source}"
-            )
-    return "\n".join(lines)
+            wall = f"{run.wall_s:.0f} s"
+            rows.append([name, eta_name(eta), run.status, run.steps, run.goal_step, cross, onset, wall, run.source])
+    return markdown_table(head, rows)
 
 
 def divergence(run, continued, factor):

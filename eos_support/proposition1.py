@@ -17,6 +17,7 @@ from .curvature import sharpness
 from .models import normalized_net
 from .objective import ModuleLoss
 from .stationary import saddle_free_newton
+from .tables import Markdown, markdown_table
 
 
 @dataclass(frozen=True)
@@ -137,13 +138,13 @@ def minima_over_eps(net, epsilons):
 
 def minima_table(minima):
     """The minima of :func:`minima_over_eps` as a Markdown table."""
-    rows = ["| ε | ‖∇ℓ‖ | λ_max(∇²ℓ) | λ_min(∇²ℓ) | ‖ζ‖ | min_i ‖a_i‖ / ε | λ_max · ε |", "|---" * 7 + "|"]
-    for m in minima:
-        rows.append(
-            f"| {m.eps:g} | {m.grad_norm:.1e} | {m.sharpness:.4g} | {m.lambda_min:.2e} | "
-            f"{m.zeta_norm:.3f} | {m.a_min_over_eps:.3g} | {m.sharpness * m.eps:.3g} |"
-        )
-    return "\n".join(rows)
+    head = ["ε", "‖∇ℓ‖", "λ_max(∇²ℓ)", "λ_min(∇²ℓ)", "‖ζ‖", "min_i ‖a_i‖ / ε", "λ_max · ε"]
+    rows = [
+        (f"{m.eps:g}", f"{m.grad_norm:.1e}", f"{m.sharpness:.4g}", f"{m.lambda_min:.2e}", f"{m.zeta_norm:.3f}")
+        + (f"{m.a_min_over_eps:.3g}", f"{m.sharpness * m.eps:.3g}")
+        for m in minima
+    ]
+    return markdown_table(head, rows)
 
 
 def minima_over_seeds(seeds, epsilons, **options):
@@ -177,16 +178,13 @@ def seed_summary(by_seed):
 
 def summary_table(summary):
     """:func:`seed_summary` as a Markdown table, one row per seed, and the slopes' min, median and max."""
+    head = ["seed", "slope of log λ_max against log ε", "max ‖∇ℓ‖", "min λ_min(∇²ℓ)", "max min_i ‖a_i‖/ε"]
     rows = [
-        "| seed | slope of log λ_max against log ε | max ‖∇ℓ‖ | min λ_min(∇²ℓ) | max min_i ‖a_i‖/ε |",
-        "|---" * 5 + "|",
-    ]
-    rows += [
-        f"| {seed} | {r['slope']:.3f} | {r['max ‖∇ℓ‖']:.1e} | {r['min λ_min']:.2e} | {r['max min_i ‖a_i‖/ε']:.3g} |"
+        (seed, f"{r['slope']:.3f}", f"{r['max ‖∇ℓ‖']:.1e}", f"{r['min λ_min']:.2e}", f"{r['max min_i ‖a_i‖/ε']:.3g}")
         for seed, r in summary.items()
     ]
     slopes = [r["slope"] for r in summary.values()]
-    rows.append(
-        f"\nSlopes over the seeds: min {min(slopes):.3f}, median {np.median(slopes):.3f}, max {max(slopes):.3f}."
+    return Markdown(
+        markdown_table(head, rows)
+        + f"\n\nSlopes over the seeds: min {min(slopes):.3f}, median {np.median(slopes):.3f}, max {max(slopes):.3f}."
     )
-    return "\n".join(rows)

@@ -17,6 +17,7 @@ from torch.func import grad
 from torch.func import hessian as dense_hessian
 
 from .curvature import hessian
+from .tables import markdown_table
 
 
 def newton(f, p0, max_iter=100):
@@ -94,9 +95,9 @@ def stability_table(stabilities, etas):
     One row per stationary point: ‖∇f‖, the eigenvalues of ∇²f, and for each η those of I − η∇²f
     with whether p attracts or repels GD.
     """
-    head = ["stationary point", "θ", "‖∇f‖", "eigenvalues of ∇²f"]
-    head += [f"eigenvalues of I − η∇²f, η = {eta}" for eta in etas]
-    rows = ["| " + " | ".join(head) + " |", "|---" * len(head) + "|"]
+    head = ["point", "θ", "‖∇f‖", "eigenvalues of ∇²f"]
+    head += [f"of I − η∇²f, η = {eta}" for eta in etas]
+    rows = []
     for name, s in stabilities.items():
         cells = [
             name,
@@ -107,8 +108,8 @@ def stability_table(stabilities, etas):
         for eta in etas:
             verdict = "attracts" if s.spectral_radius(eta) < 1 else "**repels**"
             cells.append(", ".join(f"{v:+.3f}" for v in s.multipliers(eta)) + f" ({verdict})")
-        rows.append("| " + " | ".join(cells) + " |")
-    return "\n".join(rows)
+        rows.append(cells)
+    return markdown_table(head, rows)
 
 
 def newton_mp(gradient, hessian, p0, max_iter=200):

@@ -12,6 +12,7 @@ import numpy as np
 
 from .diagnostics import rp_approximation
 from .phases import eta_name, unstable_onset
+from .tables import markdown_table
 
 
 @dataclass(frozen=True)
@@ -31,10 +32,10 @@ class IdentityCheck:
         return np.abs(self.rp - self.rhs)
 
     def table(self) -> str:
-        """The two sides and their difference, one line per checked iterate."""
-        lines = [f"{'step':>6} {'RP(θᵗ) (Def. 1)':>22} {'−1 + η∫τL dτ (4.2)':>22} {'|difference|':>13}"]
-        lines += [f"{t:6d} {a:22.15f} {b:22.15f} {abs(a - b):13.2e}" for t, a, b in zip(self.steps, self.rp, self.rhs)]
-        return "\n".join(lines)
+        """The two sides and their difference as a Markdown table, one row per checked iterate."""
+        head = ["step", "RP(θᵗ) (Def. 1)", "−1 + η∫τL dτ (4.2)", "|difference|"]
+        rows = [(t, f"{a:.15f}", f"{b:.15f}", f"{abs(a - b):.2e}") for t, a, b in zip(self.steps, self.rp, self.rhs)]
+        return markdown_table(head, rows)
 
 
 def identity_check(run) -> IdentityCheck:
@@ -113,19 +114,16 @@ def approximation(run) -> Approximation:
 
 
 def approximation_table(runs) -> str:
-    """A table of ``runs`` = ``{(depth, η): Run}`` (Experiment 6), one line each.
+    """A Markdown table of ``runs`` = ``{(depth, η): Run}`` (Experiment 6), one row each.
 
     Columns: status, steps, first and last loss, the start of the unstable phase, and the median error
     of (4.3) over the stable and over the unstable phase.
     """
-    lines = [
-        f"{'depth':>5} {'η':>7} {'status':>9} {'steps':>6} {'loss':>17} {'unstable from':>14}"
-        f" {'(4.3) error: stable':>20} {'unstable':>9}"
-    ]
+    head = ["depth", "η", "status", "steps", "loss", "unstable from", "(4.3) error: stable", "unstable"]
+    rows = []
     for (depth, eta), run in runs.items():
         h, a = run.history, approximation(run)
-        lines.append(
-            f"{depth:5d} {eta_name(eta):>7} {run.status:>9} {run.steps:6d} {h['loss'][0]:7.3g} → "
-            f"{h['loss'][-1]:7.3g} {str(a.onset):>14} {a.stable_median:20.3g} {a.unstable_median:9.3g}"
-        )
-    return "\n".join(lines)
+        loss = f"{h['loss'][0]:.3g} → {h['loss'][-1]:.3g}"
+        errors = f"{a.stable_median:.3g}", f"{a.unstable_median:.3g}"
+        rows.append([depth, eta_name(eta), run.status, run.steps, loss, a.onset, *errors])
+    return markdown_table(head, rows)

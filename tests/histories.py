@@ -54,3 +54,11 @@ def recorded_run(eta=0.5, steps=40, onset=20, every=5, taus=8, status="acc_goal"
         source="stored",
         options=SimpleNamespace(diverge_factor=1e3, sharpness_tol=1e-4),
     )
+
+
+def table_rows(markdown):
+    """The rows of a Markdown table, header first (its |---| line dropped), as lists of cell texts."""
+    import re
+
+    lines = [line for line in markdown.splitlines() if line.startswith("|") and not line.startswith("|---")]
+    return [[c.strip() for c in re.split(r"(?<!\\)\|", line)[1:-1]] for line in lines]

@@ -182,8 +182,16 @@ TEXT = r"""
   copy.querySelectorAll("mjx-container, pre, code, script, style, .highlight, .cell_input").forEach(e => e.remove());
   const text = copy.textContent;
   const raw = ["$", "\\(", "\\[", "\\frac", "\\theta", "\\eta"].filter(t => text.includes(t));
-  const wide = [...main.querySelectorAll("table, .table-wrapper, .pst-scrollable-table-container")]
-    .filter(e => e.scrollWidth > e.clientWidth + 1).length;
+  // what is wider than the text column: it scrolls sideways, or is cut off at the column's edge
+  const scrolls = e => e.scrollWidth > e.clientWidth + 1;
+  const juts = e => [...e.querySelectorAll("mjx-container")]
+    .some(m => m.getBoundingClientRect().right > e.getBoundingClientRect().right + 1);
+  const what = e => (e.tagName + ": " + e.textContent.trim().replace(/\s+/g, " ")).slice(0, 70);
+  const wide = [
+    ...[...main.querySelectorAll("table, .table-wrapper, .pst-scrollable-table-container, pre, div.math")]
+      .filter(scrolls),
+    ...[...main.querySelectorAll("p, li, td")].filter(e => scrolls(e) || juts(e)),
+  ].map(what);
   return {raw, quotes: main.querySelectorAll("blockquote").length, wide,
           page: document.documentElement.scrollWidth > window.innerWidth + 1};
 })()
@@ -206,7 +214,8 @@ def _screenshots_dir() -> Path:
 
 def test_pages_in_a_browser(built):
     """Every page of the toc in headless Chromium: no console errors, all math typeset, every
-    image loaded with a non-zero size, chapters with at least one figure; a screenshot each."""
+    image loaded with a non-zero size, chapters with at least one figure, nothing wider than the
+    text column of a 1280-px window; a screenshot each."""
     chromium = find_chromium()
     if chromium is None:
         pytest.skip("Chromium is not installed (Debian: apt-get install chromium; .ci/run does)")
@@ -245,8 +254,8 @@ def test_pages_in_a_browser(built):
                 problems.append(f"{where}: TeX left in the text after MathJax: {text['raw']}")
             if text["quotes"]:
                 problems.append(f"{where}: {text['quotes']} block quote(s) (a line that began with '> '?)")
-            if chapter.name == SCORECARD and (text["wide"] or text["page"]):
-                problems.append(f"{where}: wider than a 1280-px window (tables scroll sideways: {text['wide']})")
+            if text["wide"] or text["page"]:
+                problems.append(f"{where}: wider than its text column in a 1280-px window: {text['wide']}")
         if missing:
             problems.append(f"requests answered 404: {sorted(set(missing))}")
     assert not problems, "\n".join(problems)

@@ -76,6 +76,15 @@ def test_outcomes_follow_the_criterion_and_the_stated_deviation(tmp_path, reg):
     assert paper.check("changed-setting", measured="diverged", holds=True) == "reproduced"
 
 
+def test_a_cell_that_ends_with_a_check_shows_the_claim_and_its_outcome(tmp_path, reg):
+    pretty = pytest.importorskip("IPython.lib.pretty")
+    b = book(tmp_path, reg)
+    assert pretty.pretty(b.check("converges", measured=1e-20, holds=True)) == "converges: reproduced (as expected)"
+    shown = pretty.pretty(b.check("converges", measured=1.0, holds=False))
+    assert shown == "converges: not reproduced (NOT the expected outcome: the chapter will fail)"
+    assert json.loads(json.dumps(b.records["converges"]))["outcome"] == "not reproduced"
+
+
 def test_finish_writes_every_field(tmp_path, reg):
     b = book(tmp_path, reg)
     check_all(b, stubborn=False)

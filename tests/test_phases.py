@@ -128,15 +128,15 @@ def test_divergence_needs_the_continued_run_to_stay_above_the_bound():
 
 
 def test_phase_table_has_a_line_per_run_with_its_phase_steps():
-    from histories import recorded_run
+    from histories import recorded_run, table_rows
 
     unstable = recorded_run(eta=0.5, onset=20)
     unmeasured = recorded_run(eta=2 / 30, onset=20)
     unmeasured.history = {k: v for k, v in unmeasured.history.items() if not k.startswith("sharpness")}
-    lines = phase_table({"3": {0.5: unstable}, "2": {2 / 30: unmeasured}}).splitlines()
-    assert len(lines) == 3 and "unstable from" in lines[0]
-    assert lines[1].split() == ["3", "2/4", "acc_goal", "40", "39", "15", "20", "1s", "stored"]
-    assert lines[2].split()[1] == "2/30" and lines[2].split()[5:7] == ["None", "None"]
+    rows = table_rows(phase_table({"3": {0.5: unstable}, "2": {2 / 30: unmeasured}}))
+    assert len(rows) == 3 and "unstable from" in rows[0]
+    assert rows[1] == ["3", "2/4", "acc_goal", "40", "39", "15", "20", "1 s", "stored"]
+    assert rows[2][1] == "2/30" and rows[2][5:7] == ["None", "None"]
 
 
 def test_after_crossing_reads_experiment1_from_the_first_measurement_above_two_over_eta():

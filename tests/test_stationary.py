@@ -19,6 +19,7 @@ from eos_support.stationary import (
     stability_table,
 )
 from eos_support.toy import TwoWells
+from histories import table_rows
 
 F64 = torch.float64
 
@@ -88,11 +89,10 @@ def test_stability_at_two_wells_follows_theorem1():
 def test_stability_table_has_a_row_per_point_and_a_verdict_per_eta():
     f = TwoWells()
     table = stability_table(stability(f, f.stationary_points()), (0.1, 0.25))
-    lines = table.splitlines()
-    assert len(lines) == 2 + 3
-    assert lines[0].count("|") == 4 + 2 + 1
-    sharp = next(line for line in lines if line.startswith("| sharp minimum"))
-    assert "(attracts)" in sharp and "(**repels**)" in sharp
+    rows = table_rows(table)
+    assert len(rows) == 1 + 3 and all(len(row) == 4 + 2 for row in rows)
+    sharp = next(row for row in rows if row[0] == "sharp minimum")
+    assert "(attracts)" in sharp[4] and "(**repels**)" in sharp[5]
 
 
 def quadratic_saddle_gradient(p):

@@ -51,33 +51,14 @@ def tiny_data():
 
 def test_an_edited_forward_is_a_new_run(tmp_path):
     data = tiny_data()
-    first = train_gd(
-        load_net(tmp_path, "self.linear(x) * self.scale"),
-        data,
-        "ce",
-        eta=0.5,
-        max_steps=5,
-        cache=tmp_path / "runs",
-        progress=False,
-    )
-    again = train_gd(
-        load_net(tmp_path, "self.linear(x) * self.scale"),
-        data,
-        "ce",
-        eta=0.5,
-        max_steps=5,
-        cache=tmp_path / "runs",
-        progress=False,
-    )
-    edited = train_gd(
-        load_net(tmp_path, "torch.tanh(self.linear(x)) * self.scale"),
-        data,
-        "ce",
-        eta=0.5,
-        max_steps=5,
-        cache=tmp_path / "runs",
-        progress=False,
-    )
+
+    def run(body):
+        net = load_net(tmp_path, body)
+        return train_gd(net, data, "ce", eta=0.5, max_steps=5, cache=tmp_path / "runs", progress=False)
+
+    first = run("self.linear(x) * self.scale")
+    again = run("self.linear(x) * self.scale")
+    edited = run("torch.tanh(self.linear(x)) * self.scale")
     assert (first.source, again.source, edited.source) == ("computed", "stored", "computed")
     assert not (edited.history["loss"] == first.history["loss"]).all()
 

@@ -14,7 +14,7 @@ from cases import random_spd
 from eos_support.diagnostics import directional_smoothness, relative_progress, smoothness_profile
 from eos_support.theorem2 import approximation, approximation_table, identity_check, profile_spread, rp_precision
 from eos_support.toy import gd, quadratic
-from histories import recorded_run
+from histories import recorded_run, table_rows
 
 
 def quadratic_run(eta_scale=1.8, steps=30, d=6, seed=3):
@@ -88,12 +88,12 @@ def test_identity_check_drops_the_iterate_without_a_successor():
     check = identity_check(r)
     np.testing.assert_array_equal(check.steps, [0, 10, 20, 30])
     assert check.diff.max() < 1e-14
-    lines = check.table().splitlines()
-    assert len(lines) == 5 and lines[1].split()[0] == "0"
+    rows = table_rows(check.table())
+    assert len(rows) == 5 and rows[0][-1] == "\\|difference\\|" and rows[1][0] == "0"
 
 
 def test_approximation_table_has_a_line_per_run():
     runs = {(2, 0.5): recorded_run(eta=0.5), (4, 2 / 7): recorded_run(eta=2 / 7, status="max_steps")}
-    lines = approximation_table(runs).splitlines()
-    assert len(lines) == 3 and "(4.3) error" in lines[0]
-    assert lines[2].split()[:3] == ["4", "2/7", "max_steps"]
+    rows = table_rows(approximation_table(runs))
+    assert len(rows) == 3 and "(4.3) error" in rows[0][6]
+    assert rows[2][:3] == ["4", "2/7", "max_steps"]

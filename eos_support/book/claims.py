@@ -29,13 +29,15 @@ import re
 from pathlib import Path
 
 from ..system import atomic_write, device_name
+from ..tables import Markdown
 from . import registry as _registry
-from .report import as_markdown, claims_table, format_value
+from .report import claims_table, format_value
 from .toc import default_build_dir
 
 __all__ = [
     "ClaimBook",
     "ClaimsFailed",
+    "Outcome",
     "RECORD_KEYS",
     "default_claims_dir",
     "load_claims",
@@ -63,6 +65,19 @@ RECORD_KEYS = (
 """The keys of every claim record."""
 
 _CHAPTER = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]*$")
+
+
+class Outcome(str):
+    """A claim's outcome, one of the four strings; a notebook shows it as a line that names the claim."""
+
+    def __new__(cls, outcome: str, claim_id: str, as_expected: bool):
+        self = super().__new__(cls, outcome)
+        self.claim_id, self.as_expected = claim_id, as_expected
+        return self
+
+    def _repr_pretty_(self, printer, cycle) -> None:  # a cell that ends with a check shows this line
+        tail = "as expected" if self.as_expected else "NOT the expected outcome: the chapter will fail"
+        printer.text(f"{self.claim_id}: {self} ({tail})")
 
 
 class ClaimsFailed(AssertionError):
@@ -138,8 +153,8 @@ class ClaimBook:
         """The thresholds of ``claim_id``'s criterion, as the registry fixes them."""
         return dict(self._own(claim_id).thresholds)
 
-    def check(self, claim_id: str, measured, holds) -> str:
-        """Record that ``claim_id``'s criterion ``holds`` (or not) on ``measured``; returns the outcome.
+    def check(self, claim_id: str, measured, holds) -> Outcome:
+        """Record that ``claim_id``'s criterion ``holds`` (or not) on ``measured``; returns the :class:`Outcome`.
 
         ``measured`` is what this run computed (number, text, list, dict per case, tensor, array).
         Checking the same claim again replaces the earlier record (re-running a cell).
@@ -164,7 +179,7 @@ class ClaimBook:
             "device": self.device,
             "date": _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"),
         }
-        return outcome
+        return Outcome(outcome, claim_id, self.records[claim_id]["as_expected"])
 
     @property
     def unexpected(self) -> list[dict]:
@@ -192,13 +207,13 @@ class ClaimBook:
                 + (f" [{values}]" if values else "")
                 + f". Expected here: {expected}."
             )
-        return as_markdown("\n".join(lines) or "*No claims in the registry for this chapter.*")
+        return Markdown("\n".join(lines) or "*No claims in the registry for this chapter.*")
 
     def table(self):
         """The chapter's claims as a Markdown table: item, claim, criterion, measured, outcome."""
         if not self.records:
-            return as_markdown("*No claims checked yet.*")
-        return as_markdown(claims_table(list(self.records.values())))
+            return Markdown("*No claims checked yet.*")
+        return Markdown(claims_table(list(self.records.values())))
 
     def write(self) -> Path:
         """Write the records to :attr:`path` atomically (dropping a stale copy) and return the path."""

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+from ..tables import Markdown, markdown_table
 from .toc import BookError, docnames, find_root
 
 
@@ -25,11 +26,6 @@ def format_value(value) -> str:
     return str(value)
 
 
-def _cell(text) -> str:
-    """Text safe inside a Markdown table cell."""
-    return str(text).replace("|", "\\|").replace("\n", " ")
-
-
 def outcome_text(record) -> str:
     """A record's outcome as text that reads without an emoji font; one that was not expected says so."""
     text = "**not reproduced**" if record.get("outcome") == "not reproduced" else str(record.get("outcome", "?"))
@@ -42,43 +38,12 @@ def outcome_text(record) -> str:
 
 def claims_table(records) -> str:
     """A chapter's claims as a Markdown table: paper item, claim, criterion, measured, outcome."""
-    lines = ["| paper item | claim | criterion | measured | outcome |", "|---|---|---|---|---|"]
+    rows = []
     for r in records:
         claim = r.get("claim", "") + (f" *(deviation: {r['deviation']})*" if r.get("deviation") else "")
-        cells = (
-            r.get("paper_item", ""),
-            claim,
-            r.get("criterion", ""),
-            format_value(r.get("measured", "")),
-            outcome_text(r),
-        )
-        lines.append("| " + " | ".join(_cell(c) for c in cells) + " |")
-    return "\n".join(lines)
-
-
-class _Markdown:
-    """Fallback display object when IPython is absent: Markdown for Jupyter, text for print."""
-
-    def __init__(self, data: str):
-        self.data = data
-
-    def _repr_markdown_(self):
-        return self.data
-
-    def __str__(self):
-        return self.data
-
-    __repr__ = __str__
-
-
-def as_markdown(text: str):
-    """``text`` as an object that Jupyter shows as Markdown (IPython's when it is there)."""
-    try:
-        from IPython.display import Markdown
-
-        return Markdown(text)
-    except ImportError:  # pragma: no cover - IPython comes with ipykernel
-        return _Markdown(text)
+        measured = format_value(r.get("measured", ""))
+        rows.append((r.get("paper_item", ""), claim, r.get("criterion", ""), measured, outcome_text(r)))
+    return markdown_table(("paper item", "claim", "criterion", "measured", "outcome"), rows)
 
 
 def load_json(path: Path, default):
@@ -131,16 +96,14 @@ def scorecard(claims_dir=None, records_dir=None, start=None):
     for profile in PROFILES:
         if profile not in by_profile and records_dir is not None:
             by_profile[profile] = _outcomes_by_item(load_claims(Path(records_dir) / profile / "claims"))
-    lines = ["| paper item | " + " | ".join(PROFILES) + " |", "|---|" + "---|" * len(PROFILES)]
     items = [item.item for item in load().items]
     items += [i for i in dict.fromkeys(r.get("paper_item") for r in records) if i not in items]
+    rows = []
     for item in items:
         cells = [by_profile.get(p, {}).get(item, "not run") for p in PROFILES]
-        lines.append(
-            f"| {item} | " + " | ".join("**not reproduced**" if c == "not reproduced" else c for c in cells) + " |"
-        )
+        rows.append([item, *("**not reproduced**" if c == "not reproduced" else c for c in cells)])
     stale = stale_chapters(claims_dir)
-    parts = [_summary_line(records), "\n".join(lines)]
+    parts = [_summary_line(records), markdown_table(["paper item", *PROFILES], rows)]
     if stale:
         parts.append(f"**No current claims** from {', '.join(stale)}: its last execution failed.")
     for chapter in dict.fromkeys(r.get("chapter") for r in records):
@@ -150,7 +113,7 @@ def scorecard(claims_dir=None, records_dir=None, start=None):
             f"### {chapter}\n\nProfile {first.get('profile')}, {first.get('device')}, "
             f"{first.get('date')}.\n\n" + claims_table(own)
         )
-    return as_markdown("\n\n".join(parts))
+    return Markdown("\n\n".join(parts))
 
 
 def _summary_line(records) -> str:
@@ -180,12 +143,10 @@ def timings(timings_path, start=None):
         key=lambda kv: order.get(kv[0], len(order)),
     )
     if not rows:
-        return as_markdown("*No timings recorded yet.*")
-    lines = ["| chapter | wall time | device | profile | status | date |", "|---|---|---|---|---|---|"]
+        return Markdown("*No timings recorded yet.*")
+    table = []
     for name, t in rows:
         status = "✅ executed" if t.get("ok") else "❌ failed"
-        lines.append(
-            f"| {name} | {_fmt_seconds(t.get('seconds'))} | {t.get('device', '?')} | "
-            f"{t.get('profile', '?')} | {status} | {str(t.get('date', '?'))[:16].replace('T', ' ')} |"
-        )
-    return as_markdown("\n".join(lines))
+        date = str(t.get("date", "?"))[:16].replace("T", " ")
+        table.append([name, _fmt_seconds(t.get("seconds")), t.get("device", "?"), t.get("profile", "?"), status, date])
+    return markdown_table(["chapter", "wall time", "device", "profile", "status", "date"], table)
