@@ -160,3 +160,17 @@ def test_console_script_is_installed():
 def test_parser_defaults():
     args = build_parser().parse_args(["execute"])
     assert args.profile is None and args.chapters == [] and args.timeout == 1800
+
+
+def test_no_progress_bars_in_a_log_file(tmp_path):
+    """Output that goes to a file (CI, `eos-book build > log`) gets the per-chapter lines, not tqdm's bars."""
+    import contextlib
+    import io
+
+    root = make_mini_book(tmp_path / "mini", chapters=("good",))
+    out = io.StringIO()  # not a terminal
+    with contextlib.redirect_stdout(out), contextlib.redirect_stderr(out):
+        assert main(["execute", "--root", str(root), "--profile", "quick", "good"]) == 0
+    text = out.getvalue()
+    assert "[eos-book] executing good" in text
+    assert "chapters:" not in text and "it/s" not in text and "cell/s" not in text, text

@@ -55,7 +55,7 @@ def _execute(args) -> tuple[int, object]:
         args.chapters,
         timeout=args.timeout,
         results_dir=args.results_dir or os.environ.get("EOS_RESULTS_DIR"),
-        progress=not args.no_progress,
+        progress=not args.no_progress and sys.stderr.isatty(),  # no bars in a log file
     )
     print(summary(results))
     print(

@@ -90,7 +90,7 @@ def _add_execution(p: argparse.ArgumentParser):
         default=None,
         help="the chapters' run cache (default: $EOS_RESULTS_DIR if set, else BUILD_DIR/results)",
     )
-    p.add_argument("--no-progress", action="store_true", help="no progress bars")
+    p.add_argument("--no-progress", action="store_true", help="no progress bars (none either when stderr is no terminal)")
     chapters = "chapters to execute, by name (quadratics) or path (book/quadratics.md); default: all"
     p.add_argument("chapters", nargs="*", metavar="CHAPTER", help=chapters + " (the scorecard always re-executes last)")
 
