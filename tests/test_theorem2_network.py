@@ -25,22 +25,16 @@ def tiny_net(data, activation):
     return fully_connected(data, depth=2, width=8, activation=activation, seed=2)
 
 
+def tiny_run(tmp_path, data, eta, activation="tanh", **options):
+    """GD on the tiny network, no sharpness, with the float32 profiles or float64 columns in ``options``."""
+    net = tiny_net(data, activation)
+    return train_gd(net, data, "ce", eta=eta, sharpness_every=None, cache=tmp_path, progress=False, **options)
+
+
 @pytest.mark.parametrize("activation", ["tanh", "relu"])
 def test_float32_profile_equals_smoothness_profile_on_the_snapshot(tmp_path, activation):
     data, eta = tiny_data(), 0.8
-    run = train_gd(
-        tiny_net(data, activation),
-        data,
-        "ce",
-        eta=eta,
-        max_steps=12,
-        sharpness_every=None,
-        profile_every=4,
-        taus=TAUS,
-        snapshot_every=4,
-        cache=tmp_path,
-        progress=False,
-    )
+    run = tiny_run(tmp_path, data, eta, activation, max_steps=12, profile_every=4, taus=TAUS, snapshot_every=4)
     h = run.history
     assert list(h["profile_step"]) == list(h["snapshot_step"]) == [0, 4, 8, 12]
     f = ModuleLoss(tiny_net(data, activation), data.x_train, data.y_train, "ce")
@@ -52,18 +46,7 @@ def test_float32_profile_equals_smoothness_profile_on_the_snapshot(tmp_path, act
 
 def test_float64_columns_equal_the_core_functions_at_every_checked_step(tmp_path):
     data, eta = tiny_data(), 0.8
-    run = train_gd(
-        tiny_net(data, "tanh"),
-        data,
-        "ce",
-        eta=eta,
-        max_steps=10,
-        sharpness_every=None,
-        float64_every=5,
-        snapshot_every=5,
-        cache=tmp_path,
-        progress=False,
-    )
+    run = tiny_run(tmp_path, data, eta, max_steps=10, float64_every=5, snapshot_every=5)
     h = run.history
     assert list(h["float64_step"]) == list(h["snapshot_step"]) == [0, 5, 10]
     f64 = ModuleLoss(tiny_net(data, "tanh"), data.x_train.double(), data.y_train, "ce")
@@ -80,19 +63,7 @@ def test_profile_mean_and_endpoint_bound_the_approximation_error(tmp_path):
     (η/2)·(max − min of the profile), which is how the chapter reads flat profiles as (4.3)."""
     data, eta = tiny_data(), 0.8
     taus = np.arange(1, 201) / 200
-    run = train_gd(
-        tiny_net(data, "tanh"),
-        data,
-        "ce",
-        eta=eta,
-        max_steps=10,
-        sharpness_every=None,
-        profile_every=5,
-        taus=taus,
-        float64_every=5,
-        cache=tmp_path,
-        progress=False,
-    )
+    run = tiny_run(tmp_path, data, eta, max_steps=10, profile_every=5, taus=taus, float64_every=5)
     h = run.history
     for row, t in enumerate(h["profile_step"]):
         if t >= len(h["rp"]):

@@ -55,7 +55,7 @@ def _execute(args) -> tuple[int, object]:
         args.chapters,
         timeout=args.timeout,
         results_dir=args.results_dir or os.environ.get("EOS_RESULTS_DIR"),
-        progress=not args.no_progress and sys.stderr.isatty(),  # no bars in a log file
+        progress=False if args.no_progress else None,  # None: bars on a terminal only
     )
     print(summary(results))
     print(

@@ -238,7 +238,7 @@ def execute(
     *,
     timeout: int = DEFAULT_TIMEOUT_S,
     results_dir=None,
-    progress: bool = True,
+    progress: bool | None = None,
     log=None,
 ) -> list[ChapterResult]:
     """Stage the book and execute the notebook ``chapters`` (names; all when empty).
@@ -247,7 +247,8 @@ def execute(
     its new claims are complete (:meth:`ClaimBook.finish` writes it atomically): an interrupted
     execution leaves the old claims in place, and a failed one marks them stale (see
     :func:`eos_support.book.claims.mark_stale`), so the scorecard never shows old claims as current.
-    Returns one :class:`ChapterResult` per executed chapter.
+    ``progress``: bars for the chapters and their cells; None: only when stderr is a terminal (a log
+    file gets the per-chapter lines alone). Returns one :class:`ChapterResult` per executed chapter.
     """
     from tqdm.auto import tqdm
 
@@ -266,6 +267,8 @@ def execute(
     claims_dir.mkdir(exist_ok=True)
     device = device_name()
     log = log or tqdm.write
+    if progress is None:
+        progress = sys.stderr.isatty()
     results = []
     bar = tqdm(chosen, desc="chapters", unit="chapter", disable=not progress)
     for chapter in bar:
