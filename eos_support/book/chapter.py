@@ -1,11 +1,14 @@
 """The one-line preamble of every chapter::
 
-    prof, claims = chapter.start("relative_progress", profile, claims_dir, results_dir)
+    prof, claims = chapter.start("relative_progress", profile, claims_dir, results_dir, perturbation=perturbation)
 
 It applies the book's plot style, and returns the profile (its runs cached in ``results_dir``) and the
-chapter's :class:`~eos_support.book.claims.ClaimBook`. The three values come from the chapter's
-``parameters`` cell, which ``eos-book`` fills through papermill; a chapter opened by hand leaves them
-``None`` and then uses the same folders as ``eos-book build`` (``_build/claims``, ``_build/results``).
+chapter's :class:`~eos_support.book.claims.ClaimBook`. The values come from the chapter's ``parameters``
+cell, which ``eos-book`` fills through papermill; a chapter opened by hand leaves them ``None`` and then
+uses the same folders as ``eos-book build`` (``_build/claims``, ``_build/results``). ``perturbation`` is
+set by the robustness check alone (``eos-book robustness``): ``{"theta0": seed}`` moves every network's
+initial parameters by one float32 rounding unit (:func:`eos_support.profiles.perturb`), ``{"threads": n}``
+runs torch on ``n`` CPU threads, so that the chapter's trajectories differ as another CPU's would.
 """
 
 from __future__ import annotations
@@ -16,13 +19,23 @@ from .. import plots, profiles
 from .claims import ClaimBook
 from .toc import default_build_dir
 
+PERTURBATIONS = ("theta0", "threads")
 
-def start(name: str, profile: str = "quick", claims_dir=None, results_dir=None, *, threads: int | None = None):
+
+def start(
+    name: str, profile: str = "quick", claims_dir=None, results_dir=None, *, threads=None, perturbation=None
+):
     """``(profile, claims)`` for chapter ``name``; ``threads`` caps torch's CPU threads (small tensors)."""
+    perturbation = dict(perturbation or {})
+    unknown = set(perturbation) - set(PERTURBATIONS)
+    if unknown:
+        raise ValueError(f"unknown perturbation {sorted(unknown)}: the robustness check knows {PERTURBATIONS}")
     plots.style()
+    threads = perturbation.get("threads", threads)
     if threads is not None:
         import torch
 
-        torch.set_num_threads(min(threads, torch.get_num_threads()))
+        torch.set_num_threads(min(int(threads), torch.get_num_threads()))
     results_dir = Path(results_dir) if results_dir is not None else default_build_dir() / "results"
-    return profiles.get(profile, results_dir), ClaimBook(name, profile, claims_dir)
+    prof = profiles.get(profile, results_dir, theta0_seed=perturbation.get("theta0"))
+    return prof, ClaimBook(name, profile, claims_dir)

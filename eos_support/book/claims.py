@@ -5,14 +5,18 @@ and expected outcome per profile live there. A chapter builds one :class:`ClaimB
 thresholds, evaluates the criterion on the numbers it has just computed and records the result::
 
     claims = ClaimBook("quadratics", profile)
-    t = claims.thresholds("example1-converges")
-    claims.check("example1-converges", measured=norm, holds=norm < t["converged"])
+    claims.verdict("example1-converges", criteria.quadratics.converges(run, claims.thresholds("example1-converges")))
+    claims.check("thm1-stationary", measured=residual, holds=residual < t["residual"])   # a check of the code
     claims.table()
     claims.finish()
 
-:meth:`ClaimBook.finish` writes ``<out_dir>/<chapter>.json`` and raises :class:`ClaimsFailed` when an
-outcome differs from the expected one, a check failed, or a registry claim of the chapter was not
-checked: executing the notebook validates it.
+A claim of the paper (or beyond it) is recorded with :meth:`ClaimBook.verdict` from a
+:class:`~eos_support.criteria.Verdict`: the statistic, its measured uncertainty and the outcome, which
+is "inconclusive" when the statistic lies within its uncertainty of the threshold. A check of the code
+is recorded with :meth:`ClaimBook.check` and has no uncertainty. :meth:`ClaimBook.finish` writes
+``<out_dir>/<chapter>.json`` and raises :class:`ClaimsFailed` when an outcome contradicts the expected
+one (:func:`eos_support.book.registry.agreement`), a check failed, or a registry claim of the chapter was
+not checked: executing the notebook validates it.
 
 Where the records go: the ``out_dir`` argument (the book's runner passes ``<build>/claims``), else
 ``claims/`` in :func:`eos_support.book.toc.default_build_dir` (a chapter opened in Jupyter from
@@ -53,11 +57,17 @@ RECORD_KEYS = (
     "claim",
     "criterion",
     "measured",
+    "statistic",
+    "uncertainty",
+    "threshold",
+    "method",
     "holds",
     "outcome",
     "expected",
+    "agreement",
     "as_expected",
     "deviation",
+    "decide",
     "profile",
     "device",
     "date",
@@ -68,16 +78,25 @@ _CHAPTER = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]*$")
 
 
 class Outcome(str):
-    """A claim's outcome, one of the four strings; a notebook shows it as a line that names the claim."""
+    """A claim's outcome, one of the registry's strings; a notebook shows it as a line that names the claim."""
 
-    def __new__(cls, outcome: str, claim_id: str, as_expected: bool):
+    def __new__(cls, outcome: str, claim_id: str, agreement: str, text: str = ""):
+        """``outcome`` of ``claim_id``, its ``agreement`` with the registry, ``text`` its comparison."""
         self = super().__new__(cls, outcome)
-        self.claim_id, self.as_expected = claim_id, as_expected
+        self.claim_id, self.agreement, self.text = claim_id, agreement, text
         return self
 
+    @property
+    def as_expected(self) -> bool:
+        """Whether the outcome is the registry's expected one."""
+        return self.agreement == "as expected"
+
     def _repr_pretty_(self, printer, cycle) -> None:  # a cell that ends with a check shows this line
-        tail = "as expected" if self.as_expected else "NOT the expected outcome: the chapter will fail"
-        printer.text(f"{self.claim_id}: {self} ({tail})")
+        tail = {
+            "as expected": "as expected",
+            "contradicts": "NOT the expected outcome: the chapter will fail",
+        }.get(self.agreement, f"{self.agreement}: recorded as the registry's expected outcome differs")
+        printer.text(f"{self.claim_id}: {self}{f' ({self.text})' if self.text else ''} ({tail})")
 
 
 class ClaimsFailed(AssertionError):
@@ -154,37 +173,69 @@ class ClaimBook:
         return dict(self._own(claim_id).thresholds)
 
     def check(self, claim_id: str, measured, holds) -> Outcome:
-        """Record that ``claim_id``'s criterion ``holds`` (or not) on ``measured``; returns the :class:`Outcome`.
+        """Record that the check of the code ``claim_id`` ``holds`` (or not) on ``measured``.
 
-        ``measured`` is what this run computed (number, text, list, dict per case, tensor, array).
-        Checking the same claim again replaces the earlier record (re-running a cell).
+        Only for claims of kind ``check``: a claim of the paper is decided by :meth:`verdict`, which
+        carries the statistic's uncertainty. ``measured`` is what this run computed (number, text, list,
+        dict per case, tensor, array). Checking a claim again replaces its record (re-running a cell).
         """
         claim, holds = self._own(claim_id), _as_bool(holds)
+        if claim.kind != "check":
+            raise _registry.RegistryError(
+                f"claim {claim_id!r} is a {claim.kind} claim, not a check: decide it with claims.verdict(claim_id, "
+                "verdict), a criterion's Verdict that carries the statistic's measured uncertainty"
+            )
+        return self._record(claim, measured, holds, None)
+
+    def verdict(self, claim_id: str, verdict) -> Outcome:
+        """Record ``claim_id``'s :class:`~eos_support.criteria.Verdict`: its statistic, the statistic's
+        measured uncertainty, and the outcome (inconclusive when within the uncertainty of the threshold).
+        """
+        from ..criteria import Verdict
+
+        claim = self._own(claim_id)
+        if not isinstance(verdict, Verdict):
+            raise TypeError(f"verdict must be an eos_support.criteria.Verdict, got {type(verdict).__name__}")
+        if claim.kind == "check":
+            return self._record(claim, verdict.detail or verdict.statistic, bool(verdict.holds), None)
+        return self._record(claim, verdict.detail, verdict.holds, verdict)
+
+    def _record(self, claim, measured, holds, verdict) -> Outcome:
         outcome = claim.outcome(holds, self.profile)
         expected = claim.expected[self.profile]
-        self.records[claim_id] = {
+        agreement = _registry.agreement(outcome, expected)
+        if claim.kind == "check" and not holds:
+            agreement = "contradicts"
+        self.records[claim.id] = {
             "chapter": self.chapter,
-            "id": claim_id,
+            "id": claim.id,
             "paper_item": claim.item,
             "kind": claim.kind,
             "claim": claim.claim,
             "criterion": claim.criterion,
             "measured": _json_safe(measured),
+            "statistic": None if verdict is None else _json_safe(verdict.statistic),
+            "uncertainty": None if verdict is None else verdict.uncertainty,
+            "threshold": None if verdict is None else f"{verdict.sense} {verdict.threshold:g}",
+            "method": None if verdict is None else verdict.method,
             "holds": holds,
             "outcome": outcome,
             "expected": expected,
-            "as_expected": outcome == expected and (holds or claim.kind != "check"),
+            "agreement": agreement,
+            "as_expected": agreement == "as expected",
             "deviation": claim.deviation.get(self.profile) or None,
+            "decide": claim.decide or None if outcome == "inconclusive" else None,
             "profile": self.profile,
             "device": self.device,
             "date": _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"),
         }
-        return Outcome(outcome, claim_id, self.records[claim_id]["as_expected"])
+        text = "" if verdict is None else verdict.text() + (f" ({verdict.case})" if verdict.case else "")
+        return Outcome(outcome, claim.id, agreement, text)
 
     @property
     def unexpected(self) -> list[dict]:
-        """The records whose outcome differs from the expected one (or whose check failed)."""
-        return [r for r in self.records.values() if not r["as_expected"]]
+        """The records whose outcome contradicts the expected one (or whose check failed)."""
+        return [r for r in self.records.values() if r["agreement"] == "contradicts"]
 
     @property
     def unchecked(self) -> list[str]:
@@ -192,22 +243,31 @@ class ClaimBook:
         return [c.id for c in self.registry.for_chapter(self.chapter) if c.id not in self.records]
 
     def criteria(self):
-        """The chapter's claims as the registry states them, before they are evaluated: for each, the
-        paper item, the claim, its criterion with the thresholds' values, and the outcome expected in this
-        profile (with the stated change of setting, for a deviation). Show it above the cells that check.
+        """What the chapter checks, for its opening: one line per claim in the paper's words, then, in a
+        collapsed block, each claim's criterion with its thresholds, how its uncertainty is measured and
+        the outcome expected in this profile (with the stated change of setting, for a deviation).
         """
-        lines = []
-        for c in self.registry.for_chapter(self.chapter):
+        own = self.registry.for_chapter(self.chapter)
+        if not own:
+            return Markdown("*No claims in the registry for this chapter.*")
+        claims = [f"- *{c.item}*{' (a check of the code)' if c.kind == 'check' else ''}: {c.claim}." for c in own]
+        rules = []
+        for c in own:
             values = ", ".join(f"{k} = {v:g}" for k, v in c.thresholds.items())
             expected = c.expected[self.profile] + (
                 f" ({c.deviation[self.profile]})" if c.deviation.get(self.profile) else ""
             )
-            lines.append(
-                f"- *{c.item}*{' (check)' if c.kind == 'check' else ''}: {c.claim}. Criterion: {c.criterion}"
+            rules.append(
+                f"- `{c.id}`: {c.criterion}"
                 + (f" [{values}]" if values else "")
-                + f". Expected here: {expected}."
+                + (f". Uncertainty: {c.uncertainty}" if c.uncertainty else "")
+                + f". Expected in the {self.profile} profile: {expected}."
             )
-        return Markdown("\n".join(lines) or "*No claims in the registry for this chapter.*")
+        return Markdown(
+            "\n".join(claims)
+            + "\n\n<details>\n<summary>Criteria, thresholds and uncertainties (fixed in the registry before the"
+            " runs)</summary>\n\n" + "\n".join(rules) + "\n\n</details>"
+        )
 
     def table(self):
         """The chapter's claims as a Markdown table: item, claim, criterion, measured, outcome."""

@@ -96,14 +96,18 @@ def cmd_build(args) -> int:
 
 
 def _text_table(records) -> str:
-    from .report import format_value
+    from .report import format_value, statistic_text
 
-    columns = ("chapter", "id", "paper_item", "outcome", "measured")
-    heads = ("chapter", "claim", "paper item", "outcome", "measured")
+    columns = ("chapter", "id", "paper_item", "outcome", "statistic", "measured")
+    heads = ("chapter", "claim", "paper item", "outcome", "statistic ± uncertainty", "measured")
 
     def text(r, c):
         if c == "outcome":
-            return r.get("outcome", "?") + ("" if r.get("as_expected") else f" (EXPECTED {r.get('expected')})")
+            agreement = r.get("agreement", "as expected" if r.get("as_expected") else "contradicts")
+            tail = {"as expected": "", "contradicts": " (EXPECTED {})"}.get(agreement, f" ({agreement}; recorded {{}})")
+            return r.get("outcome", "?") + tail.format(r.get("expected"))
+        if c == "statistic":
+            return statistic_text(r)
         return format_value(r.get(c, ""))
 
     rows = [[text(r, c) for c in columns] for r in records]
@@ -157,19 +161,75 @@ def cmd_claims(args) -> int:
     if not records:
         _err(f"no claims recorded in {claims_dir}: run 'eos-book execute' first")
         return 1
-    unexpected = [r for r in records if not r.get("as_expected")]
+    unexpected = [
+        r for r in records if r.get("agreement", "contradicts" if not r.get("as_expected") else "") == "contradicts"
+    ]
+    moved = [r for r in records if r.get("agreement") in ("undecided here", "decided here")]
     if not args.json:
         counts = {
             o: sum(r.get("outcome") == o for r in records)
-            for o in ("reproduced", "deviation", "not reproduced", "check")
+            for o in ("reproduced", "deviation", "not reproduced", "inconclusive", "check")
         }
         print(
             f"\n{len(records)} claims: "
             + ", ".join(f"{n} {o}" for o, n in counts.items())
-            + f"; {len(unexpected)} not as expected"
+            + f"; {len(unexpected)} contradicting the expected outcome"
+            + (f"; {len(moved)} inconclusive on one side of the record" if moved else "")
             + (f"; {len(missing)} chapter(s) without claims" if missing else "")
         )
     return 1 if unexpected or missing else 0
+
+
+def _perturbations(texts):
+    """``["theta0=1", "threads=1"]`` as ``[{"theta0": 1}, {"threads": 1}]``; a bad one raises ``ValueError``."""
+    from .chapter import PERTURBATIONS
+
+    out = []
+    for text in texts:
+        kind, _, value = text.partition("=")
+        if kind not in PERTURBATIONS or not value.isdigit():
+            raise ValueError(f"--perturb {text!r}: write theta0=SEED or threads=N (N ≥ 1)")
+        if kind == "threads" and int(value) < 1:
+            raise ValueError(f"--perturb {text!r}: threads must be at least 1")
+        out.append({kind: int(value)})
+    return out
+
+
+def cmd_robustness(args) -> int:
+    """The ``robustness`` command: execute, perturb, compare; the exit code (1 if an outcome differs)."""
+    from .robustness import PERTURBATIONS, check, write_record
+    from .runner import writable_folder
+    from .toc import find_root, read_toc, select
+
+    try:
+        perturbations = _perturbations(args.perturb) if args.perturb else list(PERTURBATIONS)
+    except ValueError as error:
+        _err(str(error))
+        return 2
+    root = find_root(args.root)
+    build_dir = writable_folder(args.build_dir or root / "_build")
+    select(read_toc(root), args.chapters)
+    profile = _choose_profile(args.profile)
+    record = check(
+        root,
+        build_dir,
+        profile,
+        args.chapters,
+        perturbations=perturbations,
+        results_dir=args.results_dir or os.environ.get("EOS_RESULTS_DIR"),
+        timeout=args.timeout,
+        log=lambda text: print(text, flush=True),
+    )
+    path = write_record(record, build_dir / "robustness")
+    if args.record is not None:
+        write_record(record, args.record)
+    print(f"[robustness] record: {path}")
+    for line in record["failures"]:
+        _err(f"execution failed: {line}")
+    for line in record["differing"]:
+        _err(f"outcome differs: {line}")
+    print("[robustness] " + ("every outcome the same" if record["ok"] else "NOT robust"))
+    return 0 if record["ok"] else 1
 
 
 def cmd_list(args) -> int:
@@ -220,6 +280,7 @@ COMMANDS = {
     "execute": cmd_execute,
     "build": cmd_build,
     "claims": cmd_claims,
+    "robustness": cmd_robustness,
     "list": cmd_list,
     "notebooks": cmd_notebooks,
     "lab": cmd_lab,

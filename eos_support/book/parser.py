@@ -15,6 +15,7 @@ Execute, render and check the executable reproduction of Ahn, Zhang & Sra,
   eos-book execute   run the chapters with papermill; every chapter checks its claims
   eos-book build     execute, then render the HTML book with Jupyter Book
   eos-book claims    list every recorded claim and its verdict
+  eos-book robustness  re-execute chapters under rounding-size perturbations; same verdicts?
   eos-book list      list the chapters
 
 Profiles: 'quick' (Fashion-MNIST, a laptop's CPU, minutes) and 'paper' (CIFAR-10 5k as in
@@ -90,7 +91,9 @@ def _add_execution(p: argparse.ArgumentParser):
         default=None,
         help="the chapters' run cache (default: $EOS_RESULTS_DIR if set, else BUILD_DIR/results)",
     )
-    p.add_argument("--no-progress", action="store_true", help="no progress bars (none either when stderr is no terminal)")
+    p.add_argument(
+        "--no-progress", action="store_true", help="no progress bars (none either when stderr is no terminal)"
+    )
     chapters = "chapters to execute, by name (quadratics) or path (book/quadratics.md); default: all"
     p.add_argument("chapters", nargs="*", metavar="CHAPTER", help=chapters + " (the scorecard always re-executes last)")
 
@@ -103,6 +106,24 @@ def _add_build(p: argparse.ArgumentParser):
     )
     p.add_argument("--no-strict", action="store_true", help="do not treat Sphinx warnings as errors")
     p.add_argument("--nitpick", action="store_true", help="warn about every missing reference")
+
+
+def _add_robustness(p: argparse.ArgumentParser):
+    p.add_argument(
+        "--perturb",
+        action="append",
+        default=None,
+        metavar="KIND=N",
+        help="a perturbation: theta0=SEED (every network's θ⁰ moved by one float32 rounding unit) or threads=N "
+        "(torch on N CPU threads); repeat for several (default: theta0=1 and threads=1)",
+    )
+    p.add_argument(
+        "--record",
+        type=Path,
+        default=None,
+        metavar="DIR",
+        help="also write the record to DIR/<profile>.json and .md (the book commits book/records/robustness)",
+    )
 
 
 def _add_notebooks(p: argparse.ArgumentParser):
@@ -136,8 +157,10 @@ def _add_claims(p: argparse.ArgumentParser):
         "--json",
         action="store_true",
         help="print a JSON list of claim records with keys chapter, id, paper_item, kind, claim, criterion, "
-        "measured, holds, outcome (reproduced, deviation, not reproduced or check), expected, "
-        "as_expected, deviation, profile, device, date",
+        "measured, statistic, uncertainty (null for a check), threshold, method (how the uncertainty was "
+        "measured), holds (null: inconclusive), outcome (reproduced, deviation, not reproduced, inconclusive "
+        "or check), expected, agreement (as expected, contradicts, undecided here, decided here), as_expected, "
+        "deviation, decide (what would decide an inconclusive claim), profile, device, date",
     )
 
 
@@ -170,6 +193,17 @@ SUBCOMMANDS = {
         code 1 if an outcome differs from the one the registry of claims expects, a check failed, or a
         chapter has no claims.""",
         (_add_common, _add_claims),
+    ),
+    "robustness": (
+        "re-execute chapters under rounding-size perturbations and compare their verdicts",
+        """
+        Execute the chapters (default: all) unperturbed, unless BUILD_DIR/claims holds their claims already,
+        then again under each perturbation, each in BUILD_DIR/robustness/<perturbation> with its own run
+        cache: every network's θ⁰ moved by one float32 rounding unit, or torch on one CPU thread, the size of
+        the differences by which another CPU's trajectory departs from this one's. Compares every claim's
+        outcome with the unperturbed one and writes the record (BUILD_DIR/robustness/<profile>.json and .md).
+        Exit code 1 if an outcome differs or an execution failed.""",
+        (_add_common, _add_execution, _add_robustness),
     ),
     "notebooks": (
         "write the chapters as standalone notebooks, for Colab",

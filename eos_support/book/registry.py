@@ -3,8 +3,18 @@ which expected outcome in each profile. Chapters read their criteria here; the s
 
 A claim's **outcome** is decided by its criterion alone: ``reproduced`` when it held, ``deviation``
 when it held only under the change of setting the registry states for that profile, ``not reproduced``
-when it did not hold, ``check`` for a sanity check of the code (which fails the chapter when it does
-not hold). A chapter fails when an outcome differs from the registry's ``expected`` one.
+when it did not hold, ``inconclusive`` when its statistic lies within its measured uncertainty of the
+threshold (:mod:`eos_support.criteria`), ``check`` for a sanity check of the code (which fails the
+chapter when it does not hold). Every claim that is not a check names, before the run, how its
+uncertainty is measured (``uncertainty``) and what would decide it if it came out inconclusive
+(``decide``).
+
+A chapter fails when an outcome *contradicts* the registry's ``expected`` one (a verdict against the
+opposite verdict: reproduced or a deviation against not reproduced). An outcome that is inconclusive
+where a verdict was recorded, or the reverse, is the same result seen on another machine's trajectory
+with the statistic at the edge of its uncertainty band: it is shown as differing from the record
+(:func:`agreement`), and the robustness check (``eos-book robustness``) reports it, but it does not
+fail the build.
 """
 
 from __future__ import annotations
@@ -14,7 +24,9 @@ from dataclasses import dataclass, field
 from functools import lru_cache
 from pathlib import Path
 
-OUTCOMES = ("reproduced", "deviation", "not reproduced", "check")
+OUTCOMES = ("reproduced", "deviation", "not reproduced", "inconclusive", "check")
+VERDICTS = ("reproduced", "deviation", "not reproduced")
+"""The outcomes that decide a claim one way or the other."""
 KINDS = ("paper", "check", "beyond")
 PROFILES = ("quick", "paper")
 REGISTRY = Path(__file__).with_name("registry.yml")
@@ -39,13 +51,20 @@ class Claim:
     deviation: Mapping = field(default_factory=dict)
     note: str = ""
     source: str = ""
+    uncertainty: str = ""
+    """How the statistic's uncertainty is measured, fixed before the run (every claim but a check)."""
+    decide: str = ""
+    """What would decide the claim if it came out inconclusive (more steps, epochs, samples or seeds)."""
 
-    def outcome(self, holds: bool, profile: str) -> str:
-        """The outcome of this claim in ``profile`` when its criterion ``holds`` (or not); a check's
-        outcome is ``check`` either way (a failed check fails its chapter: the code is wrong).
+    def outcome(self, holds: bool | None, profile: str) -> str:
+        """The outcome of this claim in ``profile`` when its criterion ``holds`` (True, False, or None:
+        within the uncertainty of its threshold); a check's outcome is ``check`` either way (a failed
+        check fails its chapter: the code is wrong).
         """
         if self.kind == "check":
             return "check"
+        if holds is None:
+            return "inconclusive"
         if not holds:
             return "not reproduced"
         return "deviation" if self.deviation.get(profile) else "reproduced"
@@ -120,6 +139,14 @@ def _validate(claim: Claim) -> None:
             raise RegistryError(
                 f"{where}: a deviation in {profile!r} needs the stated change (deviation: {{{profile}: …}})"
             )
+    if claim.kind != "check" and not claim.uncertainty:
+        raise RegistryError(
+            f"{where}: a claim that is not a check says how its uncertainty is measured (uncertainty: …)"
+        )
+    if claim.kind != "check" and not claim.decide:
+        raise RegistryError(
+            f"{where}: a claim that is not a check says what would decide it if inconclusive (decide: …)"
+        )
     if claim.kind == "beyond" and not claim.source:
         raise RegistryError(f"{where}: a claim beyond the paper cites its source (source: …)")
     for name, value in claim.thresholds.items():
@@ -151,12 +178,27 @@ def load(path=REGISTRY) -> Registry:
     return parse(yaml.safe_load(Path(path).read_text(encoding="utf-8")))
 
 
+def agreement(outcome: str, expected: str) -> str:
+    """How an ``outcome`` stands to the ``expected`` one: ``"as expected"``; ``"contradicts"`` (a verdict
+    against another verdict, or anything against an expected check); ``"undecided here"`` (inconclusive
+    where a verdict was recorded); ``"decided here"`` (a verdict where inconclusive was recorded).
+    """
+    if outcome == expected:
+        return "as expected"
+    if outcome == "inconclusive" and expected in VERDICTS:
+        return "undecided here"
+    if expected == "inconclusive" and outcome in VERDICTS:
+        return "decided here"
+    return "contradicts"
+
+
 def item_outcome(outcomes) -> str:
     """One outcome for a paper item from its claims' outcomes: ``not reproduced`` if any claim was not,
-    else ``deviation`` if any was one, else ``reproduced`` if any paper claim was, else ``check``.
+    else ``inconclusive`` if any was, else ``deviation`` if any was one, else ``reproduced`` if any paper
+    claim was, else ``check``.
     """
     outcomes = list(outcomes)
-    for outcome in ("not reproduced", "deviation", "reproduced", "check"):
+    for outcome in ("not reproduced", "inconclusive", "deviation", "reproduced", "check"):
         if outcome in outcomes:
             return outcome
     return "not run"

@@ -27,23 +27,42 @@ def format_value(value) -> str:
 
 
 def outcome_text(record) -> str:
-    """A record's outcome as text that reads without an emoji font; one that was not expected says so."""
-    text = "**not reproduced**" if record.get("outcome") == "not reproduced" else str(record.get("outcome", "?"))
+    """A record's outcome as text that reads without an emoji font; one that differs from the registry's
+    expected outcome says so (see :func:`eos_support.book.registry.agreement`).
+    """
+    outcome = str(record.get("outcome", "?"))
+    text = f"**{outcome}**" if outcome in ("not reproduced", "inconclusive") else outcome
     if record.get("kind") == "check" and not record.get("holds", True):
         text = "**check failed**"
-    if not record.get("as_expected", True):
+    agreement = record.get("agreement", "as expected" if record.get("as_expected", True) else "contradicts")
+    if agreement == "contradicts":
         text += f" (expected: {record.get('expected')})"
+    elif agreement != "as expected":
+        text += f" ({agreement}; recorded: {record.get('expected')})"
     return text
 
 
+def statistic_text(record) -> str:
+    """A record's statistic with its uncertainty and the threshold it was compared with, or "" (a check)."""
+    if record.get("statistic") is None:
+        return ""
+    statistic, u = record["statistic"], record.get("uncertainty")
+    shown = format_value(statistic) if not isinstance(statistic, (int, float)) else f"{statistic:.4g}"
+    return f"{shown} ± {u:.2g} ({record.get('threshold', '')})" if isinstance(u, (int, float)) else shown
+
+
 def claims_table(records) -> str:
-    """A chapter's claims as a Markdown table: paper item, claim, criterion, measured, outcome."""
+    """A chapter's claims as a Markdown table (paper item, claim, statistic ± uncertainty against its
+    threshold, what was measured, outcome), then what would decide each inconclusive claim.
+    """
     rows = []
     for r in records:
         claim = r.get("claim", "") + (f" *(deviation: {r['deviation']})*" if r.get("deviation") else "")
         measured = format_value(r.get("measured", ""))
-        rows.append((r.get("paper_item", ""), claim, r.get("criterion", ""), measured, outcome_text(r)))
-    return markdown_table(("paper item", "claim", "criterion", "measured", "outcome"), rows)
+        rows.append((r.get("paper_item", ""), claim, statistic_text(r), measured, outcome_text(r)))
+    table = markdown_table(("paper item", "claim", "statistic ± uncertainty", "measured", "outcome"), rows)
+    open_ = [f"- `{r['id']}`: {r['decide']}" for r in records if r.get("outcome") == "inconclusive" and r.get("decide")]
+    return table + ("\n\nWhat would decide the inconclusive claims:\n\n" + "\n".join(open_) if open_ else "")
 
 
 def load_json(path: Path, default):
@@ -121,11 +140,19 @@ def _summary_line(records) -> str:
         return "*No claims recorded yet: execute the chapters with `eos-book execute`.*"
     counts = {
         o: sum(r.get("outcome") == o and r.get("kind") != "check" for r in records)
-        for o in ("reproduced", "deviation", "not reproduced")
+        for o in ("reproduced", "deviation", "not reproduced", "inconclusive")
     }
     checks = sum(r.get("kind") == "check" for r in records)
-    unexpected = [r for r in records if not r.get("as_expected")]
-    tail = "every outcome as expected." if not unexpected else f"**{len(unexpected)} outcome(s) not as expected.**"
+    agreements = [r.get("agreement", "as expected" if r.get("as_expected") else "contradicts") for r in records]
+    contradicts, moved = (
+        agreements.count("contradicts"),
+        sum(a in ("undecided here", "decided here") for a in agreements),
+    )
+    tail = "every outcome as expected." if not contradicts + moved else ""
+    if contradicts:
+        tail += f"**{contradicts} outcome(s) contradict the expected one.** "
+    if moved:
+        tail += f"{moved} outcome(s) inconclusive here where the record has a verdict, or the reverse."
     return (
         f"**{len(records)} claims** from {len({r.get('chapter') for r in records})} chapter(s): "
         + ", ".join(f"{n} {o}" for o, n in counts.items())

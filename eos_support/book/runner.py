@@ -239,6 +239,7 @@ def execute(
     timeout: int = DEFAULT_TIMEOUT_S,
     results_dir=None,
     progress: bool | None = None,
+    perturbation=None,
     log=None,
 ) -> list[ChapterResult]:
     """Stage the book and execute the notebook ``chapters`` (names; all when empty).
@@ -248,7 +249,9 @@ def execute(
     execution leaves the old claims in place, and a failed one marks them stale (see
     :func:`eos_support.book.claims.mark_stale`), so the scorecard never shows old claims as current.
     ``progress``: bars for the chapters and their cells; None: only when stderr is a terminal (a log
-    file gets the per-chapter lines alone). Returns one :class:`ChapterResult` per executed chapter.
+    file gets the per-chapter lines alone). ``perturbation`` (the robustness check's, see
+    :func:`eos_support.book.chapter.start`) reaches every chapter but the scorecard as a parameter.
+    Returns one :class:`ChapterResult` per executed chapter.
     """
     from tqdm.auto import tqdm
 
@@ -277,6 +280,8 @@ def execute(
         parameters = {"profile": profile, "claims_dir": str(claims_dir), "results_dir": str(results_dir)}
         if chapter.name == SCORECARD:
             parameters["timings_path"] = str(build_dir / "timings.json")
+        elif perturbation:
+            parameters["perturbation"] = dict(perturbation)
         with _chapter_lock(build_dir, chapter.name, log):
             result = _execute_one(chapter, root, build_dir, staging, parameters, timeout, progress)
             if not result.ok:

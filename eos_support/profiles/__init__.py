@@ -20,10 +20,10 @@ from pathlib import Path
 
 import torch
 
-from .profile import Experiment, Profile
+from .profile import Experiment, Profile, perturb
 from .settings import PAPER, PAPER_DESCRIPTION, QUICK, QUICK_DESCRIPTION
 
-__all__ = ["NAMES", "Experiment", "Profile", "default_profile", "get", "paper_data_problem", "paper_dataset"]
+__all__ = ["NAMES", "Experiment", "Profile", "default_profile", "get", "paper_data_problem", "paper_dataset", "perturb"]
 
 NAMES = ("quick", "paper")
 
@@ -33,15 +33,17 @@ def paper_dataset() -> str:
     return os.environ.get("EOS_PAPER_DATASET") or "cifar10-5k"
 
 
-def get(name, results_dir=None) -> Profile:
-    """The profile called ``name`` ("quick" or "paper"), caching its runs in ``results_dir`` (None: nowhere)."""
+def get(name, results_dir=None, theta0_seed=None) -> Profile:
+    """The profile called ``name`` ("quick" or "paper"), caching its runs in ``results_dir`` (None: nowhere);
+    ``theta0_seed`` (the robustness check's) moves every network's θ⁰ by one rounding unit (:func:`perturb`).
+    """
     if name not in NAMES:
         raise ValueError(f"unknown profile {name!r}: choose one of {', '.join(NAMES)}")
     if name == "paper":
         profile = Profile("paper", paper_dataset(), PAPER_DESCRIPTION, PAPER)
     else:
         profile = Profile("quick", "fashion-mnist-5k", QUICK_DESCRIPTION, QUICK)
-    return replace(profile, results_dir=None if results_dir is None else Path(results_dir))
+    return replace(profile, results_dir=None if results_dir is None else Path(results_dir), theta0_seed=theta0_seed)
 
 
 def default_profile() -> tuple[str, str]:

@@ -52,6 +52,8 @@ class Profile:
     description: str
     experiments: Mapping[str, Experiment]
     results_dir: Path | None = None
+    theta0_seed: int | None = None
+    """The robustness check's: every network's θ⁰ moved by one float32 rounding unit (:func:`perturb`)."""
 
     @property
     def device(self) -> str:
@@ -75,6 +77,8 @@ class Profile:
         model = fully_connected(
             data, depth=depth or e.depths[0], width=e.width, activation=activation, seed=e.seed, device=self.device
         )
+        if self.theta0_seed is not None:
+            perturb(model, self.theta0_seed)
         return data, model
 
     def objective(self, name, activation=None, depth=None) -> ModuleLoss:
@@ -125,6 +129,19 @@ class Profile:
         if e.note:
             lines.append(f"  note: {e.note}")
         return "\n".join(lines)
+
+
+def perturb(model, seed) -> None:
+    """Move each of ``model``'s parameters by one unit in the last place, up or down at random (a
+    generator seeded by ``seed``): the smallest change of θ⁰ that its dtype can represent, the size of
+    the rounding differences by which another CPU's trajectory departs from this one's.
+    """
+    generator = torch.Generator().manual_seed(int(seed))
+    with torch.no_grad():
+        for p in model.parameters():
+            up = torch.rand(p.shape, generator=generator) < 0.5
+            direction = torch.where(up, torch.inf, -torch.inf).to(device=p.device, dtype=p.dtype)
+            p.copy_(torch.nextafter(p, direction))
 
 
 def _show(value):

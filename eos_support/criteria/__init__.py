@@ -1,0 +1,11 @@
+"""The book's criteria: each claim of the registry decided by one function of the runs it judges.
+
+A criterion returns a :class:`Verdict`: the statistic it compares with the registry's threshold, the
+statistic's measured uncertainty (:mod:`~eos_support.criteria.uncertainty`) and the outcome, which is
+"inconclusive" when the statistic is within its uncertainty of the threshold.
+"""
+
+from .uncertainty import bootstrap, spread
+from .verdict import SENSES, Verdict, all_of, any_of, compare
+
+__all__ = ["SENSES", "Verdict", "all_of", "any_of", "bootstrap", "compare", "spread"]
