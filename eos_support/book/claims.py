@@ -198,6 +198,9 @@ class ClaimBook:
             raise TypeError(f"verdict must be an eos_support.criteria.Verdict, got {type(verdict).__name__}")
         if claim.kind == "check":
             return self._record(claim, verdict.detail or verdict.statistic, bool(verdict.holds), None)
+        problem = _registry.unregistered_uncertainty(claim)
+        if problem:
+            raise _registry.RegistryError(problem)
         return self._record(claim, verdict.detail, verdict.holds, verdict)
 
     def _record(self, claim, measured, holds, verdict) -> Outcome:

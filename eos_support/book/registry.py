@@ -139,14 +139,6 @@ def _validate(claim: Claim) -> None:
             raise RegistryError(
                 f"{where}: a deviation in {profile!r} needs the stated change (deviation: {{{profile}: …}})"
             )
-    if claim.kind != "check" and not claim.uncertainty:
-        raise RegistryError(
-            f"{where}: a claim that is not a check says how its uncertainty is measured (uncertainty: …)"
-        )
-    if claim.kind != "check" and not claim.decide:
-        raise RegistryError(
-            f"{where}: a claim that is not a check says what would decide it if inconclusive (decide: …)"
-        )
     if claim.kind == "beyond" and not claim.source:
         raise RegistryError(f"{where}: a claim beyond the paper cites its source (source: …)")
     for name, value in claim.thresholds.items():
@@ -190,6 +182,16 @@ def agreement(outcome: str, expected: str) -> str:
     if expected == "inconclusive" and outcome in VERDICTS:
         return "decided here"
     return "contradicts"
+
+
+def unregistered_uncertainty(claim: Claim) -> str | None:
+    """What ``claim`` (not a check) lacks before it can be decided: how its uncertainty is measured and
+    what would decide it if inconclusive, both written before the run; None when it has both.
+    """
+    missing = [name for name in ("uncertainty", "decide") if claim.kind != "check" and not getattr(claim, name)]
+    if not missing:
+        return None
+    return f"claim {claim.id!r} has no {' and no '.join(missing)} in {REGISTRY.name}: write it there before the run"
 
 
 def item_outcome(outcomes) -> str:
