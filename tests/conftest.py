@@ -16,6 +16,7 @@ def claimbook(name: str) -> str:
     """Chapter code that creates chapter ``name``'s ClaimBook on the tests' registry of claims."""
     return (
         f"from eos_support.book import registry\nfrom eos_support.book.claims import ClaimBook\n"
+        f"from eos_support.criteria import compare\n"
         f"claims = ClaimBook({name!r}, profile, claims_dir, device='cpu', registry=registry.load(r'{TEST_REGISTRY}'))"
     )
 
@@ -56,7 +57,7 @@ Some math: $f(\\theta) = 20\\theta_1^2 + \\theta_2^2$.
 """
     + claimbook("good")
     + """
-claims.check("sums", measured=1 + 1, holds=1 + 1 == 2)
+claims.verdict("sums", compare(1 + 1, 2, "<=", 0, "exact"))
 claims.table()
 ```
 

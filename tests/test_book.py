@@ -10,6 +10,7 @@ import pytest
 
 from eos_support.book import report, runner, toc
 from eos_support.book.claims import ClaimBook
+from eos_support.criteria import compare
 
 
 def test_read_toc_and_select(mini_book):
@@ -100,14 +101,15 @@ def test_scorecard_groups_outcomes_by_paper_item_in_toc_order(mini_book, tmp_pat
 
     reg = registry.load(TEST_REGISTRY)
     claims = tmp_path / "claims"
-    for name, claim_id, holds in (("claimfails", "identity", False), ("good", "sums", True)):
+    for name, claim_id, value in (("claimfails", "identity", 1.5), ("good", "sums", 0.5)):
         b = ClaimBook(name, "quick", claims, device="cpu", registry=reg)
-        b.check(claim_id, measured=1.5, holds=holds)
+        b.verdict(claim_id, compare(value, 1, "<", 0.25, "a test's"))
         b.write()
     monkeypatch.chdir(mini_book)
     text = report.scorecard(claims).data
     assert "**2 claims** from 2 chapter(s): 1 reproduced, 0 deviation, 1 not reproduced" in text
-    assert "**1 outcome(s) not as expected.**" in text
+    assert "**1 outcome(s) contradict the expected one.**" in text
+    assert "1.5 ± 0.25 (< 1)" in text  # the statistic with its uncertainty and threshold
     assert "| Fact 1 | not run | not run |" in text  # the book's items, each with its outcome per profile
     assert "| Example 1 | reproduced | not run |" in text and "| Theorem 2 | **not reproduced** | not run |" in text
     assert text.index("### good") < text.index("### claimfails")  # the toc's order: good comes first
@@ -121,12 +123,11 @@ def test_the_other_profile_comes_from_its_committed_record(mini_book, tmp_path, 
     from eos_support.book import registry
 
     reg = registry.load(TEST_REGISTRY)
-    ClaimBook("good", "quick", tmp_path / "claims", registry=reg).check("sums", measured=2, holds=True)
     paper = ClaimBook("good", "paper", tmp_path / "records" / "paper" / "claims", registry=reg)
-    paper.check("sums", measured=2, holds=True)
+    paper.verdict("sums", compare(2, 2, "<=", 0, "exact"))
     paper.write()
     b = ClaimBook("good", "quick", tmp_path / "claims", registry=reg)
-    b.check("sums", measured=2, holds=True)
+    b.verdict("sums", compare(2, 2, "<=", 0, "exact"))
     b.write()
     text = report.scorecard(tmp_path / "claims", records_dir=tmp_path / "records").data
     assert "| Example 1 | reproduced | reproduced |" in text

@@ -13,6 +13,7 @@ from conftest import TEST_REGISTRY, make_mini_book
 from eos_support.book import registry
 from eos_support.book.claims import ClaimBook
 from eos_support.book.cli import build_parser, main
+from eos_support.criteria import compare
 
 
 def run(argv, capsys):
@@ -29,6 +30,7 @@ def run(argv, capsys):
         (["build"], ["jupyter-book build", "index.html", "--no-execute"]),
         (["claims"], ["claim", "outcome", "not reproduced", "--json", "paper_item", "exit codes"]),
         (["list"], ["_toc.yml", "notebook"]),
+        (["robustness"], ["θ⁰", "rounding unit", "thread", "outcome", "--perturb", "--record", "exit code 1"]),
     ],
 )
 def test_every_command_has_help_saying_what_it_does(command, words, capsys):
@@ -93,10 +95,14 @@ def test_claims_exit_codes_and_json(tmp_path, capsys):
 
     reg = registry.load(TEST_REGISTRY)
     book = ClaimBook("one", "quick", build / "claims", device="cpu", registry=reg)
-    book.check("first", measured=1e-9, holds=True)
+    book.verdict("first", compare(1e-9, 1e-8, "<", 1e-10, "a test's"))
     book.finish()
     code, out, err = run(claims, capsys)
-    assert code == 0 and "reproduced" in out and "1 claims: 1 reproduced, 0 deviation, 0 not reproduced, 0 check" in out
+    assert (
+        code == 0
+        and "reproduced" in out
+        and "1 claims: 1 reproduced, 0 deviation, 0 not reproduced, 0 inconclusive, 0 check" in out
+    )
 
     code, out, err = run(claims + ["--json"], capsys)
     assert code == 0
@@ -105,11 +111,11 @@ def test_claims_exit_codes_and_json(tmp_path, capsys):
     assert records[0]["paper_item"] == "Example 1" and records[0]["outcome"] == "reproduced"
 
     other = ClaimBook("two", "quick", build / "claims", device="cpu", registry=reg)
-    other.check("second", measured=1e-3, holds=False)
+    other.verdict("second", compare(1e-3, 1e-6, "<", 1e-5, "a test's"))
     with pytest.raises(AssertionError):
         other.finish()
     code, out, err = run(claims, capsys)
-    assert code == 1 and "not reproduced (EXPECTED reproduced)" in out and "1 not as expected" in out
+    assert code == 1 and "not reproduced (EXPECTED reproduced)" in out and "1 contradicting the expected outcome" in out
     code, out, err = run(claims + ["--json"], capsys)
     assert code == 1 and [r["outcome"] for r in json.loads(out)] == ["reproduced", "not reproduced"]
 

@@ -434,10 +434,12 @@ def chapter(name, *cells):
 
 
 FAILING = {
-    "good": chapter("good", claimbook("good") + '\nclaims.check("sums", measured=1, holds=True)\nclaims.finish()'),
+    "good": chapter(
+        "good", claimbook("good") + '\nclaims.verdict("sums", compare(2, 2, "<=", 0, "exact"))\nclaims.finish()'
+    ),
     "claimfails": chapter(
         "claimfails",
-        claimbook("claimfails") + '\nclaims.check("identity", measured=0.5, holds=False)',
+        claimbook("claimfails") + '\nclaims.verdict("identity", compare(0.5, 1e-9, "<", 0, "exact"))',
         "claims.finish()",
     ),
     "kerneldies": chapter(

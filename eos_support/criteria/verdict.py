@@ -68,9 +68,9 @@ def compare(statistic, threshold, sense, uncertainty, method, detail=None, case=
     if math.isnan(statistic) or math.isnan(threshold):
         holds = False  # nothing measured (an empty phase, a diverged run): the criterion cannot hold
     else:
-        lo, hi = statistic - u, statistic + u
-        clear_yes = {"<": hi < threshold, "<=": hi <= threshold, ">": lo > threshold, ">=": lo >= threshold}[sense]
-        clear_no = {"<": lo >= threshold, "<=": lo > threshold, ">": hi <= threshold, ">=": hi < threshold}[sense]
+        d = statistic - threshold  # compared with ±u as a difference, so that rounding cannot hide u
+        clear_yes = {"<": d + u < 0, "<=": d + u <= 0, ">": d - u > 0, ">=": d - u >= 0}[sense]
+        clear_no = {"<": d - u >= 0, "<=": d - u > 0, ">": d + u <= 0, ">=": d + u < 0}[sense]
         holds = True if clear_yes else False if clear_no else None
     return Verdict(statistic, threshold, sense, u, method, holds, dict(detail or {}), case)
 
