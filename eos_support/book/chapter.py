@@ -9,10 +9,13 @@ uses the same folders as ``eos-book build`` (``_build/claims``, ``_build/results
 set by the robustness check alone (``eos-book robustness``): ``{"theta0": seed}`` moves every network's
 initial parameters by one float32 rounding unit (:func:`eos_support.profiles.perturb`), ``{"threads": n}``
 runs torch on ``n`` CPU threads, so that the chapter's trajectories differ as another CPU's would.
+Every run the chapter asks its profile for leaves its summary in ``runs/`` beside the claims folder
+(:mod:`eos_support.profiles.summary`): the paper profile's record commits them.
 """
 
 from __future__ import annotations
 
+from dataclasses import replace
 from pathlib import Path
 
 from .. import plots, profiles
@@ -37,5 +40,6 @@ def start(
 
         torch.set_num_threads(min(int(threads), torch.get_num_threads()))
     results_dir = Path(results_dir) if results_dir is not None else default_build_dir() / "results"
+    claims = ClaimBook(name, profile, claims_dir)
     prof = profiles.get(profile, results_dir, theta0_seed=perturbation.get("theta0"))
-    return prof, ClaimBook(name, profile, claims_dir)
+    return replace(prof, summaries_dir=claims.out_dir.parent / "runs"), claims

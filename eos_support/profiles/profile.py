@@ -54,6 +54,8 @@ class Profile:
     results_dir: Path | None = None
     theta0_seed: int | None = None
     """The robustness check's: every network's θ⁰ moved by one float32 rounding unit (:func:`perturb`)."""
+    summaries_dir: Path | None = None
+    """Where :meth:`run` writes each run's summary (:mod:`eos_support.profiles.summary`); None: nowhere."""
 
     @property
     def device(self) -> str:
@@ -92,7 +94,8 @@ class Profile:
         if e.trainer == "monitor":
             from ..edge_runs import edge_run
 
-            return edge_run(self, name, **overrides)
+            label = ", ".join([name, *(f"{k}={v}" for k, v in sorted(overrides.items()))])
+            return self._summarised(name, label, edge_run(self, name, **overrides))
         if eta is None:
             if len(e.etas) != 1:
                 raise ValueError(f"{name} has several step sizes {e.etas}: pass eta=")
@@ -103,7 +106,16 @@ class Profile:
         trainer = {"gd": train_gd, "sgd": train_sgd}[e.trainer]
         seed = {"seed": e.seed} if e.trainer == "sgd" else {}
         options = {**e.options, **seed, **overrides}
-        return trainer(model, data, e.loss, eta=eta, cache=self.results_dir, label=label, **options)
+        run = trainer(model, data, e.loss, eta=eta, cache=self.results_dir, label=label, **options)
+        extra = ", ".join(f"{k}={v}" for k, v in sorted(overrides.items()))
+        return self._summarised(name, label + (f", {extra}" if extra else ""), run)
+
+    def _summarised(self, name, label, run):
+        if self.summaries_dir is not None:
+            from .summary import save
+
+            save(run, self.summaries_dir, name, label)
+        return run
 
     def runs(self, name, **overrides) -> dict:
         """``{η: Run}`` for every step size of experiment ``name``."""
