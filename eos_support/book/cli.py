@@ -232,6 +232,26 @@ def cmd_robustness(args) -> int:
     return 0 if record["ok"] else 1
 
 
+def cmd_record(args) -> int:
+    """The ``record`` command: a build's claims, run summaries and timings as the profile's committed record."""
+    from .. import profiles
+    from .records import write
+    from .toc import find_root
+
+    root = find_root(args.root)
+    build_dir = args.build_dir or root / "_build"
+    out = args.out or root / "book" / "records" / args.profile
+    prof = profiles.get(args.profile)
+    notes = {name: e.note for name, e in prof.experiments.items() if e.note}
+    try:
+        path = write(root, build_dir, args.profile, out, data_source=prof.dataset, reductions=notes)
+    except ValueError as error:
+        _err(str(error))
+        return 1
+    print(f"[eos-book] record of the {args.profile} profile: {path.parent}")
+    return 0
+
+
 def cmd_list(args) -> int:
     """The ``list`` command: the pages of the table of contents; the exit code."""
     from .toc import find_root, read_toc
@@ -281,6 +301,7 @@ COMMANDS = {
     "build": cmd_build,
     "claims": cmd_claims,
     "robustness": cmd_robustness,
+    "record": cmd_record,
     "list": cmd_list,
     "notebooks": cmd_notebooks,
     "lab": cmd_lab,

@@ -126,6 +126,15 @@ def _add_robustness(p: argparse.ArgumentParser):
     )
 
 
+def _add_record(p: argparse.ArgumentParser):
+    from ..profiles import NAMES as PROFILES
+
+    p.add_argument("--profile", choices=PROFILES, required=True, help="the profile whose execution to record")
+    p.add_argument(
+        "--out", type=Path, default=None, metavar="DIR", help="where to write it (default: ROOT/book/records/PROFILE)"
+    )
+
+
 def _add_notebooks(p: argparse.ArgumentParser):
     p.add_argument(
         "--out",
@@ -204,6 +213,17 @@ SUBCOMMANDS = {
         outcome with the unperturbed one and writes the record (BUILD_DIR/robustness/<profile>.json and .md).
         Exit code 1 if an outcome differs or an execution failed.""",
         (_add_common, _add_execution, _add_robustness),
+    ),
+    "record": (
+        "commit a profile's execution: its claims, run summaries and timings",
+        """
+        Copy the claims of PROFILE from BUILD_DIR/claims, the summaries of the runs the chapters used
+        (BUILD_DIR/runs) and the chapters' timings to DIR (default book/records/PROFILE), with record.json:
+        the machine, the date, the commit, torch's version, the data source and each experiment's note on how
+        its setting departs from the paper's (reductions of measurement density included). The scorecard's
+        column for that profile, and each chapter's section on it, read the record. Exit code 1 if the build
+        folder holds no claims of that profile.""",
+        (_add_common, _add_record),
     ),
     "notebooks": (
         "write the chapters as standalone notebooks, for Colab",

@@ -1,0 +1,84 @@
+"""Committed records of a profile's execution: written from a build, read by the chapters and the
+scorecard, and checked against the registry (the paper profile's record in book/records/paper)."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+import yaml
+
+from conftest import REPO
+from eos_support.book import records
+from eos_support.book.claims import ClaimBook
+from eos_support.book.registry import parse
+from eos_support.criteria import compare
+from eos_support.profiles import summary
+from histories import recorded_run
+
+REGISTRY = parse(
+    yaml.safe_load(
+        """
+items:
+  - item: Experiment 3
+    where: "§4.1.2"
+    quote: "RP oscillates around 0"
+    chapter: relative_progress
+    claims:
+      - {id: oscillates, claim: "RP ≈ 0", criterion: "|median| ≤ band", uncertainty: "bootstrap", decide: "more steps",
+         expected: {quick: reproduced, paper: reproduced}}
+      - {id: sane, kind: check, claim: "identity", criterion: "< 1e-9", expected: {quick: check, paper: check}}
+"""
+    )
+)
+
+
+def a_build(tmp_path, statistic=0.01, check=True):
+    build = tmp_path / "build"
+    claims = ClaimBook("relative_progress", "paper", build / "claims", device="cpu", registry=REGISTRY)
+    claims.verdict("oscillates", compare(statistic, 0.05, "<=", 0.01, "bootstrap"))
+    claims.check("sane", measured=0.0, holds=check)
+    claims.write()
+    summary.save(recorded_run(eta=2 / 60), build / "runs", "experiment3", "tanh, depth 2, η = 2/60")
+    (build / "timings.json").write_text(json.dumps({"relative_progress": {"seconds": 60.0, "ok": True}}))
+    return build
+
+
+def test_a_record_carries_claims_runs_and_where_it_ran(tmp_path):
+    out = tmp_path / "records" / "paper"
+    path = records.write(
+        REPO, a_build(tmp_path), "paper", out, data_source="npz:x.npz", reductions={"e5": "τ every 20"}
+    )
+    meta = json.loads(path.read_text())
+    assert meta["profile"] == "paper" and meta["data"] == "npz:x.npz" and meta["torch"] and meta["cpu"]
+    assert meta["reductions"] == {"e5": "τ every 20"} and len(meta["commit"]) >= 7
+    text = records.outcomes("paper", "relative_progress", tmp_path / "records").data
+    assert "data: npz:x.npz" in text and "τ every 20" in text and "0.01 ± 0.01 (<= 0.05)" in text
+    run = records.runs("paper", "experiment3", tmp_path / "records")["tanh, depth 2, η = 2/60"]
+    assert run.eta == pytest.approx(2 / 60) and run.source == "record"
+    assert records.disagreements("paper", tmp_path / "records", REGISTRY) == []
+
+
+def test_a_record_that_disagrees_with_the_registry_is_named(tmp_path):
+    folder = tmp_path / "records"
+    records.write(
+        REPO, a_build(tmp_path, statistic=0.5, check=False), "paper", folder / "paper", data_source="x", reductions={}
+    )
+    problems = records.disagreements("paper", folder, REGISTRY)
+    assert any("oscillates: outcome 'not reproduced'" in p for p in problems)
+    assert any(p.startswith("sane:") for p in problems)
+
+
+def test_no_record_says_so(tmp_path):
+    assert "no committed record of this chapter yet" in records.outcomes("paper", "x", tmp_path).data
+    assert records.read("paper", tmp_path) is None and records.runs("paper", "e", tmp_path) == {}
+    with pytest.raises(ValueError, match="no claims of the paper profile"):
+        records.write(REPO, tmp_path, "paper", tmp_path / "out", data_source="x", reductions={})
+
+
+@pytest.mark.parametrize(
+    "profile", sorted(p.name for p in (REPO / "book" / "records").glob("*") if (p / "claims").is_dir())
+)
+def test_the_committed_records_agree_with_the_registry(profile):
+    assert records.disagreements(profile, REPO / "book" / "records") == []
+    assert records.read(profile, REPO / "book" / "records")["profile"] == profile
