@@ -30,14 +30,20 @@ class Net(nn.Module):
 """
 
 
-def load_net(folder, body, name="user_net"):
-    """A user's model class in its own file, (re)written with ``body`` as forward's return value."""
+def load_module(folder, source, name):
+    """A user's module ``name``, (re)written to ``folder`` with ``source`` and imported."""
     path = folder / f"{name}.py"
-    path.write_text(MODEL_SOURCE.format(body=body))
+    path.write_text(source)
     spec = importlib.util.spec_from_file_location(name, path)
     module = importlib.util.module_from_spec(spec)
     sys.modules[name] = module
     spec.loader.exec_module(module)
+    return module
+
+
+def load_net(folder, body, name="user_net"):
+    """A user's model class in its own file, (re)written with ``body`` as forward's return value."""
+    module = load_module(folder, MODEL_SOURCE.format(body=body), name)
     torch.manual_seed(0)
     return module.Net()
 
@@ -115,12 +121,7 @@ class Net(nn.Module):
 
 
 def test_an_edited_helper_that_forward_calls_is_a_new_run(tmp_path):
-    path = tmp_path / "helper_net.py"
-    path.write_text(HELPER_SOURCE)
-    spec = importlib.util.spec_from_file_location("helper_net", path)
-    module = importlib.util.module_from_spec(spec)
-    sys.modules["helper_net"] = module
-    spec.loader.exec_module(module)
+    module = load_module(tmp_path, HELPER_SOURCE, "helper_net")
     torch.manual_seed(0)
     first = cached_run(module.Net(), tiny_data(), tmp_path / "runs")
     exec("def act(x):\n    return torch.tanh(x)\n", module.__dict__)  # the helper's cell, edited and re-run
@@ -129,14 +130,8 @@ def test_an_edited_helper_that_forward_calls_is_a_new_run(tmp_path):
 
 
 def test_a_class_defined_twice_in_one_file_is_two_models(tmp_path):
-    twice = MODEL_SOURCE.format(body="self.linear(x)") + "\n\nFirst = Net\n" + MODEL_SOURCE.format(
-        body="torch.tanh(self.linear(x))"
-    )  # what two notebook cells defining Net leave behind
-    path = tmp_path / "twice.py"
-    path.write_text(twice)
-    spec = importlib.util.spec_from_file_location("twice", path)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
+    one, two = (MODEL_SOURCE.format(body=body) for body in ("self.linear(x)", "torch.tanh(self.linear(x))"))
+    module = load_module(tmp_path, f"{one}\nFirst = Net\n{two}", "twice")  # two cells that define Net
     torch.manual_seed(0)
     first = cached_run(module.First(), tiny_data(), tmp_path / "runs")
     torch.manual_seed(0)
