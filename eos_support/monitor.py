@@ -1,6 +1,6 @@
 """Is my training at the edge of stability? An :class:`EdgeMonitor` on any model and optimizer::
 
-    mon = EdgeMonitor(model, optimizer, probe=(x, y), loss="ce", every=1, sharpness_every=20)
+    mon = EdgeMonitor(model, optimizer, probe=(x, y), loss=nn.functional.cross_entropy, sharpness_every=20)
     for x, y in loader: ...; loss.backward(); optimizer.step()      # the user's loop, unchanged
     mon.summary(); mon.plot(); mon.history; mon.close()
 
@@ -13,6 +13,7 @@ Under torch.distributed (DistributedDataParallel, or the plain model on every ra
 its shard of the probe and every number is the global one (:mod:`eos_support.distributed`).
 """
 
+import warnings
 from dataclasses import dataclass
 
 import numpy as np
@@ -23,9 +24,11 @@ from .along import progress_along
 from .curvature import top_eigen
 from .distributed import ranks_for, unwrap
 from .probe import Probe, as_batches, preconditioned_sharpness
-from .thresholds import adam_preconditioner, default_sharpness, stability_threshold
+from .thresholds import adam_preconditioner, default_sharpness, gradient_step_size, stability_threshold
 
 KEYS = ("step", "loss", "rp", "ds", "sharpness", "threshold", "ratio")
+LOSS_TOLERANCE = 1e-2
+"""The relative difference between plain SGD's first update and η∇f of the monitor's loss that makes it warn."""
 RECORDING = "computing the probe's gradients"
 """What a rank is doing up to a record's all-reduce, as a :class:`~eos_support.distributed.RankError` says it."""
 
@@ -96,13 +99,17 @@ class EdgeMonitor:
     """Records RP_u, L(θ; u), the sharpness and the optimizer's threshold while the user's loop trains.
 
     ``probe``: a pair ``(x, y)``, a list of pairs, or a DataLoader with ``probe_batches=k`` (its first k
-    batches); moved to the model's device once. ``loss``: "ce", "mse" or a callable (outputs, targets) ->
-    scalar mean. ``every``: record every that many optimizer steps; ``sharpness_every``: measure the
-    sharpness on those records (None: never) by Lanczos (``sharpness_iters`` products per restart, to
-    ``sharpness_tol``), warm-started at the previous eigenvector. ``sharpness``: "hessian",
-    "preconditioned" or "batch" (default by optimizer, :func:`~eos_support.thresholds.default_sharpness`).
-    ``dropout``: as in :class:`~eos_support.objective.ModuleLoss` (BatchNorm in train mode is evaluated
-    with each probe batch's statistics; the model's running statistics are never updated).
+    batches); moved to the model's device once. ``loss``: the very loss the loop trains on, a callable
+    (outputs, targets) -> scalar such as ``nn.functional.mse_loss`` or an ``nn.Module`` loss; a name in
+    :data:`~eos_support.objective.LOSSES` is a shorthand for :func:`~eos_support.objective.loss_function`'s
+    (``"mse"`` is ``mse_loss``). With plain SGD (no momentum) the first record compares the update with
+    η∇f of this loss and warns, with the factor, where they differ (:data:`LOSS_TOLERANCE`). ``every``:
+    record every that many optimizer steps; ``sharpness_every``: measure the sharpness on those records
+    (None: never) by Lanczos (``sharpness_iters`` products per restart, to ``sharpness_tol``), warm-started
+    at the previous eigenvector. ``sharpness``: "hessian", "preconditioned" or "batch" (default by
+    optimizer, :func:`~eos_support.thresholds.default_sharpness`). ``dropout``: as in
+    :class:`~eos_support.objective.ModuleLoss` (BatchNorm in train mode is evaluated with each probe
+    batch's statistics; the model's running statistics are never updated).
 
     The monitor hooks ``optimizer.step()``: the record with step t describes θᵗ → θᵗ⁺¹, t counted from
     0 at the first step after the monitor was created. Between records the hooks only count; a record
@@ -206,6 +213,8 @@ class EdgeMonitor:
         with torch.enable_grad():
             loss, g, next_loss, g_next = self._gradients(theta, theta_next)
             rp, ds = progress_along(loss, g, next_loss, g_next, theta - theta_next)
+            if t == 0:
+                self._check_loss(g, theta - theta_next)
             measure = self.sharpness_every is not None and t % self.sharpness_every == 0
             # a diverged run is a result: its records go on (NaN), the user's loop is never stopped by Lanczos
             measure = measure and bool(torch.isfinite(loss) & torch.isfinite(g).all())
@@ -228,6 +237,28 @@ class EdgeMonitor:
             share = torch.cat([g, g_next, torch.stack([loss, next_loss])]).detach()
         total = self.ranks.sum(share, RECORDING, replica=torch.dot(theta, theta))
         return total[2 * d], total[:d], total[2 * d + 1], total[d : 2 * d]
+
+    def _check_loss(self, g, u):
+        """Warn where plain SGD's update u is c·η∇f, c ≠ 1, for f the probe loss (on rank 0).
+
+        u ∝ ∇f says that the step's batch was the probe; c ≠ 1 then says that the loop trains on c times the
+        monitor's loss, or scales its gradient: L and the sharpness are off by 1/c (RP_u, a ratio, is not).
+        """
+        eta = gradient_step_size(self.optimizer)
+        if eta is None or not self.ranks.main:
+            return
+        step = eta * g
+        c = torch.dot(u, step) / torch.dot(step, step)
+        off = torch.linalg.vector_norm(u - c * step) / torch.linalg.vector_norm(u)
+        if bool((off <= LOSS_TOLERANCE) & ((c - 1).abs() > LOSS_TOLERANCE)):
+            warnings.warn(
+                f"the optimizer's update is {float(c):.4g} × η∇f of the monitor's loss on the probe, the batch it "
+                f"stepped on: the loop trains on {float(c):.4g} times the monitor's loss (nn.functional.mse_loss is "
+                "2/k times 'half_sq_sum' with k outputs), or scales its gradients (clipping), so L, the sharpness "
+                f"and their ratio to the threshold are {1 / float(c):.4g} times those of the loss it trains on. "
+                "Pass that loss itself as the monitor's loss, e.g. loss=nn.functional.mse_loss",
+                stacklevel=5,  # the user's optimizer.step()
+            )
 
     def _sharpness(self, theta):
         """The sharpness the threshold refers to, at θᵗ (Adam's P as of the update θᵗ → θᵗ⁺¹).

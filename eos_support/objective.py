@@ -11,7 +11,7 @@ import torch
 from torch import nn
 from torch.func import functional_call
 
-LOSSES = ("ce", "mse")
+LOSSES = ("ce", "mse", "half_sq_sum")
 DROPOUT = ("error", "eval")
 RANDOM_MODULES = (
     nn.Dropout,
@@ -25,17 +25,25 @@ RANDOM_MODULES = (
 """Modules whose output is random in train mode (the dropout family, and RReLU's random slopes)."""
 
 
-def loss_function(loss):
-    """The per-data-set loss ℓ(outputs, targets), averaged over the examples: "ce" or "mse".
+def half_sq_sum(outputs, targets):
+    """The squared loss of Cohen et al. (2021): ½‖output − target‖² summed over the outputs, mean over the examples.
 
-    "mse" is the squared loss of Cohen et al. (2021): ½‖output − one-hot target‖², averaged.
+    With k outputs it is k/2 times ``nn.functional.mse_loss`` (the mean over every element).
     """
-    if loss == "ce":
-        return nn.functional.cross_entropy
-    if loss == "mse":
-        return lambda out, y: 0.5 * ((out - y) ** 2).sum(-1).mean()
+    return 0.5 * ((outputs - targets) ** 2).sum(-1).mean()
+
+
+def loss_function(loss):
+    """The loss ℓ(outputs, targets), averaged over the examples, named as in PyTorch, or ``loss`` if callable.
+
+    "ce": ``nn.functional.cross_entropy``; "mse": ``nn.functional.mse_loss`` (the mean over every element);
+    "half_sq_sum": the book's squared loss, :func:`half_sq_sum`.
+    """
     if callable(loss):
         return loss
+    named = {"ce": nn.functional.cross_entropy, "mse": nn.functional.mse_loss, "half_sq_sum": half_sq_sum}
+    if isinstance(loss, str) and loss in named:
+        return named[loss]
     raise ValueError(f"loss must be one of {LOSSES} or a callable (outputs, targets) -> scalar, got {loss!r}")
 
 

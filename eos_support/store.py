@@ -5,10 +5,13 @@ checkpoint, from which the next call resumes. Files are written atomically, so a
 leaves half a file; a file that cannot be read, or was written by other code or for another
 configuration, is set aside (``.bad``) and recomputed, with a warning.
 
-The key covers the trainer's options, θ⁰, the data, the loss, the package's computing code, and the
-model's code: the source files of its module classes and their plain attributes. What cannot be
-keyed safely (a callable loss, a model class whose source is not readable, an attribute that prints
-as a memory address) raises :class:`UncacheableError`: such a run is computed, never cached.
+The key covers the trainer's options, θ⁰, the data, the loss, the package's computing code, the
+model's code (the source files of its module classes and their plain attributes) and the model's
+behaviour: the exact bits of f(θ⁰) and ∇f(θ⁰) on the training data, which change with anything that
+changes what the model computes (a helper that ``forward()`` calls, a method replaced on the class, a
+class defined twice in one file), also where the source file does not show it. What cannot be keyed
+safely (a callable loss, an attribute that prints as a memory address) raises
+:class:`UncacheableError`: such a run is computed, never cached.
 """
 
 from __future__ import annotations
@@ -25,8 +28,10 @@ from functools import lru_cache
 from pathlib import Path
 
 import torch
+from torch.func import grad_and_value
 
 from . import __version__
+from .objective import LOSSES
 from .system import atomic_write
 
 FORMAT = 2
@@ -123,16 +128,16 @@ def _attribute_key(owner, name, value):
 
 
 def _class_source(cls) -> str:
-    """The source file of a user's module class (torch's own classes are keyed by torch's version)."""
+    """The source file of a user's module class (torch's own classes are keyed by torch's version).
+
+    A class defined at an interactive prompt has no file to read: its behaviour (:func:`behaviour`) keys it.
+    """
     if cls.__module__.split(".")[0] == "torch":
         return f"{cls.__module__}.{cls.__qualname__}@torch {torch.__version__}"
     try:
         return hashlib.sha256(Path(inspect.getsourcefile(cls)).read_bytes()).hexdigest()[:16]
-    except (TypeError, OSError) as error:
-        raise UncacheableError(
-            f"the source of {cls.__qualname__} cannot be read ({error}), so an edit of its forward() would "
-            "go unnoticed by the run cache: pass cache=None, or define the class in a .py file"
-        ) from None
+    except (TypeError, OSError):
+        return "source not readable"
 
 
 def model_key(model: torch.nn.Module) -> str:
@@ -161,7 +166,19 @@ def loss_key(loss) -> str:
     """The loss's name; a callable loss cannot be keyed (its closure and globals may change unseen)."""
     if isinstance(loss, str):
         return loss
-    raise UncacheableError(f"a callable loss ({loss!r}) cannot key a cached run: use 'ce' or 'mse', or pass cache=None")
+    raise UncacheableError(
+        f"a callable loss ({loss!r}) cannot key a cached run: use one of {LOSSES}, or pass cache=None"
+    )
+
+
+def behaviour(f, theta) -> str:
+    """A hash of the exact bits of f(θ) and ∇f(θ): what the model computes, in one gradient.
+
+    Beside :func:`model_key`'s source files, it tells apart models that compute something else from the
+    same source (a helper edited and re-run, a second class of the same name, a replaced ``forward``).
+    """
+    g, value = grad_and_value(f)(theta)
+    return fingerprint(value, g)
 
 
 def run_key(config) -> str:

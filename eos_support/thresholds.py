@@ -125,6 +125,15 @@ def _adam(optimizer, kind):
     )
 
 
+def gradient_step_size(optimizer):
+    """η where the optimizer's update is exactly η∇f: plain SGD (no momentum, no weight decay); else None."""
+    if not isinstance(optimizer, torch.optim.SGD):
+        return None
+    hp = hyperparameters(optimizer, ("lr", "momentum", "weight_decay", "maximize"))
+    plain = hp["momentum"] == 0 and hp["weight_decay"] == 0 and not hp["maximize"] and hp["lr"] > 0
+    return hp["lr"] if plain else None
+
+
 def default_sharpness(optimizer):
     """The sharpness the optimizer's threshold refers to: "preconditioned" for Adam/AdamW, else "hessian"."""
     return "preconditioned" if isinstance(optimizer, ADAMS) else "hessian"

@@ -27,7 +27,13 @@ def tiny(name, loss, device, n_train):
 def tiny_profile(monkeypatch, **options):
     monkeypatch.setattr(profiles.profile, "_load", tiny)
     e = profiles.Experiment(
-        "Beyond: tiny", 24, (0.1,), dict(steps=6, sharpness_every=2, **options), loss="mse", width=8, trainer="monitor"
+        "Beyond: tiny",
+        24,
+        (0.1,),
+        dict(steps=6, sharpness_every=2, **options),
+        loss="half_sq_sum",
+        width=8,
+        trainer="monitor",
     )
     return dataclasses.replace(profiles.get("quick"), experiments={"e": e})
 

@@ -202,12 +202,12 @@ def test_overflow_to_infinity_and_nan_mid_run_is_diverged(tmp_path):
     g = torch.Generator().manual_seed(0)
     x = torch.randn(32, 5, generator=g)
     y = torch.nn.functional.one_hot(torch.randint(0, 3, (32,), generator=g), 3).float()
-    data = Dataset(x * 30, y, None, None, 3, "tiny-mse", "random", 5)
+    data = Dataset(x * 30, y, None, None, 3, "tiny-squared", "random", 5)
     model = fully_connected(data, depth=2, width=6, activation=None, seed=0)
     run = train_gd(
         model,
         data,
-        "mse",
+        "half_sq_sum",
         eta=50.0,
         max_steps=400,
         diverge_factor=float("inf"),

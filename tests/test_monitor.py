@@ -6,6 +6,7 @@ import os
 import re
 import subprocess
 import sys
+import warnings
 from pathlib import Path
 
 import numpy as np
@@ -24,14 +25,15 @@ from eos_support.objective import ModuleLoss
 REPO = Path(__file__).resolve().parents[1]
 
 
-def _loop(model, opt, batches, steps, before=None):
-    """The user's loop: ``steps`` optimizer steps cycling through ``batches``; ``before(t)`` runs before step t."""
+def _loop(model, opt, batches, steps, before=None, loss=nn.functional.cross_entropy):
+    """The user's loop: ``steps`` optimizer steps on ``loss`` cycling through ``batches``; ``before(t)`` runs
+    before step t."""
     for t in range(steps):
         x, y = batches[t % len(batches)]
         if before:
             before(t)
         opt.zero_grad()
-        nn.functional.cross_entropy(model(x), y).backward()
+        loss(model(x), y).backward()
         opt.step()
 
 
@@ -122,7 +124,7 @@ def test_a_quadratic_at_the_edge_and_below_it():
         with torch.no_grad():
             model.weight.fill_(0.0)
         opt = torch.optim.SGD(model.parameters(), lr=eta)
-        mon = EdgeMonitor(model, opt, (x, y), "mse", sharpness_every=5)
+        mon = EdgeMonitor(model, opt, (x, y), "half_sq_sum", sharpness_every=5)
         for _ in range(60):
             opt.zero_grad()
             (0.5 * ((model(x) - y) ** 2).sum(-1).mean()).backward()
@@ -133,6 +135,78 @@ def test_a_quadratic_at_the_edge_and_below_it():
         if eta == 0.5:
             assert abs(h["rp"][-1]) < 1e-8 and h["ds"][-1] == pytest.approx(4.0) and h["ratio"][-5] == pytest.approx(1)
             assert "sharpness/threshold 1.00" in mon.summary()
+
+
+def _conv_network():
+    """A small CNN on 16 random 1 × 6 × 6 images with 10 one-hot classes: a dense Hessian of 350 × 350."""
+    torch.manual_seed(0)
+    model = nn.Sequential(nn.Conv2d(1, 2, 3), nn.Tanh(), nn.Flatten(), nn.Linear(32, 10)).double()
+    g = torch.Generator().manual_seed(0)
+    x = torch.randn(16, 1, 6, 6, generator=g, dtype=torch.float64)
+    y = nn.functional.one_hot(torch.randint(0, 10, (16,), generator=g), 10).double()
+    return model, x, y
+
+
+def _dense_hessian_of_mse(model, x, y, theta):
+    """The Hessian at θ of θ ↦ nn.functional.mse_loss(model(x; θ), y), from torch.func alone."""
+    names = [n for n, _ in model.named_parameters()]
+    shapes = [p.shape for _, p in model.named_parameters()]
+
+    def loss(theta):
+        chunks = torch.split(theta, [s.numel() for s in shapes])
+        params = {n: c.view(s) for n, c, s in zip(names, chunks, shapes)}
+        return nn.functional.mse_loss(torch.func.functional_call(model, params, (x,)), y)
+
+    return torch.func.hessian(loss)(theta)
+
+
+@pytest.mark.parametrize(
+    "make_opt",
+    [
+        lambda p: torch.optim.SGD(p, lr=0.5),
+        lambda p: torch.optim.SGD(p, lr=0.5, momentum=0.9),
+        lambda p: torch.optim.Adam(p, lr=2e-3),
+    ],
+    ids=["sgd", "heavy-ball", "adam"],
+)
+def test_the_sharpness_of_the_loss_the_loop_trains_on_against_a_dense_eigensolver(make_opt):
+    # issue 22: a CNN trained on mse_loss, the loss passed to the monitor as the callable itself; the
+    # reference is eigvalsh of P^{-1/2} H P^{-1/2} (P = 1 for SGD; for Adam √v̂ + ε, with v̂ kept here)
+    model, x, y = _conv_network()
+    opt = make_opt(model.parameters())
+    adam = isinstance(opt, torch.optim.Adam)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", UserWarning)  # plain SGD's first update is η∇f of this loss: no warning
+        mon = EdgeMonitor(model, opt, (x, y), nn.functional.mse_loss, sharpness_every=1)
+        v, expected = torch.zeros_like(_flat(model)), []
+        for t in range(1, 4):
+            theta = _flat(model)
+            opt.zero_grad()
+            nn.functional.mse_loss(model(x), y).backward()
+            grads = torch.cat([p.grad.reshape(-1) for p in model.parameters()])
+            opt.step()
+            v = 0.999 * v + 0.001 * grads**2
+            s = ((v / (1 - 0.999**t)).sqrt() + 1e-8).rsqrt() if adam else torch.ones_like(v)
+            H = _dense_hessian_of_mse(model, x, y, theta)
+            expected.append(float(torch.linalg.eigvalsh(s[:, None] * H * s[None, :])[-1]))
+    assert mon.history["sharpness"] == pytest.approx(expected, rel=1e-3)
+
+
+def test_a_loss_that_is_not_the_loops_is_named_with_its_factor():
+    model, x, y = _conv_network()
+    opt = torch.optim.SGD(model.parameters(), lr=0.1)
+    mon = EdgeMonitor(model, opt, (x, y), "half_sq_sum", sharpness_every=None)
+    with pytest.warns(UserWarning, match=r"update is 0\.2 × η∇f.*loss=nn\.functional\.mse_loss"):
+        _loop(model, opt, [(x, y)], 2, loss=nn.functional.mse_loss)  # 10 outputs: mse_loss = half_sq_sum / 5
+    mon.close()
+    for loss, batches in [("mse", [(x, y)]), (nn.MSELoss(), [(x, y)]), ("half_sq_sum", [(x[:8], y[:8])])]:
+        # the same loss, or a step on another batch than the probe (nothing to compare): silent
+        model, x, y = _conv_network()
+        opt = torch.optim.SGD(model.parameters(), lr=0.1)
+        with warnings.catch_warnings():
+            warnings.simplefilter("error", UserWarning)
+            EdgeMonitor(model, opt, (x, y), loss, sharpness_every=None)
+            _loop(model, opt, batches, 2, loss=nn.functional.mse_loss)
 
 
 def test_an_optimizer_without_a_known_threshold_is_still_monitored_and_says_so():

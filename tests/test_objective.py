@@ -8,7 +8,7 @@ from cases import small_network
 from eos_support.curvature import hessian, hessian_operator, top_eigen
 from eos_support.data import Dataset
 from eos_support.diagnostics import relative_progress
-from eos_support.objective import ModuleLoss
+from eos_support.objective import ModuleLoss, loss_function
 from eos_support.train import train_gd
 
 
@@ -17,8 +17,20 @@ def test_module_loss_matches_the_module():
     f = ModuleLoss(model, x, y, "ce")
     assert f(f.theta0).item() == pytest.approx(nn.functional.cross_entropy(model(x), y).item(), rel=1e-12)
     onehot = nn.functional.one_hot(y, 3).double()
-    g = ModuleLoss(model, x, onehot, "mse")
+    g = ModuleLoss(model, x, onehot, "half_sq_sum")
     assert g(g.theta0).item() == pytest.approx((0.5 * ((model(x) - onehot) ** 2).sum(1).mean()).item(), rel=1e-12)
+
+
+def test_a_loss_name_means_what_it_means_in_pytorch():
+    torch.manual_seed(0)
+    out, y = torch.randn(8, 10, dtype=torch.float64), torch.randn(8, 10, dtype=torch.float64)
+    mse = float(nn.functional.mse_loss(out, y))
+    assert float(loss_function("mse")(out, y)) == mse and loss_function("ce") is nn.functional.cross_entropy
+    # the book's squared loss, ½‖·‖² summed over the 10 outputs, is 10/2 = 5 times mse_loss (issue 22)
+    assert float(loss_function("half_sq_sum")(out, y)) == pytest.approx(5 * mse, rel=1e-14)
+    for bad in ("MSE", "l2", ["ce"], None):
+        with pytest.raises(ValueError, match="loss must be one of"):
+            loss_function(bad)
 
 
 def test_gradient_matches_autograd_on_the_module():

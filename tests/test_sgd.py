@@ -31,7 +31,7 @@ def linear_least_squares(seed=0, n=N):
     model = nn.Linear(3, 2).double()
     x = torch.randn(n, 3, generator=g, dtype=torch.float64)
     y = torch.randn(n, 2, generator=g, dtype=torch.float64)
-    f = ModuleLoss(model, x, y, "mse")
+    f = ModuleLoss(model, x, y, "half_sq_sum")
     theta = f.theta0 + torch.randn(f.theta0.shape, generator=g, dtype=torch.float64)
     return f, theta
 
@@ -161,7 +161,7 @@ def toy_data(n=40, seed=0, loss="ce"):
     g = torch.Generator().manual_seed(seed)
     x = torch.randn(n, 5, generator=g)
     y = (x[:, 0] > 0).long() + (x[:, 1] > 0).long()
-    if loss == "mse":
+    if loss == "half_sq_sum":
         y = nn.functional.one_hot(y, 3).float()
     return Dataset(x, y, None, None, num_classes=3, name="toy", source="test", n_features=5)
 
@@ -208,7 +208,7 @@ def test_train_sgd_resumes_after_an_interrupt_with_identical_history(tmp_path, m
 
 
 def test_train_sgd_divergence_is_a_status(tmp_path):
-    run = train_sgd(toy_model(), toy_data(loss="mse"), "mse", eta=50.0, cache=tmp_path, **OPTIONS)
+    run = train_sgd(toy_model(), toy_data(loss="half_sq_sum"), "half_sq_sum", eta=50.0, cache=tmp_path, **OPTIONS)
     h = run.history
     assert run.status == "diverged"
     last = h["loss"][-1]

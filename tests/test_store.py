@@ -30,14 +30,20 @@ class Net(nn.Module):
 """
 
 
-def load_net(folder, body, name="user_net"):
-    """A user's model class in its own file, (re)written with ``body`` as forward's return value."""
+def load_module(folder, source, name):
+    """A user's module ``name``, (re)written to ``folder`` with ``source`` and imported."""
     path = folder / f"{name}.py"
-    path.write_text(MODEL_SOURCE.format(body=body))
+    path.write_text(source)
     spec = importlib.util.spec_from_file_location(name, path)
     module = importlib.util.module_from_spec(spec)
     sys.modules[name] = module
     spec.loader.exec_module(module)
+    return module
+
+
+def load_net(folder, body, name="user_net"):
+    """A user's model class in its own file, (re)written with ``body`` as forward's return value."""
+    module = load_module(folder, MODEL_SOURCE.format(body=body), name)
     torch.manual_seed(0)
     return module.Net()
 
@@ -84,19 +90,84 @@ def test_torch_modules_are_keyed_by_their_configuration():
     assert model_key(nn.Sequential(nn.Linear(4, 3), nn.Tanh())) != model_key(nn.Sequential(nn.Linear(4, 3), nn.ReLU()))
 
 
-def test_a_class_without_readable_source_cannot_be_cached():
-    namespace = {}
-    exec(
-        textwrap.dedent("""
-        from torch import nn
-        class Hidden(nn.Module):
-            def forward(self, x):
-                return x
-    """),
-        namespace,
-    )  # as a notebook cell defines it: no file to read
-    with pytest.raises(UncacheableError, match="cache=None"):
-        model_key(namespace["Hidden"]())
+def cached_run(model, data, folder):
+    """A short GD run of ``model`` on ``data``, cached in ``folder``."""
+    return train_gd(model, data, "ce", eta=0.5, max_steps=5, cache=folder, progress=False)
+
+
+def assert_a_new_run(first, second):
+    """``second`` was computed, not read from ``first``'s stored run, and its numbers are its own."""
+    assert (first.source, second.source) == ("computed", "computed")
+    assert not (second.history["loss"] == first.history["loss"]).all()
+
+
+HELPER_SOURCE = """
+import torch
+from torch import nn
+
+
+def act(x):
+    return x
+
+
+class Net(nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.linear = nn.Linear(4, 3)
+
+    def forward(self, x):
+        return act(self.linear(x))
+"""
+
+
+def test_an_edited_helper_that_forward_calls_is_a_new_run(tmp_path):
+    module = load_module(tmp_path, HELPER_SOURCE, "helper_net")
+    torch.manual_seed(0)
+    first = cached_run(module.Net(), tiny_data(), tmp_path / "runs")
+    exec("def act(x):\n    return torch.tanh(x)\n", module.__dict__)  # the helper's cell, edited and re-run
+    torch.manual_seed(0)
+    assert_a_new_run(first, cached_run(module.Net(), tiny_data(), tmp_path / "runs"))
+
+
+def test_a_class_defined_twice_in_one_file_is_two_models(tmp_path):
+    one, two = (MODEL_SOURCE.format(body=body) for body in ("self.linear(x)", "torch.tanh(self.linear(x))"))
+    module = load_module(tmp_path, f"{one}\nFirst = Net\n{two}", "twice")  # two cells that define Net
+    torch.manual_seed(0)
+    first = cached_run(module.First(), tiny_data(), tmp_path / "runs")
+    torch.manual_seed(0)
+    assert_a_new_run(first, cached_run(module.Net(), tiny_data(), tmp_path / "runs"))
+
+
+def test_a_forward_replaced_on_the_class_is_a_new_run(tmp_path):
+    model = load_net(tmp_path, "self.linear(x) * self.scale")
+    first = cached_run(model, tiny_data(), tmp_path / "runs")
+    model = load_net(tmp_path, "self.linear(x) * self.scale")
+    type(model).forward = lambda self, x: torch.tanh(self.linear(x))
+    assert_a_new_run(first, cached_run(model, tiny_data(), tmp_path / "runs"))
+
+
+def test_a_class_without_readable_source_is_cached_by_its_behaviour(tmp_path):
+    def define(body):
+        namespace = {}
+        exec(
+            textwrap.dedent(f"""
+            from torch import nn
+            class Hidden(nn.Module):
+                def __init__(self):
+                    super().__init__()
+                    self.linear = nn.Linear(4, 3)
+                def forward(self, x):
+                    return {body}
+        """),
+            namespace,
+        )  # as an interactive prompt defines it: no file to read
+        torch.manual_seed(0)
+        return namespace["Hidden"]()
+
+    first = cached_run(define("self.linear(x)"), tiny_data(), tmp_path)
+    again = cached_run(define("self.linear(x)"), tiny_data(), tmp_path)
+    assert (first.source, again.source) == ("computed", "stored")
+    assert_a_new_run(first, cached_run(define("self.linear(x).tanh()"), tiny_data(), tmp_path))
 
 
 def test_an_attribute_printed_as_an_address_cannot_be_cached():

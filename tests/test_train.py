@@ -81,10 +81,10 @@ def test_float64_theorem2_columns(tmp_path):
 
 def test_divergence_is_a_result(tmp_path):
     data = tiny_data()
-    onehot = Dataset(
-        data.x_train * 10, torch.nn.functional.one_hot(data.y_train, 3).double(), None, None, 3, "tiny-mse", "random", 6
-    )
-    run = train_gd(net(onehot, activation=None), onehot, "mse", eta=5.0, max_steps=200, cache=tmp_path, progress=False)
+    y = torch.nn.functional.one_hot(data.y_train, 3).double()
+    onehot = Dataset(data.x_train * 10, y, None, None, 3, "tiny-squared", "random", 6)
+    model = net(onehot, activation=None)
+    run = train_gd(model, onehot, "half_sq_sum", eta=5.0, max_steps=200, cache=tmp_path, progress=False)
     assert run.status == "diverged"
     loss = run.history["loss"]
     assert not (np.isfinite(loss[-1]) and loss[-1] <= 1e3 * loss[0])

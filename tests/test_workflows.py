@@ -81,6 +81,17 @@ def test_the_notebooks_for_colab_go_to_the_notebooks_branch():
     assert f"cd {out}" in push and " notebooks" in push.splitlines()[-1]
 
 
+def test_the_readme_names_the_published_addresses_only_as_what_publishing_will_bring():
+    """The site, the repository and its branches exist once the repository is pushed and book.yml has run:
+    every paragraph of the README that names them says so, and the site's address is _config.yml's."""
+    readme = (REPO / "README.md").read_text(encoding="utf-8")
+    config = yaml.safe_load((REPO / "_config.yml").read_text(encoding="utf-8"))
+    published = (config["html"]["baseurl"], config["repository"]["url"].removeprefix("https://"))
+    paragraphs = [p for p in readme.split("\n\n") if any(address in p for address in published)]
+    assert paragraphs and all("once" in p.lower() for p in paragraphs), [p for p in paragraphs if "once" not in p]
+    assert "`pip install .`" in readme  # what installs the package from the checkout now
+
+
 def test_the_run_cache_is_keyed_by_the_code_that_computes_runs():
     book = workflow("book.yml")["jobs"]["book"]
     cache = next(s for s in book["steps"] if s.get("uses", "").startswith("actions/cache@"))

@@ -4,7 +4,7 @@ Recipe (SPEC, "Data"): the first ``n_train`` training examples; pixels scaled to
 each feature centred and divided by its standard deviation, both computed on those
 ``n_train`` examples and applied unchanged to the test split; images flattened in
 channel-major (C, H, W) order, as Cohen et al.'s fully connected networks see them.
-Targets: class indices (int64) for the cross-entropy loss, one-hot rows for the squared loss.
+Targets: class indices (int64) for the cross-entropy loss, one-hot rows for the squared losses.
 
 Cohen et al.'s script takes the statistics of all 50,000 CIFAR-10 training images; here
 they come from the examples actually trained on, so that every source (an ``.npz`` of
@@ -20,6 +20,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from ..objective import LOSSES
 from . import sources
 from .common import CIFAR10_CLASSES, CIFAR10_IMAGE, DatasetInvalid, DatasetUnavailable, data_dir
 from .npz import NpzSummary, read_npz, validate_npz
@@ -42,7 +43,6 @@ __all__ = [
 ]
 
 NAMES = ("cifar10-5k", "fashion-mnist-5k", "npz:PATH")
-LOSSES = ("ce", "mse")
 
 
 @dataclass(frozen=True, eq=False)
@@ -50,7 +50,7 @@ class Dataset:
     """Preprocessed train and test tensors, already on their device.
 
     ``x_*`` has shape (n, n_features); ``y_*`` holds class indices (int64) for ``"ce"``
-    and one-hot rows of shape (n, num_classes) for ``"mse"``. ``x_test`` and ``y_test``
+    and one-hot rows of shape (n, num_classes) for ``"mse"`` and ``"half_sq_sum"``. ``x_test`` and ``y_test``
     are ``None`` when the source has no test split. ``source`` says where the data came from.
     """
 

@@ -24,7 +24,7 @@ def _beyond(item, n_train, eta, options, batch_sizes=None, note="") -> Experimen
     """
     extra = {} if batch_sizes is None else dict(batch_sizes=batch_sizes)
     return Experiment(
-        f"Beyond: {item}", n_train, (eta,), options, trainer="monitor", loss="mse", extra=extra, note=note
+        f"Beyond: {item}", n_train, (eta,), options, trainer="monitor", loss="half_sq_sum", extra=extra, note=note
     )
 
 
@@ -147,7 +147,7 @@ QUICK = {
         5000,
         (2 / 5,),
         dict(max_steps=100, sharpness_every=None),
-        loss="mse",
+        loss="half_sq_sum",
         note="the squared loss at η = 2/5: with cross-entropy GD does not diverge for good on "
         "Fashion-MNIST (see the chapter)",
     ),

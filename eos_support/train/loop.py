@@ -22,7 +22,7 @@ import torch
 from torch.func import grad_and_value
 
 from ..objective import ModuleLoss
-from ..store import RunStore, cache_root, fingerprint, loss_key, model_key
+from ..store import RunStore, behaviour, cache_root, fingerprint, loss_key, model_key
 
 SOURCES = ("computed", "stored", "resumed")
 
@@ -72,8 +72,11 @@ def run_from_state(options, state, source) -> Run:
     )
 
 
-def run_config(kind, model, theta0, data, loss, options, cache) -> dict:
-    """What makes two runs the same run: the store's key. Checks that a cached run can be keyed."""
+def run_config(kind, f, theta0, data, loss, options, cache) -> dict:
+    """What makes two runs the same run: the store's key. Checks that a cached run can be keyed.
+
+    ``f`` is the run's :class:`~eos_support.objective.ModuleLoss` and ``theta0`` its θ⁰.
+    """
     config = dict(
         kind=kind,
         dtype=str(theta0.dtype),
@@ -82,7 +85,7 @@ def run_config(kind, model, theta0, data, loss, options, cache) -> dict:
         data_fingerprint=fingerprint(data.x_train, data.y_train),
     )
     if cache_root(cache) is not None:
-        config.update(model=model_key(model), loss=loss_key(loss))
+        config.update(model=model_key(f.model), loss=loss_key(loss), behaviour=behaviour(f, theta0))
     return config | dataclasses.asdict(options)
 
 
@@ -126,7 +129,7 @@ def train(kind, rule, model, data, loss, options, cache, progress, checkpoint_s,
     """
     f = ModuleLoss(model, data.x_train, data.y_train, loss)
     theta0 = f.theta0
-    config = run_config(kind, model, theta0, data, loss, options, cache)
+    config = run_config(kind, f, theta0, data, loss, options, cache)
     root = cache_root(cache)
     store = RunStore(config, root) if root is not None else None
     if store is not None and (state := store.load()) is not None:
