@@ -9,9 +9,10 @@ cannot stay on it.
 """
 
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import mpmath
+import numpy as np
 import torch
 from torch.func import grad
 from torch.func import hessian as dense_hessian
@@ -89,6 +90,18 @@ def stability(f, points):
     }
 
 
+def spectral_radii(f, points, etas, draws=4, relative=2.0**-52):
+    """Per η of ``etas`` and point of ``points`` (name → p): the spectral radius of I − η∇²f at p, then
+    at ``draws`` copies of p perturbed by relative ``relative``
+    (:func:`eos_support.criteria.uncertainty.perturbed`): how far rounding of p moves it.
+    """
+    from .criteria.uncertainty import perturbed
+
+    copies = {name: [p, *perturbed(p, draws, relative)] for name, p in points.items()}
+    radius = {name: [stability(f, {name: q})[name] for q in qs] for name, qs in copies.items()}
+    return {eta: {name: [s.spectral_radius(eta) for s in ss] for name, ss in radius.items()} for eta in etas}
+
+
 def stability_table(stabilities, etas):
     """A Markdown table of :func:`stability` at each η of ``etas`` (Theorem 1).
 
@@ -141,7 +154,9 @@ class SaddleManifold:
 
     ``eigenvalues`` of ∇²f at the saddle, ascending (the first negative); per η, ``on`` is the largest
     distance to the saddle after GD from the starts on its stable manifold, ``off`` the smallest from the
-    same starts moved off it along the unstable eigenvector.
+    same starts moved off it along the unstable eigenvector. ``on_rounding`` and ``off_rounding`` hold,
+    per η, the same two statistics recomputed with the start that decides each (the farthest on, the
+    nearest off) perturbed by relative 2^(−precision) of the arithmetic, one value per draw.
     """
 
     saddle: tuple
@@ -150,6 +165,8 @@ class SaddleManifold:
     steps: int
     on: dict
     off: dict
+    on_rounding: dict = field(default_factory=dict)
+    off_rounding: dict = field(default_factory=dict)
 
     def holds(self, near, far):
         """Every start on the manifold ends within ``near`` of the saddle, every start off it farther than ``far``."""
@@ -169,7 +186,15 @@ class SaddleManifold:
         }
 
 
-def saddle_manifold(gradient, hessian, p0, etas, steps, offset, digits, points=21):
+def _perturbed_mp(point, draws, seed):
+    """``draws`` copies of ``point`` (mpmath numbers), each coordinate multiplied by 1 ± mpmath.eps with
+    random signs (seeded): starts that differ at the working precision's rounding level.
+    """
+    signs = np.random.default_rng(seed).choice((-1, 1), size=(int(draws), len(point)))
+    return [[v * (1 + int(s) * mpmath.eps) for v, s in zip(point, row)] for row in signs]
+
+
+def saddle_manifold(gradient, hessian, p0, etas, steps, offset, digits, points=21, draws=0, seed=0):
     """GD on and off the stable manifold of the saddle near ``p0``, in ``digits``-digit arithmetic (Theorem 1).
 
     The saddle is found by :func:`newton_mp`; ``points`` starts are spread over the segment
@@ -179,6 +204,11 @@ def saddle_manifold(gradient, hessian, p0, etas, steps, offset, digits, points=2
     ``etas`` (:func:`gd_mp`). ``gradient`` and ``hessian`` take a list of mpmath numbers. In float64 a
     start cannot stay on the manifold: the rounding error of ∇f, ~1e-16, is itself a step off it, which
     the unstable direction multiplies by the absolute value of 1 − ηλ_min (> 1) at every step.
+
+    With ``draws`` > 0 the statistic of each side is recomputed ``draws`` times with the start that
+    decides it (the farthest on the manifold, the nearest off it) perturbed at the arithmetic's unit
+    (:func:`_perturbed_mp`, random signs from ``seed``), the other starts' distances kept: the
+    statistics' rounding spread, for the cost of 2·``draws`` runs per η.
     """
     with mpmath.workdps(int(digits)):
         p = newton_mp(gradient, hessian, p0)
@@ -187,13 +217,21 @@ def saddle_manifold(gradient, hessian, p0, etas, steps, offset, digits, points=2
         on_starts = [[pi + s * vi for pi, vi in zip(p, v)] for s in mpmath.linspace(-1, 1, int(points))]
         off_starts = [[qi + offset * ui for qi, ui in zip(q, u)] for q in on_starts]
 
-        def distances(starts, eta):
-            return [
-                float(mpmath.norm(mpmath.matrix(gd_mp(gradient, q, eta, steps)) - mpmath.matrix(p))) for q in starts
-            ]
+        def distance(q, eta):
+            return float(mpmath.norm(mpmath.matrix(gd_mp(gradient, q, eta, steps)) - mpmath.matrix(p)))
 
-        on = {eta: max(distances(on_starts, eta)) for eta in etas}
-        off = {eta: min(distances(off_starts, eta)) for eta in etas}
+        def side(starts, eta, pick):
+            values = [distance(q, eta) for q in starts]
+            i = values.index(pick(values))
+            moved = _perturbed_mp(starts[i], draws, seed)
+            redone = [pick(values[:i] + [distance(q, eta)] + values[i + 1 :]) for q in moved]
+            return pick(values), redone
+
+        on, off, on_rounding, off_rounding = {}, {}, {}, {}
+        for eta in etas:
+            on[eta], on_rounding[eta] = side(on_starts, eta, max)
+            off[eta], off_rounding[eta] = side(off_starts, eta, min)
         return SaddleManifold(
-            tuple(float(x) for x in p), tuple(float(x) for x in lam), int(digits), int(steps), on, off
-        )
+            tuple(float(x) for x in p), tuple(float(x) for x in lam), int(digits), int(steps), on, off,
+            on_rounding, off_rounding,
+        )  # fmt: skip

@@ -39,6 +39,7 @@ def random_quadratic(eigenvalues, seed=0):
 def eta_sweep(P, theta0, etas, steps, diverged_above=1e3, converged_below=1e-6):
     """Fact 1 on f(θ) = ½θᵀPθ: GD from ``theta0`` with every step size of ``etas`` at once.
 
+    ``theta0`` is one start (d,) shared by all step sizes, or one start per step size (len(etas), d).
     One backward pass per step serves all runs (row b of the gradient of their summed losses is
     Pθ_b). Returns ``(diverged, converged)``, boolean tensors over ``etas``: ‖θᵀ‖/‖θ⁰‖ is not finite or
     above ``diverged_above``, or below ``converged_below``. Converging runs underflow into subnormal
@@ -55,7 +56,7 @@ def eta_sweep(P, theta0, etas, steps, diverged_above=1e3, converged_below=1e-6):
             thetas = thetas - etas[:, None] * gradients
     finally:
         torch.set_flush_denormal(False)
-    size = thetas.detach().norm(dim=1) / theta0.norm()
+    size = thetas.detach().norm(dim=1) / theta0.norm(dim=-1)
     return ~torch.isfinite(size) | (size > diverged_above), size < converged_below
 
 
@@ -87,11 +88,20 @@ class ThresholdSweep:
         return self.diverged[below].double().mean().item()
 
 
-def threshold_sweep(P, theta0, scales, steps):
-    """Fact 1 on f(θ) = ½θᵀPθ at η = s·2/λ_max(P) for each s of ``scales``: a :class:`ThresholdSweep`."""
+def threshold_sweeps(P, starts, scales, steps):
+    """Fact 1 on f(θ) = ½θᵀPθ at η = s·2/λ_max(P) for each s of ``scales``, from each row of ``starts``
+    (k, d): k :class:`ThresholdSweep`, all k·len(scales) runs advancing together (:func:`eta_sweep`).
+    """
     eigenvalues = torch.linalg.eigvalsh(P)
     etas = scales * 2 / eigenvalues[-1]
-    return ThresholdSweep(eigenvalues, etas, *eta_sweep(P, theta0, etas, steps))
+    k, n = starts.shape[0], len(etas)
+    diverged, converged = eta_sweep(P, starts.repeat_interleave(n, dim=0), etas.repeat(k), steps)
+    return [ThresholdSweep(eigenvalues, etas, d, c) for d, c in zip(diverged.reshape(k, n), converged.reshape(k, n))]
+
+
+def threshold_sweep(P, theta0, scales, steps):
+    """Fact 1 on f(θ) = ½θᵀPθ at η = s·2/λ_max(P) for each s of ``scales``: a :class:`ThresholdSweep`."""
+    return threshold_sweeps(P, theta0[None], scales, steps)[0]
 
 
 def example1(theta):
@@ -205,46 +215,110 @@ def smoothness_along_gd(f, theta0, eta, steps):
     return torch.tensor(values, dtype=theta0.dtype)
 
 
+def smoothness_at_end(f, starts, eta, steps):
+    """L(θᵀ; η∇f(θᵀ)) (Definition 2) at the last iterate of GD from each row of ``starts`` (n, d),
+    the runs advancing together (:func:`gd_batch`): the statistic of Example 4 without the whole curve.
+    """
+    df = grad(f)
+    values = [directional_smoothness(f, th, eta * df(th)) for th in gd_batch(f, starts, eta, steps)]
+    return torch.tensor(values, dtype=starts.dtype)
+
+
 DIVERGED = -2
 """Label of :func:`basins` for a start whose run left every bounded region (non-finite or huge)."""
 ELSEWHERE = -1
 """Label of :func:`basins` for a start whose run stayed bounded but is near none of the points."""
 
 
-def basins(f, points, grid, eta, steps, tol=1e-6, bound=1e12):
-    """Where GD from each start of ``grid`` ends: a basin map (Theorem 1).
+def gd_batch(f, starts, eta, steps, bound=1e12, history=False):
+    """GD from every row of ``starts`` (an (n, d) tensor) at once: the last iterates (n, d), or with
+    ``history`` every iterate (steps + 1, n, d).
 
-    ``points`` are the candidate limits, a ``(k, d)`` tensor or a dict of name → point (its values,
-    in order); ``grid`` is an ``(n, d)`` tensor of starts. All n runs of ``steps`` GD steps advance
-    together, one batched gradient (``torch.func.vmap``) per step. Returns a ``LongTensor`` of n
-    labels: ``i`` if the last iterate is within ``tol`` of ``points[i]`` (Euclidean norm),
-    :data:`ELSEWHERE` (−1) if it is near none of them but finite, :data:`DIVERGED` (−2) if the run
-    became non-finite or left the ball of radius ``bound``.
+    The runs are independent, so one backward pass of their summed losses gives every run's own gradient
+    (several times faster than ``vmap(grad(f))``, and faster than ``torch.func.grad`` of the sum for a
+    handful of runs; the same numbers bit for bit). A run that becomes non-finite or leaves the ball of
+    radius ``bound`` is NaN from then on (it is parked at its start meanwhile, so that it cannot
+    overflow).
     """
     eta = check_eta(eta)
+    if not isinstance(starts, torch.Tensor) or starts.dim() != 2 or not starts.is_floating_point():
+        raise ValueError("the starts (a grid) must be a floating-point (n, d) tensor, e.g. a torch.cartesian_prod")
+    if int(steps) < 0:
+        raise ValueError(f"steps must be >= 0, got {steps}")
+    losses = vmap(scalar(f))
+
+    def df(thetas):
+        thetas = thetas.detach().requires_grad_(True)
+        return torch.autograd.grad(losses(thetas).sum(), thetas)[0]
+
+    theta = starts.detach().clone()
+    gone = torch.zeros(starts.shape[0], dtype=torch.bool, device=starts.device)
+    rows = [theta]
+    for _ in range(int(steps)):
+        theta = theta - eta * df(theta)
+        gone |= ~torch.isfinite(theta).all(dim=1) | (torch.linalg.vector_norm(theta, dim=1) > bound)
+        theta = torch.where(gone[:, None], starts, theta)
+        if history:
+            rows.append(torch.where(gone[:, None], torch.nan, theta))
+    return torch.stack(rows) if history else torch.where(gone[:, None], torch.nan, theta)
+
+
+def basin_labels(ends, points, tol=1e-6):
+    """Label each last iterate of ``ends`` (n, d) by the point of ``points`` it is within ``tol`` of.
+
+    ``points`` are the candidate limits, a ``(k, d)`` tensor or a dict of name → point (its values, in
+    order). Returns a ``LongTensor`` of n labels: ``i`` if the iterate is within ``tol`` of
+    ``points[i]`` (Euclidean norm), :data:`ELSEWHERE` (−1) if it is near none of them but finite,
+    :data:`DIVERGED` (−2) if it is NaN (:func:`gd_batch`'s mark of a run that blew up).
+    """
     if isinstance(points, dict):
         points = list(points.values())
     if isinstance(points, (list, tuple)):
         points = torch.stack([torch.as_tensor(p) for p in points])
-    if not isinstance(grid, torch.Tensor) or grid.dim() != 2 or not grid.is_floating_point():
-        raise ValueError("grid must be a floating-point (n, d) tensor of starts, e.g. torch.cartesian_prod(xs, ys)")
-    points = torch.as_tensor(points).to(grid)
-    if points.dim() != 2 or points.shape[1] != grid.shape[1]:
-        raise ValueError(f"points must be (k, {grid.shape[1]}) to match the grid, got shape {tuple(points.shape)}")
-    if int(steps) < 0:
-        raise ValueError(f"steps must be >= 0, got {steps}")
-    f = scalar(f)
-    # the runs are independent, so the gradient of the summed losses is every run's own gradient
-    # (one backward pass for all rows: several times faster than vmap(grad(f)))
-    df = grad(lambda thetas: vmap(f)(thetas).sum())
-    theta = grid.detach().clone()
-    gone = torch.zeros(grid.shape[0], dtype=torch.bool, device=grid.device)
-    for _ in range(int(steps)):
-        theta = theta - eta * df(theta)
-        gone |= ~torch.isfinite(theta).all(dim=1) | (torch.linalg.vector_norm(theta, dim=1) > bound)
-        # park diverged runs at a harmless finite point so they cannot spread NaNs or overflow
-        theta = torch.where(gone[:, None], grid, theta)
-    dist = torch.cdist(theta, points)
-    near, which = dist.min(dim=1)
+    points = torch.as_tensor(points).to(ends)
+    if points.dim() != 2 or points.shape[1] != ends.shape[1]:
+        raise ValueError(f"points must be (k, {ends.shape[1]}) to match the grid, got shape {tuple(points.shape)}")
+    gone = ~torch.isfinite(ends).all(dim=1)
+    near, which = torch.cdist(torch.where(gone[:, None], 0.0, ends), points).min(dim=1)
     labels = torch.where(near <= tol, which, torch.full_like(which, ELSEWHERE))
     return torch.where(gone, torch.full_like(labels, DIVERGED), labels)
+
+
+def basins(f, points, grid, eta, steps, tol=1e-6, bound=1e12):
+    """Where GD from each start of ``grid`` ends: a basin map (Theorem 1).
+
+    ``grid`` is an ``(n, d)`` tensor of starts; all n runs of ``steps`` GD steps advance together
+    (:func:`gd_batch`), and each is labelled by the point of ``points`` its last iterate is within
+    ``tol`` of (:func:`basin_labels`: :data:`ELSEWHERE` near none, :data:`DIVERGED` blown up).
+    """
+    return basin_labels(gd_batch(f, grid, eta, steps, bound), points, tol)
+
+
+@dataclass(frozen=True)
+class Arrivals:
+    """How many runs of a basin map end within ``tol`` of one point (``count``), and the same count
+    recomputed with the runs that decide it restarted from starts perturbed at rounding level
+    (``recounts``, one per draw; :func:`arrivals`).
+    """
+
+    count: int
+    recounts: tuple
+    rerun: int
+
+
+def arrivals(f, starts, ends, point, eta, steps, tol=1e-6, rerun=400, draws=4, relative=2.0**-52):
+    """The number of the runs from ``starts`` (their last iterates ``ends``, :func:`gd_batch`) that end
+    within ``tol`` of ``point``, with its rounding spread: the ``rerun`` runs that ended closest to
+    ``point`` (the only ones that can change the count) rerun from their starts perturbed by relative
+    ``relative`` in ``draws`` draws (:func:`eos_support.criteria.uncertainty.perturbed`), all at once.
+    """
+    from .criteria.uncertainty import perturbed
+
+    distance = torch.linalg.vector_norm(ends - point.to(ends), dim=1).nan_to_num(torch.inf)
+    count = int((distance <= tol).sum())
+    closest = distance.argsort()[: int(rerun)]
+    others = count - int((distance[closest] <= tol).sum())
+    moved = torch.cat(perturbed(starts[closest], draws, relative))
+    again = torch.linalg.vector_norm(gd_batch(f, moved, eta, steps) - point.to(ends), dim=1)
+    recounts = tuple(others + int(n) for n in (again.reshape(draws, -1) <= tol).sum(dim=1))
+    return Arrivals(count, recounts, len(closest))

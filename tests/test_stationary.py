@@ -15,6 +15,7 @@ from eos_support.stationary import (
     newton_mp,
     saddle_free_newton,
     saddle_manifold,
+    spectral_radii,
     stability,
     stability_table,
 )
@@ -142,3 +143,29 @@ def test_saddle_manifold_of_two_wells_needs_the_digits_that_the_growth_eats():
     assert high.on[0.5] < 1e-6 < 0.1 < low.on[0.5]
     assert min(low.off[0.5], high.off[0.5]) > 0.1 and high.holds(1e-6, 0.1) and not low.holds(1e-6, 0.1)
     assert high.eigenvalues[0] == pytest.approx(-3.735966, abs=1e-6) and high.digits == 120 and high.steps == 200
+
+
+def test_saddle_manifold_recomputes_the_deciding_starts_perturbed_at_the_working_precision():
+    """Off the manifold x = 1e-8 grows by 1 + η: a relative perturbation of 1e-30 moves it by about 1e-30
+    relative; on it y shrinks and x = 0 stays 0, so the statistic keeps its value."""
+    r = saddle_manifold(
+        quadratic_saddle_gradient, quadratic_saddle_hessian, (0.3, 0.1), (0.1, 0.25), 200, 1e-8, 30, draws=3
+    )
+    for eta in (0.1, 0.25):
+        assert len(r.on_rounding[eta]) == len(r.off_rounding[eta]) == 3
+        assert r.on_rounding[eta] == pytest.approx([r.on[eta]] * 3, rel=1e-12)
+        assert r.off_rounding[eta] == pytest.approx([r.off[eta]] * 3, rel=1e-25)
+    assert saddle_manifold(
+        quadratic_saddle_gradient, quadratic_saddle_hessian, (0.3, 0.1), (0.1,), 5, 1e-8, 30
+    ).on_rounding == {0.1: []}
+
+
+def test_spectral_radii_at_the_points_and_their_perturbed_copies():
+    f = TwoWells()
+    points = f.stationary_points()
+    radii = spectral_radii(f, points, (0.25, 0.5), draws=2)
+    linear = stability(f, points)
+    for eta in (0.25, 0.5):
+        for name, values in radii[eta].items():
+            assert len(values) == 3 and values[0] == linear[name].spectral_radius(eta)
+            assert max(abs(v - values[0]) for v in values) < 1e-12

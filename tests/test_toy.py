@@ -5,10 +5,12 @@ import pytest
 import torch
 from torch.func import grad, hessian, vmap
 
+from eos_support.criteria.rounding import with_perturbed
 from eos_support.toy import (
     DIVERGED,
     ELSEWHERE,
     TwoWells,
+    arrivals,
     basins,
     eta_sweep,
     example1,
@@ -16,11 +18,14 @@ from eos_support.toy import (
     example3_linear,
     example3_tanh,
     gd,
+    gd_batch,
     quadratic,
     random_quadratic,
     smoothness_along_gd,
+    smoothness_at_end,
     sublevel_escape,
     threshold_sweep,
+    threshold_sweeps,
 )
 
 F64 = torch.float64
@@ -221,3 +226,50 @@ def test_sublevel_escape_is_the_chapters_former_code():
     stepped = cloud - eta * vmap(grad(example2))(cloud)
     expected = ((20 * stepped[:, 0] ** 2 + stepped[:, 1] ** 2) / R).max().item()
     assert sublevel_escape(example2, eta, R, samples=5000, dtype=F64) == expected
+
+
+@pytest.mark.parametrize("f, eta", [(example1, 2 / 39), (TwoWells(), 0.25)])
+def test_gd_batch_is_gd_for_every_row_bit_for_bit(f, eta):
+    starts = with_perturbed(torch.tensor([-1.2, 0.7], dtype=F64))
+    history = gd_batch(f, starts, eta, 60, history=True)
+    assert history.shape == (61, len(starts), 2)
+    for i, start in enumerate(starts):
+        assert torch.equal(history[:, i], gd(f, start, eta, 60))
+    assert torch.equal(gd_batch(f, starts, eta, 60), history[-1])
+
+
+def test_gd_batch_marks_a_diverged_run_nan_from_then_on():
+    starts = torch.tensor([[0.5, 0.5], [1.0, 0.0]], dtype=F64)
+    history = gd_batch(example1, starts, 2 / 30, 200, bound=1e6, history=True)
+    for run in history.unbind(1):
+        first = int(torch.isnan(run[:, 0]).nonzero()[0])
+        assert torch.isnan(run[first:]).all() and torch.isfinite(run[:first]).all()
+    assert torch.isnan(gd_batch(example1, starts, 2 / 30, 200, bound=1e6)).all()
+
+
+def test_threshold_sweeps_are_the_sweeps_of_each_start():
+    P = random_quadratic(torch.tensor([0.5, 2.0, 4.0], dtype=F64), seed=3)
+    starts = torch.tensor([[1.0, -0.5, 0.25], [0.0, 1.0, 0.0]], dtype=F64)
+    scales = torch.tensor([0.8, 0.9, 1.1, 1.2], dtype=F64)
+    for sweep, start in zip(threshold_sweeps(P, starts, scales, 300), starts):
+        alone = threshold_sweep(P, start, scales, 300)
+        assert torch.equal(sweep.diverged, alone.diverged) and torch.equal(sweep.converged, alone.converged)
+        assert sweep.agreement() == alone.agreement() == 1.0
+
+
+def test_smoothness_at_end_is_the_last_value_along_gd():
+    start = torch.tensor([1e-2, 1.0], dtype=F64)
+    values = smoothness_at_end(example1, with_perturbed(start), 2 / 40, 100)
+    assert values[0] == smoothness_along_gd(example1, start, 2 / 40, 100)[-1]
+    assert values.shape == (5,) and (values - 40).abs().max() < 1e-6
+
+
+def test_arrivals_counts_the_runs_that_end_at_a_point_and_recounts_the_closest():
+    f = TwoWells()
+    points = f.stationary_points()
+    starts = torch.tensor([[-1.2, 0.5], [-0.8, -1.0], [0.3, 1.5], [2.5, -0.4], [-2.8, 1.9]], dtype=F64)
+    for eta, at_sharp in ((0.1, 3), (0.25, 0)):
+        ends = gd_batch(f, starts, eta, 300)
+        a = arrivals(f, starts, ends, points["sharp minimum"], eta, 300, rerun=2, draws=3)
+        assert a.count == at_sharp == int((basins(f, points, starts, eta, 300) == 0).sum())
+        assert a.recounts == (at_sharp,) * 3 and a.rerun == 2
