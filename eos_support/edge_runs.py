@@ -238,11 +238,12 @@ def edge_statistics(history, start):
     """RP_u, L(θᵗ; u) and the sharpness over the records with step ≥ ``start``.
 
     {"records", "rp_median", "rp_positive" (the share with RP_u > 0), "ds_ratio_median" (of
-    L(θᵗ; u)/threshold), "ratios" (sharpness/threshold where measured), "ratio_min", "ratio_median",
-    "ratio_max"}.
+    L(θᵗ; u)/threshold), "ds_edge_median" (of (η_u/2)·L(θᵗ; u), 1 at the edge of Theorem 2 along u),
+    "ratios" (sharpness/threshold where measured), "ratio_min", "ratio_median", "ratio_max"}.
     """
     after = history["step"] >= start
     rp, ds, ratio = history["rp"][after], history["ds"][after], history["ratio"][after]
+    ds_edge = ds * history["eta_u"][after] / 2
     ratio = ratio[np.isfinite(ratio)]
     spread = (ratio.min(), np.median(ratio), ratio.max()) if ratio.size else (np.nan,) * 3
     return {
@@ -250,6 +251,7 @@ def edge_statistics(history, start):
         "rp_median": float(np.median(rp)),
         "rp_positive": float(np.mean(rp > 0)),
         "ds_ratio_median": float(np.median(ds / history["threshold"][after])),
+        "ds_edge_median": float(np.median(ds_edge[np.isfinite(ds_edge)])) if np.isfinite(ds_edge).any() else np.nan,
         "ratios": ratio,
         **dict(zip(("ratio_min", "ratio_median", "ratio_max"), map(float, spread))),
     }
@@ -290,7 +292,8 @@ def describe_edge(label, summary, reach):
         + [
             f"  unstable phase from step {s['onset']} ({phase['records']} steps): "
             f"median RP_u {phase['rp_median']:+.4f}, "
-            f"RP_u > 0 at {phase['rp_positive']:.0%}, median L(θᵗ; u)/threshold {phase['ds_ratio_median']:.3f}",
+            f"RP_u > 0 at {phase['rp_positive']:.0%}; median L(θᵗ; u)/threshold {phase['ds_ratio_median']:.3f}, "
+            f"median (η_u/2)·L(θᵗ; u) {phase['ds_edge_median']:.3f}",
             f"  its second half ({late['records']} steps): median RP_u {late['rp_median']:+.4f}, "
             f"RP_u > 0 at {late['rp_positive']:.0%}",
         ]

@@ -86,7 +86,7 @@ def test_a_start_above_the_threshold_does_not_count_as_reaching_it():
 
 def test_hovers_holds_when_every_measurement_stays_near_the_threshold():
     v = beyond.hovers(history(ratio_after=normal(1.0, 0.03)), HOVER)
-    assert v.holds is True and set(v.detail) >= {"median ≥ low", "smallest ≥ floor", "start"}
+    assert v.holds is True and set(v.detail) >= {"median ≥ 0.9", "smallest ≥ 0.7", "start"}
 
 
 def test_hovers_fails_when_a_measurement_leaves_the_wide_band():
@@ -96,12 +96,12 @@ def test_hovers_fails_when_a_measurement_leaves_the_wide_band():
         return values
 
     v = beyond.hovers(history(ratio_after=a_dip), HOVER)
-    assert v.holds is False and v.case == "smallest ≥ floor"
+    assert v.holds is False and v.case == "smallest ≥ 0.7"
 
 
 def test_hovers_is_inconclusive_with_the_median_at_the_band_edge():
     v = beyond.hovers(history(ratio_after=normal(0.9, 0.08)), HOVER)
-    assert v.holds is None and v.case == "median ≥ low"
+    assert v.holds is None and v.case == "median ≥ 0.9"
 
 
 def test_hovers_fails_when_the_threshold_is_never_reached():
@@ -119,13 +119,16 @@ def test_rp_holds_when_it_oscillates_around_zero():
 
 def test_rp_fails_when_it_stays_near_minus_one_between_bursts():
     v = beyond.rp_oscillates(history(rp_phase=normal(-0.5, 0.3)), RP)
-    assert v.holds is False and v.case == "|median RP_u| ≤ band"
+    assert v.holds is False and v.case == "|median RP_u| ≤ 0.05"
 
 
 def test_rp_is_inconclusive_with_the_median_at_the_band_edge():
     v = beyond.rp_oscillates(history(rp_phase=normal(-0.05, 0.5)), RP)
-    assert v.holds is None and v.case == "|median RP_u| ≤ band"
+    assert v.holds is None and v.case == "|median RP_u| ≤ 0.05"
     assert v.statistic == pytest.approx(0.05, abs=v.uncertainty) and v.uncertainty > 0
+    text = beyond.describe({"rp": v})
+    assert f"rp, |median RP_u| ≤ 0.05: {v.statistic:.4g} ± {v.uncertainty:.2g}: undecided" in text
+    assert "rp, share RP_u > 0 ≥ 0.2: " in text and text.endswith("holds")
 
 
 def test_rp_without_an_unstable_phase_fails():
@@ -152,7 +155,7 @@ def test_ds_is_measured_against_two_over_eta_u_not_the_optimizers_threshold():
 
 def test_ds_is_inconclusive_with_the_median_at_the_band_edge():
     v = beyond.ds_at_effective_edge(history(ds_scaled=normal(1.1, 0.5)), DS)
-    assert v.holds is None and v.case == "median ≤ high"
+    assert v.holds is None and v.case == "median ≤ 1.1"
 
 
 # -- the checks -----------------------------------------------------------------------------------------
@@ -165,6 +168,7 @@ def test_identity_check_reads_the_largest_gap_over_the_runs():
     }
     v = beyond.identity_any_u(sides, dict(tolerance=1e-6))
     assert v.holds is True and v.statistic == pytest.approx(1e-12) and v.uncertainty == 0
+    assert beyond.describe({"identity": v}) == f"identity: {v.text()}: holds"
     sides["b"]["identity"] = [0.31]
     assert beyond.identity_any_u(sides, dict(tolerance=1e-6)).holds is False
 

@@ -100,6 +100,7 @@ def _history(ratio, loss):
         "ratio": np.asarray(ratio, float),
         "rp": np.linspace(-1, 1, len(loss)),
         "ds": np.ones(len(loss)),
+        "eta_u": np.full(len(loss), 4.0),
         "threshold": np.full(len(loss), 2.0),
     }
 
@@ -121,7 +122,7 @@ def test_edge_statistics_over_the_phase():
     s = edge_statistics(h, 2)
     assert s["records"] == 4 and s["ratio_min"] == 0.8 and s["ratio_max"] == 1.2
     assert s["rp_median"] == pytest.approx(np.median(np.linspace(-1, 1, 6)[2:]))
-    assert s["rp_positive"] == 0.75 and s["ds_ratio_median"] == 0.5
+    assert s["rp_positive"] == 0.75 and s["ds_ratio_median"] == 0.5 and s["ds_edge_median"] == 2.0
 
 
 def test_edge_summary_reads_the_reach_and_the_unstable_phase():

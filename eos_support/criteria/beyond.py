@@ -41,10 +41,10 @@ def _case(series, statistic, threshold, sense, method):
 
 
 def _band(series, statistic, low, high, method, name="median"):
-    """The two cases of ``low ≤ statistic(series) ≤ high``."""
+    """The two cases of ``low ≤ statistic(series) ≤ high``, named with their thresholds."""
     return {
-        f"{name} ≥ low": _case(series, statistic, low, ">=", method),
-        f"{name} ≤ high": _case(series, statistic, high, "<=", method),
+        f"{name} ≥ {low:g}": _case(series, statistic, low, ">=", method),
+        f"{name} ≤ {high:g}": _case(series, statistic, high, "<=", method),
     }
 
 
@@ -84,8 +84,8 @@ def hovers(history, thresholds) -> Verdict:
     step, ratio = _measured(history)
     series = ratio[step >= start] if start is not None else ratio[:0]
     cases = _band(series, np.median, t["low"], t["high"], OVER_MEASUREMENTS)
-    cases["smallest ≥ floor"] = _case(series, np.min, t["floor"], ">=", OVER_MEASUREMENTS)
-    cases["largest ≤ ceiling"] = _case(series, np.max, t["ceiling"], "<=", OVER_MEASUREMENTS)
+    cases[f"smallest ≥ {t['floor']:g}"] = _case(series, np.min, t["floor"], ">=", OVER_MEASUREMENTS)
+    cases[f"largest ≤ {t['ceiling']:g}"] = _case(series, np.max, t["ceiling"], "<=", OVER_MEASUREMENTS)
     return _with(all_of(cases), start=start, measurements=int(series.size))
 
 
@@ -98,9 +98,10 @@ def rp_oscillates(history, thresholds) -> Verdict:
     onset, phase = _phase(history)
     rp = history["rp"][phase]
     rp = rp[np.isfinite(rp)]
+    band, positive = thresholds["band"], thresholds["positive"]
     cases = {
-        "|median RP_u| ≤ band": _case(rp, lambda x: abs(np.median(x)), thresholds["band"], "<=", OVER_PHASE),
-        "share RP_u > 0 ≥ positive": _case(rp, lambda x: np.mean(x > 0), thresholds["positive"], ">=", OVER_PHASE),
+        f"|median RP_u| ≤ {band:g}": _case(rp, lambda x: abs(np.median(x)), band, "<=", OVER_PHASE),
+        f"share RP_u > 0 ≥ {positive:g}": _case(rp, lambda x: np.mean(x > 0), positive, ">=", OVER_PHASE),
     }
     return _with(all_of(cases), onset=onset, steps=int(rp.size), median=float(np.median(rp)) if rp.size else None)
 
@@ -149,3 +150,18 @@ def monitor_readme(history, thresholds) -> Verdict:
         failed=[name for name, ok in conditions.items() if not ok],
     )
     return compare(len(detail["failed"]), 0, "<=", 0.0, CHECK, detail=detail)
+
+
+def describe(verdicts) -> str:
+    """``verdicts`` ({name: Verdict}) in words for a chapter to print: one line per case, its statistic
+    ± uncertainty, the comparison it makes, and whether it holds, fails or is undecided (inconclusive).
+    """
+    word = {True: "holds", False: "fails", None: "undecided"}
+    lines = []
+    for name, v in verdicts.items():
+        cases = {case: d for case, d in v.detail.items() if isinstance(d, dict) and "statistic" in d}
+        if not cases:
+            lines.append(f"{name}: {v.text()}: {word[v.holds]}")
+        for case, d in cases.items():
+            lines.append(f"{name}, {case}: {d['statistic']:.4g} ± {d['uncertainty']:.2g}: {word[d['holds']]}")
+    return "\n".join(lines)
