@@ -6,6 +6,8 @@ With u = θᵗ − θᵗ⁺¹ and g = ∇f(θᵗ), the relative progress along u
 
 which is Definition 1 when u = η∇f(θ) and tends to −1 for a small descent step. Directional
 smoothness L(θ; u) is Definition 2 unchanged (:func:`eos_support.diagnostics.directional_smoothness`).
+The effective step η_u = ‖u‖²/⟨g, u⟩ is η for u = η∇f(θ); it is the factor that Theorem 2 along u
+puts in front of its integral, so "RP_u ≈ 0" reads "L(θ; u) ≈ 2/η_u", not 2/η.
 When ⟨g, u⟩ < 0 (u is not a descent direction, e.g. a momentum overshoot) RP_u is still defined but
 its sign reads the other way: RP_u > 0 then means the loss fell.
 """
@@ -18,15 +20,20 @@ from .diagnostics import gauss_legendre
 
 
 def progress_along(loss, g, next_loss, next_g, u):
-    """RP_u and L(θ; u) as 0-dim tensors from f(θ), ∇f(θ), f(θ − u), ∇f(θ − u) (no checks, no host reads).
+    """RP_u, L(θ; u) and the effective step η_u as 0-dim tensors from f(θ), ∇f(θ), f(θ − u), ∇f(θ − u)
+    (no checks, no host reads).
 
-    Either is NaN where it is undefined: RP_u where ⟨g, u⟩ = 0, L where u = 0.
+    η_u = ‖u‖²/⟨g, u⟩ is the factor of Theorem 2 along u (η for u = η∇f), so RP_u ≈ −1 + (η_u/2)·L(θ; u)
+    when L is constant along u. Each is NaN where it is undefined: RP_u and η_u where ⟨g, u⟩ = 0, L
+    where u = 0.
     """
     gu, uu = torch.dot(g, u), torch.dot(u, u)
     nan = torch.full_like(gu, float("nan"))
-    rp = torch.where(gu != 0, (next_loss - loss) / torch.where(gu != 0, gu, 1), nan)
+    safe_gu = torch.where(gu != 0, gu, 1)
+    rp = torch.where(gu != 0, (next_loss - loss) / safe_gu, nan)
     ds = torch.where(uu > 0, torch.dot(u, g - next_g) / torch.where(uu > 0, uu, 1), nan)
-    return rp, ds
+    eta_u = torch.where(gu != 0, uu / safe_gu, nan)
+    return rp, ds, eta_u
 
 
 def _check_update(theta, u):

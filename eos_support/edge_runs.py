@@ -13,7 +13,7 @@ while an :class:`~eos_support.monitor.EdgeMonitor` records, on the whole trainin
 L(θᵗ; u) for the update u = θᵗ − θᵗ⁺¹ the optimizer took, and the sharpness its threshold refers to.
 :func:`theorem2_along` checks Theorem 2 for that u in float64; :func:`edge_summary` (from
 :func:`first_reach`, :func:`edge_onset`, :func:`edge_statistics`) and :func:`batch_and_full` read a run's
-edge off its records.
+edge off its records; :func:`plot_smoothness` draws L(θᵗ; u) against the threshold and against 2/η_u.
 """
 
 from __future__ import annotations
@@ -238,11 +238,12 @@ def edge_statistics(history, start):
     """RP_u, L(θᵗ; u) and the sharpness over the records with step ≥ ``start``.
 
     {"records", "rp_median", "rp_positive" (the share with RP_u > 0), "ds_ratio_median" (of
-    L(θᵗ; u)/threshold), "ratios" (sharpness/threshold where measured), "ratio_min", "ratio_median",
-    "ratio_max"}.
+    L(θᵗ; u)/threshold), "ds_edge_median" (of (η_u/2)·L(θᵗ; u), 1 at the edge of Theorem 2 along u),
+    "ratios" (sharpness/threshold where measured), "ratio_min", "ratio_median", "ratio_max"}.
     """
     after = history["step"] >= start
     rp, ds, ratio = history["rp"][after], history["ds"][after], history["ratio"][after]
+    ds_edge = ds * history["eta_u"][after] / 2
     ratio = ratio[np.isfinite(ratio)]
     spread = (ratio.min(), np.median(ratio), ratio.max()) if ratio.size else (np.nan,) * 3
     return {
@@ -250,6 +251,7 @@ def edge_statistics(history, start):
         "rp_median": float(np.median(rp)),
         "rp_positive": float(np.mean(rp > 0)),
         "ds_ratio_median": float(np.median(ds / history["threshold"][after])),
+        "ds_edge_median": float(np.median(ds_edge[np.isfinite(ds_edge)])) if np.isfinite(ds_edge).any() else np.nan,
         "ratios": ratio,
         **dict(zip(("ratio_min", "ratio_median", "ratio_max"), map(float, spread))),
     }
@@ -290,11 +292,44 @@ def describe_edge(label, summary, reach):
         + [
             f"  unstable phase from step {s['onset']} ({phase['records']} steps): "
             f"median RP_u {phase['rp_median']:+.4f}, "
-            f"RP_u > 0 at {phase['rp_positive']:.0%}, median L(θᵗ; u)/threshold {phase['ds_ratio_median']:.3f}",
+            f"RP_u > 0 at {phase['rp_positive']:.0%}; median L(θᵗ; u)/threshold {phase['ds_ratio_median']:.3f}, "
+            f"median (η_u/2)·L(θᵗ; u) {phase['ds_edge_median']:.3f}",
             f"  its second half ({late['records']} steps): median RP_u {late['rp_median']:+.4f}, "
             f"RP_u > 0 at {late['rp_positive']:.0%}",
         ]
     )
+
+
+def plot_smoothness(history, threshold, band=(0.9, 1.1)):
+    """L(θᵗ; u) against the optimizer's threshold, and against its own edge 2/η_u; a Figure.
+
+    Top: L(θᵗ; u) at every record and the sharpness where measured, with ``threshold`` (a
+    :class:`~eos_support.thresholds.Threshold`) dashed. Bottom: (η_u/2)·L(θᵗ; u), 1 at the edge of
+    Theorem 2 along u, with 1 dashed and ``band`` shaded (Experiment 4's), the axis cut at −1 and 3.
+    A dotted vertical line marks :func:`edge_onset`. matplotlib is imported here.
+    """
+    import matplotlib.pyplot as plt
+
+    from . import plots
+
+    step, onset = history["step"], edge_onset(history)
+    fig, (top, low) = plt.subplots(2, 1, sharex=True, figsize=plots.figsize(1, 2, height=2.6))
+    top.plot(step, history["ds"], linewidth=0.8, label="L(θᵗ; u), u the update")
+    measured = np.isfinite(history["sharpness"])
+    top.plot(step[measured], history["sharpness"][measured], "o", markersize=3, label="sharpness")
+    plots.reference_lines(top, threshold.value, label=f"threshold {threshold.formula}")
+    top.set_ylabel("curvature")
+    low.plot(step, history["ds"] * history["eta_u"] / 2, linewidth=0.8, label="(η_u/2)·L(θᵗ; u)")
+    low.axhspan(*band, color="0.85", label="Experiment 4's band")
+    plots.reference_lines(low, 1.0, label="1: L = 2/η_u")
+    low.set_ylim(-1, 3)
+    low.set_xlabel("step t")
+    low.set_ylabel("(η_u/2)·L")
+    for ax in (top, low):
+        if onset is not None:
+            plots.reference_lines(ax, onset, axis="x", linestyle=":", label="unstable phase begins")
+        ax.legend(loc="best")
+    return fig
 
 
 def batch_and_full(run):

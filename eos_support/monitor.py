@@ -5,7 +5,8 @@
     mon.summary(); mon.plot(); mon.history; mon.close()
 
 With u = θᵗ − θᵗ⁺¹ the update the optimizer took and f the loss on a fixed probe set, each record
-holds f(θᵗ), RP_u(θᵗ) (:mod:`eos_support.along`), L(θᵗ; u) (Definition 2), and every
+holds f(θᵗ), RP_u(θᵗ) (:mod:`eos_support.along`), L(θᵗ; u) (Definition 2), the effective step
+η_u = ‖u‖²/⟨∇f(θᵗ), u⟩ (Theorem 2 along u: RP_u ≈ −1 + (η_u/2)·L(θᵗ; u)), and every
 ``sharpness_every`` steps the sharpness that the optimizer's threshold refers to
 (:mod:`eos_support.thresholds`), with the threshold and their ratio.
 
@@ -26,7 +27,7 @@ from .distributed import ranks_for, unwrap
 from .probe import Probe, as_batches, preconditioned_sharpness
 from .thresholds import adam_preconditioner, default_sharpness, gradient_step_size, stability_threshold
 
-KEYS = ("step", "loss", "rp", "ds", "sharpness", "threshold", "ratio")
+KEYS = ("step", "loss", "rp", "ds", "eta_u", "sharpness", "threshold", "ratio")
 LOSS_TOLERANCE = 1e-2
 """The relative difference between plain SGD's first update and η∇f of the monitor's loss that makes it warn."""
 RECORDING = "computing the probe's gradients"
@@ -212,7 +213,7 @@ class EdgeMonitor:
         t = self._t
         with torch.enable_grad():
             loss, g, next_loss, g_next = self._gradients(theta, theta_next)
-            rp, ds = progress_along(loss, g, next_loss, g_next, theta - theta_next)
+            rp, ds, eta_u = progress_along(loss, g, next_loss, g_next, theta - theta_next)
             if t == 0:
                 self._check_loss(g, theta - theta_next)
             measure = self.sharpness_every is not None and t % self.sharpness_every == 0
@@ -220,9 +221,8 @@ class EdgeMonitor:
             measure = measure and bool(torch.isfinite(loss) & torch.isfinite(g).all())
             sharpness = self._sharpness(theta) if measure else float("nan")
         threshold = stability_threshold(self.optimizer, self.kind).value
-        self._pending.append(
-            (t, torch.stack([loss, rp, ds]).detach(), sharpness, float("nan") if threshold is None else threshold)
-        )
+        threshold = float("nan") if threshold is None else threshold
+        self._pending.append((t, torch.stack([loss, rp, ds, eta_u]).detach(), sharpness, threshold))
 
     def _gradients(self, theta, theta_next):
         """f(θᵗ), ∇f(θᵗ), f(θᵗ⁺¹), ∇f(θᵗ⁺¹) on the whole probe.
@@ -288,11 +288,11 @@ class EdgeMonitor:
         """{key: 1-D float64 array} for :data:`KEYS`, one entry per record; NaN where not measured."""
         if self._pending:  # device values of the new records reach the host here, in one transfer
             values = torch.stack([row[1] for row in self._pending]).double().cpu().numpy()
-            for row, (loss, rp, ds) in zip(self._pending, values):
-                self._host.append((row[0], loss, rp, ds, row[2], row[3]))
+            for row, (loss, rp, ds, eta_u) in zip(self._pending, values):
+                self._host.append((row[0], loss, rp, ds, eta_u, row[2], row[3]))
             self._pending = []
-        table = np.array(self._host, dtype=np.float64).reshape(-1, 6)
-        out = dict(zip(KEYS[:6], table.T))
+        table = np.array(self._host, dtype=np.float64).reshape(-1, len(KEYS) - 1)
+        out = dict(zip(KEYS[:-1], table.T))
         out["step"] = out["step"].astype(np.int64)
         out["ratio"] = out["sharpness"] / out["threshold"]
         return out

@@ -28,9 +28,12 @@ def test_quadratic_closed_forms_for_any_u(seed, d, scale):
     expected = -1 + float(u @ A @ u) / (2 * float(g @ u))
     assert relative_progress_along(f, theta, u) == pytest.approx(expected, rel=1e-9, abs=1e-9)
     assert theorem2_rp_along(f, theta, u) == pytest.approx(expected, rel=1e-9, abs=1e-9)
-    rp, ds = progress_along(f(theta), g, f(theta - u), A @ (theta - u), u)
+    rp, ds, eta_u = progress_along(f(theta), g, f(theta - u), A @ (theta - u), u)
     assert float(rp) == pytest.approx(expected, rel=1e-9, abs=1e-9)
     assert float(ds) == pytest.approx(float(u @ A @ u / (u @ u)), rel=1e-10)
+    # on a quadratic L is constant along u, so (4.3) along u is exact: RP_u = −1 + (η_u/2)·L(θ; u)
+    assert float(eta_u) == pytest.approx(float(u @ u / (g @ u)), rel=1e-12)
+    assert float(rp) == pytest.approx(-1 + float(eta_u * ds) / 2, rel=1e-9, abs=1e-9)
 
 
 @settings(max_examples=25, deadline=None)
@@ -56,8 +59,9 @@ def test_definition_1_is_the_special_case_u_equals_eta_grad():
     f, theta, eta = smooth_cost(6, 1), _vector(6, 1), 0.2
     u = eta * torch.func.grad(f)(theta)
     assert relative_progress_along(f, theta, u) == pytest.approx(relative_progress(f, theta, eta), rel=1e-12)
-    _, ds = progress_along(f(theta), u / eta, f(theta - u), torch.func.grad(f)(theta - u), u)
+    _, ds, eta_u = progress_along(f(theta), u / eta, f(theta - u), torch.func.grad(f)(theta - u), u)
     assert float(ds) == pytest.approx(directional_smoothness(f, theta, u), rel=1e-12)
+    assert float(eta_u) == pytest.approx(eta, rel=1e-12)  # the effective step of GD is its step size
 
 
 def test_small_descent_step_gives_minus_one():
@@ -70,10 +74,10 @@ def test_undefined_values_are_nan_or_named_errors():
     f, theta = quadratic(A), torch.tensor([1.0, 0.0], dtype=torch.float64)
     g = A @ theta
     zero, orthogonal = torch.zeros(2, dtype=torch.float64), torch.tensor([0.0, 0.5], dtype=torch.float64)
-    rp, ds = progress_along(f(theta), g, f(theta), g, zero)
-    assert rp.isnan() and ds.isnan()
-    rp, ds = progress_along(f(theta), g, f(theta - orthogonal), A @ (theta - orthogonal), orthogonal)
-    assert rp.isnan() and float(ds) == pytest.approx(3.0)
+    rp, ds, eta_u = progress_along(f(theta), g, f(theta), g, zero)
+    assert rp.isnan() and ds.isnan() and eta_u.isnan()
+    rp, ds, eta_u = progress_along(f(theta), g, f(theta - orthogonal), A @ (theta - orthogonal), orthogonal)
+    assert rp.isnan() and eta_u.isnan() and float(ds) == pytest.approx(3.0)
     with pytest.raises(ValueError, match="undefined"):
         relative_progress_along(f, theta, orthogonal)
     with pytest.raises(ValueError, match="undefined"):

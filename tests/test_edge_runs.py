@@ -11,6 +11,7 @@ from cases import small_network
 from eos_support import edge_runs, profiles
 from eos_support.data import Dataset
 from eos_support.edge_runs import EdgeOptions, Snapshots, edge_onset, edge_statistics, first_reach, loader
+from eos_support.thresholds import Threshold
 
 
 def _flat(model):
@@ -100,6 +101,7 @@ def _history(ratio, loss):
         "ratio": np.asarray(ratio, float),
         "rp": np.linspace(-1, 1, len(loss)),
         "ds": np.ones(len(loss)),
+        "eta_u": np.full(len(loss), 4.0),
         "threshold": np.full(len(loss), 2.0),
     }
 
@@ -121,7 +123,7 @@ def test_edge_statistics_over_the_phase():
     s = edge_statistics(h, 2)
     assert s["records"] == 4 and s["ratio_min"] == 0.8 and s["ratio_max"] == 1.2
     assert s["rp_median"] == pytest.approx(np.median(np.linspace(-1, 1, 6)[2:]))
-    assert s["rp_positive"] == 0.75 and s["ds_ratio_median"] == 0.5
+    assert s["rp_positive"] == 0.75 and s["ds_ratio_median"] == 0.5 and s["ds_edge_median"] == 2.0
 
 
 def test_edge_summary_reads_the_reach_and_the_unstable_phase():
@@ -135,6 +137,22 @@ def test_edge_summary_reads_the_reach_and_the_unstable_phase():
     assert "from step 2; from there 0.80–1.20 × it, median 1.000" in text and "unstable phase from step 3" in text
     assert "its second half (2 steps)" in text
     assert edge_runs.describe_edge("flat", flat, 0.95) == "flat: the sharpness never rose to 0.95 × the threshold"
+
+
+def test_plot_smoothness_draws_l_against_the_threshold_and_against_its_own_edge():
+    import matplotlib
+
+    matplotlib.use("Agg")
+    h = _history([0.5, np.nan, 1.2, np.nan, 0.8, np.nan], [5, 6, 4, 3, 3.5, 3])
+    h["sharpness"] = h["ratio"] * 2.0
+    fig = edge_runs.plot_smoothness(h, Threshold(2.0, "hessian", "(2 + 2β)/η", "test"), (0.9, 1.1))
+    top, low = fig.axes
+    assert [a.get_ylabel() for a in (top, low)] == ["curvature", "(η_u/2)·L"]
+    assert np.allclose(low.get_lines()[0].get_ydata(), h["ds"] * h["eta_u"] / 2)  # 1 × 4/2
+    dashed = [line.get_ydata()[0] for line in low.get_lines() if line.get_linestyle() == "--"]
+    assert dashed == [1.0] and low.get_ylim() == (-1, 3)
+    onset = [line for line in top.get_lines() if line.get_linestyle() == ":"]
+    assert len(onset) == 1 and onset[0].get_xdata()[0] == edge_onset(h) == 3
 
 
 # -- runs of a profile's experiment --------------------------------------------------------------------

@@ -63,8 +63,11 @@ def test_rp_and_ds_match_the_core_functions_on_the_same_theta_and_u(momentum):
         assert h["loss"][t] == pytest.approx(float(f(thetas[t])), rel=1e-13)
         assert h["rp"][t] == pytest.approx(relative_progress_along(f, thetas[t], u), rel=1e-10)
         assert h["ds"][t] == pytest.approx(directional_smoothness(f, thetas[t], u), rel=1e-10)
-        if momentum == 0:  # full-batch GD: u = η∇f and RP_u is Definition 1
+        g = torch.func.grad(f)(thetas[t])
+        assert h["eta_u"][t] == pytest.approx(float(u @ u / (g @ u)), rel=1e-10)
+        if momentum == 0:  # full-batch GD: u = η∇f, RP_u is Definition 1 and η_u is η
             assert h["rp"][t] == pytest.approx(relative_progress(f, thetas[t], 0.5), rel=1e-10)
+            assert h["eta_u"][t] == pytest.approx(0.5, rel=1e-10)
     assert np.all(np.isnan(h["sharpness"])) and np.all(h["threshold"] == (2 + 2 * momentum) / 0.5)
 
 
