@@ -74,6 +74,8 @@ def crossing_uncertainty(accuracy, step: int, window: float = 0.1) -> float:
     sigma = float(np.std(a[step - width :] - (slope * t + intercept), ddof=2))
     if slope <= 0:
         return float(width)
+    if sigma < 1e-9:  # the accuracy lies on its line (to rounding): the crossing is where the line's is
+        return 0.0
     return float(min(width, COVERAGE * sigma / slope))
 
 
