@@ -9,7 +9,7 @@ from __future__ import annotations
 import numpy as np
 
 from ..phases import unstable_onset, unstable_phase
-from .gd_runs import BOOTSTRAP_PHASE, each_step_size, nothing_measured, phase_statistic, within
+from .gd_runs import BOOTSTRAP_PHASE, each_step_size, median_within, phase_statistic
 from .verdict import Verdict, compare
 
 
@@ -39,9 +39,6 @@ def exp4_unstable_saturates(runs, thresholds, seed: int = 41) -> Verdict:
     def one(run):
         phase = run.eta / 2 * unstable_phase(run, "ds")
         detail = {"from step": unstable_onset(run), "phase steps": len(phase)}
-        if len(phase) == 0:
-            return nothing_measured(thresholds["low"], ">=", BOOTSTRAP_PHASE, detail)
-        median, u = phase_statistic(phase, np.median, seed)
-        return within(median, thresholds["low"], thresholds["high"], u, BOOTSTRAP_PHASE, detail)
+        return median_within(phase, thresholds["low"], thresholds["high"], BOOTSTRAP_PHASE, detail, seed)
 
     return each_step_size(runs, one)

@@ -43,6 +43,16 @@ def within(statistic, low, high, uncertainty, method, detail=None) -> dict:
     }
 
 
+def median_within(values, low, high, method, detail, seed: int) -> dict | Verdict:
+    """The band criterion low ≤ median(``values``) ≤ high (:func:`within`), with the median's block-bootstrap uncertainty;
+    no values: the criterion fails (:func:`nothing_measured`).
+    """
+    if len(values) == 0:
+        return nothing_measured(low, ">=", method, detail)
+    median, u = phase_statistic(values, np.median, seed)
+    return within(median, low, high, u, method, detail)
+
+
 def phase_statistic(values, statistic, seed: int) -> tuple[float, float]:
     """``(statistic(values), its block-bootstrap uncertainty)``; ``(nan, 0)`` for an empty phase."""
     x = np.asarray(values, dtype=np.float64)

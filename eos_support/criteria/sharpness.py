@@ -12,7 +12,7 @@ from dataclasses import replace
 import numpy as np
 
 from ..phases import unstable_onset, unstable_sharpness
-from .gd_runs import check, each_step_size, nothing_measured, phase_statistic, within
+from .gd_runs import check, each_step_size, median_within, nothing_measured, phase_statistic
 from .verdict import Verdict, compare
 
 BOOTSTRAP_MEASUREMENTS = (
@@ -49,10 +49,7 @@ def eos_b(runs, thresholds, seed: int = 45) -> Verdict:
     def one(run):
         ratio = unstable_sharpness(run).ratio
         detail = {"from step": unstable_onset(run), "measurements": len(ratio)}
-        if len(ratio) == 0:
-            return nothing_measured(thresholds["low"], ">=", BOOTSTRAP_MEASUREMENTS, detail)
-        median, u = phase_statistic(ratio, np.median, seed)
-        return within(median, thresholds["low"], thresholds["high"], u, BOOTSTRAP_MEASUREMENTS, detail)
+        return median_within(ratio, thresholds["low"], thresholds["high"], BOOTSTRAP_MEASUREMENTS, detail, seed)
 
     return each_step_size(runs, one)
 
