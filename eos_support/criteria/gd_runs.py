@@ -44,8 +44,8 @@ def within(statistic, low, high, uncertainty, method, detail=None) -> dict:
 
 
 def median_within(values, low, high, method, detail, seed: int) -> dict | Verdict:
-    """The band criterion low ≤ median(``values``) ≤ high (:func:`within`), with the median's block-bootstrap uncertainty;
-    no values: the criterion fails (:func:`nothing_measured`).
+    """The band criterion low ≤ median(``values``) ≤ high (:func:`within`), with the median's
+    block-bootstrap uncertainty; no values: the criterion fails (:func:`nothing_measured`).
     """
     if len(values) == 0:
         return nothing_measured(low, ">=", method, detail)
