@@ -158,3 +158,23 @@ def test_exp6_stable_judges_every_run():
     runs[2, 0.05] = run_with_errors(0.2, 0.02, 0.0, eta=0.05, onset=STEPS + 100)
     v = relu_depth.exp6_stable(runs, {"tolerance": 0.05})
     assert v.holds is False and v.case == "2 hidden layers, η = 2/40"
+
+
+def test_steps_to_decide_scales_the_phase_by_the_squared_ratio_of_uncertainty_to_gap():
+    assert theorem2.steps_to_decide(0.045, 0.05, 0.02, 200) == pytest.approx(200 * 16)
+    assert theorem2.steps_to_decide(0.05, 0.05, 0.02, 200) == float("inf")
+
+
+def test_phase_to_decide_names_each_undecided_part():
+    decided = theorem2.eq43_unstable(run_with_errors(0.01, 0.02, 0.01), T43)
+    assert theorem2.phase_to_decide(decided, T43) == {}
+    v = relu_depth.exp6_unstable(depth_runs(0.052, 0.04), T43)
+    needed = theorem2.phase_to_decide(v, T43)
+    assert list(needed) == ["4 hidden layers, η = 2/4: median error"]
+    median = v.detail["4 hidden layers, η = 2/4"]["median error"]
+    assert needed["4 hidden layers, η = 2/4: median error"] == {
+        "steps": 200,
+        "to decide": pytest.approx(200 * (median["uncertainty"] / (median["statistic"] - 0.05)) ** 2),
+    }
+    (line,) = theorem2.decide_lines(v, T43)
+    assert line.startswith("4 hidden layers, η = 2/4: median error: undecided; an unstable phase of about ")

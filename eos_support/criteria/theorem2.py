@@ -11,6 +11,8 @@ chapter ``relu_depth`` judges (4.3) per run with :func:`unstable_approximation` 
 
 from __future__ import annotations
 
+import math
+
 import numpy as np
 
 from ..phases import unstable_onset, unstable_phase
@@ -101,6 +103,47 @@ def eq43_unstable(run, thresholds) -> Verdict:
 def eq43_stable(run, thresholds) -> Verdict:
     """(4.3) holds over the stable steps of Experiment 5's run (:func:`stable_approximation`)."""
     return stable_approximation(run, thresholds)
+
+
+PARTS = {"RP > 0": "positive", "median error": "tolerance"}
+"""The parts of :func:`unstable_approximation` that carry an uncertainty, with their threshold's name."""
+
+
+def steps_to_decide(statistic, threshold, uncertainty, steps) -> float:
+    """The number of steps at which a statistic of ``steps`` steps would be clear of ``threshold`` by its
+    uncertainty, if it stayed where it is and its uncertainty shrank as 1/√steps, as a bootstrap's does:
+    ``steps``·(uncertainty/gap)² (infinite when the statistic sits on the threshold).
+    """
+    gap = abs(float(statistic) - float(threshold))
+    return math.inf if gap == 0 else steps * (float(uncertainty) / gap) ** 2
+
+
+def phase_to_decide(verdict: Verdict, thresholds) -> dict[str, dict]:
+    """For a verdict of :func:`unstable_approximation` (or one that combines several, one per case): per
+    undecided part ("case: part"), the unstable phase's length (``steps``) and the length that would
+    decide the part (``to decide``, :func:`steps_to_decide`).
+    """
+    d = verdict.detail
+    runs = {"": d} if "phase steps" in d else {k: c for k, c in d.items() if isinstance(c, dict)}
+    needed = {}
+    for case, parts in runs.items():
+        steps = parts["phase steps"]["statistic"]
+        for part, name in PARTS.items():
+            p = parts.get(part)
+            if p is not None and p["holds"] is None:
+                label = f"{case}: {part}" if case else part
+                decide = steps_to_decide(p["statistic"], thresholds[name], p["uncertainty"], steps)
+                needed[label] = {"steps": steps, "to decide": decide}
+    return needed
+
+
+def decide_lines(verdict: Verdict, thresholds) -> list[str]:
+    """:func:`phase_to_decide` in words, one line per undecided part."""
+    return [
+        f"{label}: undecided; an unstable phase of about {n['to decide']:,.0f} steps would decide it if the "
+        f"statistic stayed where it is ({n['to decide'] / n['steps']:.1f} × this run's {n['steps']:.0f} steps)"
+        for label, n in phase_to_decide(verdict, thresholds).items()
+    ]
 
 
 def outcome_word(holds) -> str:
