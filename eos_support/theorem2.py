@@ -10,6 +10,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from .criteria.uncertainty import bootstrap
 from .diagnostics import rp_approximation
 from .phases import eta_name, unstable_onset
 from .tables import markdown_table
@@ -66,6 +67,11 @@ def profile_spread(run) -> np.ndarray:
     return P.std(axis=1) / np.abs(P.mean(axis=1))
 
 
+BOOTSTRAP_SEED = 43
+"""The seed of the block bootstrap that measures how sure a statistic of a phase is (a median error of
+(4.3), a share of steps): fixed, so that the same run gives the same uncertainty on every machine."""
+
+
 @dataclass(frozen=True)
 class Approximation:
     """How well (4.3) holds along a run, per phase.
@@ -102,9 +108,24 @@ class Approximation:
         """The median error over the unstable phase (NaN when there is none)."""
         return _median(self.unstable)
 
+    @property
+    def stable_uncertainty(self) -> float:
+        """How sure :attr:`stable_median` is: 2 × its moving-block bootstrap SD over the stable steps."""
+        return bootstrap(self.stable, _median, seed=BOOTSTRAP_SEED)
+
+    @property
+    def unstable_uncertainty(self) -> float:
+        """How sure :attr:`unstable_median` is: 2 × its moving-block bootstrap SD over the unstable phase."""
+        return bootstrap(self.unstable, _median, seed=BOOTSTRAP_SEED)
+
 
 def _median(x) -> float:
     return float(np.median(x)) if len(x) else float("nan")
+
+
+def with_uncertainty(value, uncertainty) -> str:
+    """``value ± uncertainty`` to three significant digits ("nan" when nothing was measured)."""
+    return f"{value:.3g}" if np.isnan(value) else f"{value:.3g} ± {uncertainty:.2g}"
 
 
 def approximation(run) -> Approximation:
@@ -117,13 +138,16 @@ def approximation_table(runs) -> str:
     """A Markdown table of ``runs`` = ``{(depth, η): Run}`` (Experiment 6), one row each.
 
     Columns: status, steps, first and last loss, the start of the unstable phase, and the median error
-    of (4.3) over the stable and over the unstable phase.
+    of (4.3) over the stable and over the unstable phase, each ± its bootstrap uncertainty.
     """
     head = ["depth", "η", "status", "steps", "loss", "unstable from", "(4.3) error: stable", "unstable"]
     rows = []
     for (depth, eta), run in runs.items():
         h, a = run.history, approximation(run)
         loss = f"{h['loss'][0]:.3g} → {h['loss'][-1]:.3g}"
-        errors = f"{a.stable_median:.3g}", f"{a.unstable_median:.3g}"
+        errors = (
+            with_uncertainty(a.stable_median, a.stable_uncertainty),
+            with_uncertainty(a.unstable_median, a.unstable_uncertainty),
+        )
         rows.append([depth, eta_name(eta), run.status, run.steps, loss, a.onset, *errors])
     return markdown_table(head, rows)

@@ -97,3 +97,4 @@ def test_approximation_table_has_a_line_per_run():
     rows = table_rows(approximation_table(runs))
     assert len(rows) == 3 and "(4.3) error" in rows[0][6]
     assert rows[2][:3] == ["4", "2/7", "max_steps"]
+    assert " ± " in rows[1][6] and " ± " in rows[1][7]  # each median with its uncertainty
