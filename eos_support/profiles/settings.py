@@ -98,10 +98,11 @@ ON_2_CORES = "a reduction to fit the paper profile on 2 CPU cores: issue 21, ben
 STABLE = (
     "2/500 and 2/1000: the book's choice (the paper names none), kept on 2 CPU cores, where they cost about "
     "an hour together (benchmarks/paper_cost.md). Stable means sharpness < 2/η (500 and 1,000) until 95 % "
-    "train accuracy; measured before these runs on the CIFAR-10 stand-in, tanh at η = 2/30: the sharpness "
-    "rose from 9.2 to 23.5 over the first 100 steps (η·t = 6.7), and 95 % came at η·t ≈ 45–52 (777 steps at "
-    "2/30, 1,334 at 2/60): at that rate about 120 by then, a quarter of 2/η at 2/500 (a linear extrapolation "
-    "of progressive sharpening, which the chapter's sharpness record, every 500 steps, checks)"
+    "train accuracy. Measured before these runs, on the CIFAR-10 stand-in with this network: a stable run at "
+    "η = 2/200 (RP ≤ −0.98 throughout) saw the sharpness rise from 9.2 to 22.2 by η·t = 6 (600 steps, 44 % "
+    "accuracy), about 2.5 per unit of η·t; 95 % came at η·t ≈ 45–52 at 2/60 and 2/30 (1,334 and 777 steps). "
+    "At that rate the sharpness is about 140 at 95 %, 0.28 × 2/η at 2/500 and 0.14 × at 2/1000 (a linear "
+    "extrapolation of progressive sharpening, which the chapter's sharpness record, every 500 steps, checks)"
 )
 
 PAPER_DESCRIPTION = "the paper's settings on the first 5,000 CIFAR-10 training images"
