@@ -231,28 +231,37 @@ def main(argv=None):
     parser.add_argument("--threads", type=int, default=None)
     parser.add_argument("--steps", type=int, default=20, help="GD steps per timing (default 20)")
     parser.add_argument("--out", default=None, help="also write the table (markdown) here")
+    parser.add_argument(
+        "--idle-step",
+        type=float,
+        default=0.086,
+        help="also show every estimate at this tanh step time (s): the machine idle (default 0.086, issue 21)",
+    )
     args = parser.parse_args(argv)
     if args.threads:
         torch.set_num_threads(args.threads)
     P = profiles.get("paper")
     T = Timer(P, args.steps)
     started, load = time.strftime("%Y-%m-%d %H:%M"), os.getloadavg()[0]
+    idle = args.idle_step / T.step("tanh", 2)  # every cost is a multiple of the step's arithmetic
     lines = [
-        "| chapter | experiment | run | steps | steps from | estimate | of which |",
-        "|---|---|---|---|---|---|---|",
+        f"| chapter | experiment | run | steps | steps from | estimate | at {args.idle_step} s a step | of which |",
+        "|---|---|---|---|---|---|---|---|",
     ]
     totals = defaultdict(float)
     for chapter, names in CHAPTERS.items():
         for name in names:
             for label, steps, how, seconds, parts in experiment_cost(T, P, name):
                 totals[chapter] += seconds
-                detail = ", ".join(f"{k} {v / 60:.0f} min" for k, v in parts.items() if k != "steps" and v > 30)
+                detail = ", ".join(f"{k} {v / seconds:.0%}" for k, v in parts.items() if k != "steps" and seconds)
                 lines.append(
-                    f"| {chapter} | {name} | {label} | {steps:,} | {how} | {seconds / 3600:.2f} h | {detail} |"
+                    f"| {chapter} | {name} | {label} | {steps:,} | {how} | {seconds / 3600:.2f} h "
+                    f"| {seconds * idle / 3600:.2f} h | {detail} |"
                 )
-    lines += ["", "| chapter | estimate |", "|---|---|"]
-    lines += [f"| {c} | {totals[c] / 3600:.2f} h |" for c in CHAPTERS]
-    lines.append(f"| **all** | **{sum(totals.values()) / 3600:.1f} h** |")
+    lines += ["", f"| chapter | estimate | at {args.idle_step} s a step |", "|---|---|---|"]
+    lines += [f"| {c} | {totals[c] / 3600:.2f} h | {totals[c] * idle / 3600:.2f} h |" for c in CHAPTERS]
+    total = sum(totals.values())
+    lines.append(f"| **all** | **{total / 3600:.1f} h** | **{total * idle / 3600:.1f} h** |")
     cold_s, cold_n, warm_s, warm_n = T.sharpness()
     header = [
         f"Paper profile cost estimate, {started}, {P.device}, {torch.get_num_threads()} torch threads, "
