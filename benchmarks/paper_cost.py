@@ -19,6 +19,7 @@ measurements: the table says which counts are which.
 from __future__ import annotations
 
 import argparse
+import json
 import math
 import os
 import sys
@@ -67,8 +68,8 @@ def steps_to_goal(eta):
 class Timer:
     """Short timings on the profile's data, each measured once and remembered."""
 
-    def __init__(self, profile, steps):
-        self.P, self.K, self.memo = profile, steps, {}
+    def __init__(self, profile, steps, given=None):
+        self.P, self.K, self.memo, self.given = profile, steps, dict(given or {}), set(given or {})
         try:
             self.data = profile.data(5000)
             self.source = profile.dataset
@@ -170,6 +171,11 @@ class Timer:
         return self.once(("segment", points), measure)
 
 
+def _key(x):
+    """A memo key or value read back from JSON: lists become tuples, all the way down."""
+    return tuple(_key(y) for y in x) if isinstance(x, list) else x
+
+
 def periodic(every, steps):
     return 0 if not every else steps // every + 1
 
@@ -197,7 +203,13 @@ def experiment_cost(T, profile, name):
     """[(label, steps, how, seconds, parts)] for every run of experiment ``name``."""
     e = profile[name]
     rows = []
-    if e.trainer == "gd":
+    if name == "corollary1":  # segments along the runs of Experiment 3 (an Experiment with no step sizes)
+        x = e.extra
+        seconds, _ = T.segment(x["points"], x["iters"], x["tol"])
+        runs = len(profile["experiment3"].etas)
+        total = runs * x["per_run"] * seconds
+        rows.append((f"{runs} runs × {x['per_run']} segments", runs * x["per_run"], "segments", total, {}))
+    elif e.trainer == "gd":
         for act in e.activations:
             for depth in e.depths:
                 for eta in e.etas:
@@ -217,12 +229,6 @@ def experiment_cost(T, profile, name):
         cold_s, _, warm_s, _ = T.sharpness()
         sharp = cold_s + periodic(o["sharpness_every"], o["steps"]) * warm_s
         rows.append((f"η={e.etas[0]:.4g}", o["steps"], "steps", o["steps"] * per_step + sharp, {"sharpness": sharp}))
-    elif name == "corollary1":
-        x = e.extra
-        seconds, _ = T.segment(x["points"], x["iters"], x["tol"])
-        runs = len(profile["experiment3"].etas)
-        total = runs * x["per_run"] * seconds
-        rows.append((f"{runs} runs × {x['per_run']} segments", runs * x["per_run"], "segments", total, {}))
     return rows
 
 
@@ -231,6 +237,11 @@ def main(argv=None):
     parser.add_argument("--threads", type=int, default=None)
     parser.add_argument("--steps", type=int, default=20, help="GD steps per timing (default 20)")
     parser.add_argument("--out", default=None, help="also write the table (markdown) here")
+    parser.add_argument(
+        "--timings",
+        default=None,
+        help="a JSON list of [key, seconds] pairs (keys as printed by an earlier run): use these, time the rest",
+    )
     parser.add_argument(
         "--idle-step",
         type=float,
@@ -241,7 +252,10 @@ def main(argv=None):
     if args.threads:
         torch.set_num_threads(args.threads)
     P = profiles.get("paper")
-    T = Timer(P, args.steps)
+    given = {}
+    if args.timings:
+        given = {_key(k): _key(v) for k, v in json.loads(Path(args.timings).read_text())}
+    T = Timer(P, args.steps, given)
     started, load = time.strftime("%Y-%m-%d %H:%M"), os.getloadavg()[0]
     idle = args.idle_step / T.step("tanh", 2)  # every cost is a multiple of the step's arithmetic
     lines = [
@@ -268,6 +282,7 @@ def main(argv=None):
         f"load average {load:.1f} at the start; data: {T.source}",
         f"step (tanh, depth 2) {T.step('tanh', 2):.3f} s; sharpness cold {cold_s:.1f} s ({cold_n} products), "
         f"warm after {args.steps} steps {warm_s:.1f} s ({warm_n} products)",
+        *([f"timings given (--timings), not measured in this run: {sorted(map(str, T.given))}"] if T.given else []),
         "",
     ]
     text = "\n".join(header + lines)
