@@ -31,11 +31,13 @@ class GDOptions:
     """A GD run's options: the argument of :func:`train_gd`, its store key and its trainer's configuration.
 
     ``eta`` step size; ``max_steps`` T; ``acc_goal`` stop at this train accuracy (None: never);
-    sharpness every ``sharpness_every`` steps by ``sharpness_iters`` warm-started Lanczos iterations per
-    restart, to relative residual ``sharpness_tol``; τ-profiles at ``taus`` every ``profile_every``
-    steps; RP and the right side of (4.2) in float64 every ``float64_every`` steps; θ itself every
-    ``snapshot_every`` steps; the host checks for a stop every ``check_every`` steps; "diverged" when the
-    loss is not finite or exceeds ``diverge_factor`` · f(θ⁰). ``None`` turns a periodic record off.
+    sharpness every ``sharpness_every`` steps by Lanczos warm-started at the previous eigenvector, at most
+    ``sharpness_iters`` products per run (the warm attempt, then each restart of its cold fallback), to the
+    relative error bound ``sharpness_tol`` (:func:`~eos_support.curvature.top_eigen`); τ-profiles at
+    ``taus`` every ``profile_every`` steps; RP and the right side of (4.2) in float64 every
+    ``float64_every`` steps; θ itself every ``snapshot_every`` steps; the host checks for a stop every
+    ``check_every`` steps; "diverged" when the loss is not finite or exceeds ``diverge_factor`` · f(θ⁰).
+    ``None`` turns a periodic record off.
     """
 
     eta: float
