@@ -114,8 +114,8 @@ TRUTH_TOL = 1e-8  # the float64 eigsh that checks it
 TARGETS = {
     "1": "≤ 1.5 × plain step (CUDA-graphed on GPU)",
     "2c": "≤ 25 step-times",
-    "2w": "≤ 8 step-times per call",
-    "3": "≥ 200 × (GPU), ≥ 5 × (2 CPU cores)",
+    "2w": "≤ 6 products per call, error ≤ 1e-4",
+    "3": "≥ 200 × (GPU), ≥ 6 × (2 CPU cores)",
     "4": "≤ 1.2 × {} gradients",
     "5": "≤ 1.2 × {} gradients",
     "7": "paper ≤ 10 min (GPU), quick ≤ 15 min (CPU)",
@@ -513,8 +513,8 @@ class Bench:
         df = grad(f)
         v_trainer = eig.vector  # tracking: the previous call converged
         v_ref = vec64
-        fixed = (5, 10)  # HVPs of the fixed-length warm variants
-        times = {m: [] for m in ("trainer", *fixed)}
+        fixed = (4, 6)  # HVPs of the fixed-length warm variants (row 2w')
+        times, products = {m: [] for m in ("trainer", *fixed)}, []
         worst = {m: 0.0 for m in ("trainer", *fixed)}
         th = theta
         for _call in range(cfg["tracking_calls"]):
@@ -526,6 +526,7 @@ class Bench:
             # train_gd's own call: 20 Lanczos steps from the last vector, restarted to the tolerance
             calls["trainer"] = lambda v0=v_trainer, th=th: top_eigen(f, th, iters=20, tol=EIG_TOL, v0=v0)
             results = {m: c() for m, c in calls.items()}
+            products.append(results["trainer"].hvps)
             results["trainer"] = (results["trainer"].value, results["trainer"].vector, results["trainer"].residual)
             for m, (value, _, _) in results.items():
                 worst[m] = max(worst[m], abs(float(value) - lam64) / lam64)
@@ -543,13 +544,14 @@ class Bench:
         n_tr = t_tr / step
         self.add(
             "2w",
-            "top eigenvalue, warm while tracking: train_gd's call (20-step Lanczos, restarted to 1e-4)",
+            "top eigenvalue, warm while tracking: train_gd's call (residual test per product, cold fallback)",
             TARGETS["2w"],
             t_tr,
             t_ref,
             t_ref / t_tr,
-            self.met(ok_t and n_tr <= 8, n_tr / 8),
-            f"{n_tr:.1f} step-times; reference = cold eigsh",
+            self.met(ok_t and max(products) <= 6, max(products) / 6),
+            f"{n_tr:.1f} step-times; products per call {products} (target ≤ 6); worst rel. error vs float64 "
+            f"{worst['trainer']:.1e}; reference = cold eigsh",
         )
         for m in fixed:
             t_m = statistics.median(times[m])
@@ -561,7 +563,7 @@ class Bench:
                 t_m,
                 t_ref,
                 t_ref / t_m,
-                self.met(worst[m] <= EIG_TOL and n_m <= 8, max(n_m / 8, worst[m] / EIG_TOL)),
+                self.met(worst[m] <= EIG_TOL and m <= 6, max(m / 6, worst[m] / EIG_TOL)),
                 f"{n_m:.1f} step-times; worst rel. error vs float64 {worst[m]:.1e}",
             )
 
@@ -601,6 +603,71 @@ class Bench:
             f"{fmt_s(t_rr)}; reference's chunked HVP {fmt_s(t_ref_hvp)}",
         )
 
+    # rows 1p and 2p: the paper's size on a smaller run's device (issue 21) --------------------------
+    def paper_problem(self):
+        """The paper's shapes: 5,000 × 3,072 synthetic data, or the first 5,000 images of
+        ``$EOS_PAPER_DATASET`` when it is set (the real spectrum matters for row 2p's warm starts).
+        """
+        if getattr(self, "_paper", None) is None:
+            cfg = {**self.cfg, **{k: SIZES["paper"][k] for k in ("n", "d", "width", "classes", "chunk")}}
+            self._paper = Problem(cfg, self.device)
+            if os.environ.get("EOS_PAPER_DATASET"):
+                from eos_support.data import load_dataset
+
+                data = load_dataset(os.environ["EOS_PAPER_DATASET"], n_train=cfg["n"], device=self.device)
+                self._paper.data, self._paper.x, self._paper.y = data, data.x_train, data.y_train
+        return self._paper
+
+    def row1p(self):
+        p, steps = self.paper_problem(), 5
+        p.cfg = {**p.cfg, "steps": steps}
+        fns = dict(plain=(plain_step_fn(p.model(), p.x, p.y, self.cfg["eta"]), 2), trainer=trainer_timer(p))
+        t = self.clock.interleaved(fns, 3)
+        ratio = t["trainer"] / t["plain"]
+        self.add(
+            "1p",
+            f"GD step with RP, L (train_gd) vs plain step, paper size {p.cfg['n']} × {p.cfg['d']} ({p.data.name})",
+            "≤ 1.2 × plain step (2 CPU cores)",
+            t["trainer"],
+            t["plain"],
+            ratio,
+            self.met(ratio <= 1.2, ratio / 1.2),
+            f"{steps} steps per timing, 3 repeats interleaved",
+        )
+
+    def row2p(self):
+        """The trainer's sharpness calls along a GD run at the paper size, η = 2/30, every 20 steps:
+        products per call and the worst error against float64 Lanczos to 1e-10.
+        """
+        p, every, calls = self.paper_problem(), 20, 3
+        f, eta = p.loss(), 2 / 30
+        f64 = f.on(f.inputs.double(), f.targets)
+        df, theta, v, products, worst, seconds = grad(f), f.theta0, None, [], 0.0, []
+        for call in range(calls + 1):
+            t0 = time.perf_counter()
+            eig = top_eigen(f, theta, iters=20, tol=EIG_TOL, v0=v)
+            if call:  # the first call is cold
+                seconds.append(time.perf_counter() - t0)
+                products.append(eig.hvps)
+                truth = top_eigen(f64, theta.double(), iters=30, tol=1e-10, v0=eig.vector.double()).value
+                worst = max(worst, abs(eig.value - truth) / truth)
+            v = eig.vector
+            for _ in range(every):
+                theta = theta - eta * df(theta)
+        ok = self.check(
+            "2p", "tracking at the paper size, worst rel. error vs float64", worst, EIG_TOL, worst <= EIG_TOL
+        )
+        self.add(
+            "2p",
+            f"top eigenvalue, warm while tracking at the paper size ({p.data.name}, η = 2/30, every {every} steps)",
+            TARGETS["2w"],
+            statistics.median(seconds),
+            None,
+            None,
+            self.met(ok and max(products) <= 6, max(products) / 6),
+            f"products per call {products}; worst rel. error vs float64 {worst:.1e}",
+        )
+
     # row 3 --------------------------------------------------------------------------------------
     def row3(self):
         cfg, p, clock = self.cfg, self.p, self.clock
@@ -635,7 +702,7 @@ class Bench:
             train(p, T, sharpness_every=every, sharpness_iters=20).wall_s for _ in range(cfg["heavy_repeats"])
         )
         ratio = t_ref / t_pkg
-        goal = 200 if self.device.type == "cuda" else 5
+        goal = 200 if self.device.type == "cuda" else 6
         self.add(
             "3",
             f"training {T} steps, RP and L every step, sharpness every {every}",
@@ -781,7 +848,9 @@ class Bench:
     def all(self, only=None):
         for name, fn in (
             ("1 step", self.row1),
+            ("1p paper-size step", self.row1p),
             ("2 eigen", self.row2),
+            ("2p paper-size tracking", self.row2p),
             ("3 training", self.row3),
             ("4 profile", self.row4),
             ("5 E[RP]", self.row5),
@@ -789,7 +858,8 @@ class Bench:
             ("8 float64", self.row8),
             ("9 monitor", self.row9),
         ):
-            if only is None or name.split()[0] in only:
+            paper_rows = name.split()[0] in ("1p", "2p")  # the paper's size beside the cpu size's rows
+            if (only is None and (not paper_rows or self.args.size == "cpu")) or (only and name.split()[0] in only):
                 self.run(name, fn)
 
     # row 9 --------------------------------------------------------------------------------------

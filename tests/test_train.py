@@ -49,7 +49,9 @@ def test_per_step_diagnostics_match_the_core_functions(tmp_path):
         assert h["ds"][t] == pytest.approx(step.ds, rel=1e-8)
         if t in h["sharpness_step"]:
             row = list(h["sharpness_step"]).index(t)
-            assert h["sharpness"][row] == pytest.approx(top_eigen(f, theta, tol=1e-12).value, rel=1e-6)
+            # within the error bound the Lanczos call reports, itself within the run's tolerance (1e-4)
+            exact, bound = top_eigen(f, theta, tol=1e-12).value, h["sharpness_residual"][row]
+            assert abs(h["sharpness"][row] - exact) <= bound * abs(exact) + 1e-12 and bound <= 1e-4
         if t in h["profile_step"]:
             row = list(h["profile_step"]).index(t)
             assert np.allclose(h["profile"][row], smoothness_profile(f, theta, eta, taus).numpy())

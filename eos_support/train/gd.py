@@ -31,11 +31,13 @@ class GDOptions:
     """A GD run's options: the argument of :func:`train_gd`, its store key and its trainer's configuration.
 
     ``eta`` step size; ``max_steps`` T; ``acc_goal`` stop at this train accuracy (None: never);
-    sharpness every ``sharpness_every`` steps by ``sharpness_iters`` warm-started Lanczos iterations per
-    restart, to relative residual ``sharpness_tol``; τ-profiles at ``taus`` every ``profile_every``
-    steps; RP and the right side of (4.2) in float64 every ``float64_every`` steps; θ itself every
-    ``snapshot_every`` steps; the host checks for a stop every ``check_every`` steps; "diverged" when the
-    loss is not finite or exceeds ``diverge_factor`` · f(θ⁰). ``None`` turns a periodic record off.
+    sharpness every ``sharpness_every`` steps by Lanczos warm-started at the previous eigenvector, at most
+    ``sharpness_iters`` products per run (the warm attempt, then each restart of its cold fallback), to the
+    relative error bound ``sharpness_tol`` (:func:`~eos_support.curvature.top_eigen`); τ-profiles at
+    ``taus`` every ``profile_every`` steps; RP and the right side of (4.2) in float64 every
+    ``float64_every`` steps; θ itself every ``snapshot_every`` steps; the host checks for a stop every
+    ``check_every`` steps; "diverged" when the loss is not finite or exceeds ``diverge_factor`` · f(θ⁰).
+    ``None`` turns a periodic record off.
     """
 
     eta: float
@@ -77,7 +79,8 @@ def train_gd(model, data, loss, options=None, *, cache=None, progress=None, labe
     reaches ``acc_goal``, or with status "diverged" (a result, not an error).
 
     ``history``: "loss", "accuracy" at steps 0..T; "rp", "ds" at steps 0..T−1 (RP(θᵗ), L(θᵗ; η∇f(θᵗ)));
-    "sharpness" and its Lanczos "sharpness_residual" at "sharpness_step"; "profile" (rows) at
+    "sharpness" and its Lanczos error bound "sharpness_residual" (:attr:`~eos_support.curvature.Eigen.bound`)
+    at "sharpness_step"; "profile" (rows) at
     "profile_step" for "taus"; "rp64" and "theorem2_rp64" (float64) at "float64_step"; θ ("snapshot",
     rows) at "snapshot_step".
 
@@ -119,8 +122,7 @@ class GDRule:
         self.row = {name: {s: i for i, s in enumerate(steps)} for name, steps in self.steps.items()}
         self.taus = None if options.taus is None else torch.tensor(options.taus, dtype=dt, device=dev)
         self.h = self._allocate(theta0)
-        start = torch.randn(theta0.numel(), generator=torch.Generator().manual_seed(0), dtype=dt).to(dev)
-        self.cursor = _Cursor(0, theta0, None, start)
+        self.cursor = _Cursor(0, theta0, None, None)  # no eigenvector yet: the first sharpness call starts cold
         self.wall_s, self.status, self.goal_step, self.loss0 = 0.0, None, None, None
         self.stop = None  # (T, θ) of the final state, once the run stops
         self.value_and_grad = gradient_loss_and_correct(f)
@@ -164,7 +166,7 @@ class GDRule:
             t=c.t,
             theta=c.theta.detach().cpu(),
             prev=[x.detach().cpu() for x in c.prev],
-            eigvec=c.eigvec.detach().cpu(),
+            eigvec=None if c.eigvec is None else c.eigvec.detach().cpu(),
             full_history={k: v.detach().cpu() for k, v in self.h.items()},
             wall_s=self.wall_s,
             loss0=self.loss0,
@@ -176,7 +178,8 @@ class GDRule:
         on_host = ("rp64", "theorem2_rp64", "snapshot")
         self.h = {k: v if k in on_host else v.to(dev) for k, v in state["full_history"].items()}
         prev = tuple(x.to(dev) for x in state["prev"])
-        self.cursor = _Cursor(state["t"], state["theta"].to(dev), prev, state["eigvec"].to(dev))
+        eigvec = None if state["eigvec"] is None else state["eigvec"].to(dev)
+        self.cursor = _Cursor(state["t"], state["theta"].to(dev), prev, eigvec)
         self.wall_s, self.loss0 = state["wall_s"], state["loss0"]
 
     def final(self):
@@ -237,11 +240,13 @@ class GDRule:
         self.cursor = _Cursor(t + 1, theta - eta * g, (loss.detach(), g.detach(), gg.detach()), eigvec)
 
     def _sharpness(self, theta, eigvec, row):
-        """λ_max(∇²f(θᵗ)) by Lanczos warm-started at the previous eigenvector; returns the new vector."""
+        """λ_max(∇²f(θᵗ)) by Lanczos warm-started at the previous eigenvector (cold at the first call, and
+        wherever the warm start fails: :func:`~eos_support.curvature.top_eigen`); returns the new vector.
+        """
         o = self.options
         eig = top_eigen(self.f, theta, iters=o.sharpness_iters, tol=o.sharpness_tol, v0=eigvec)
         self.h["sharpness"][row] = eig.value
-        self.h["sharpness_residual"][row] = eig.residual
+        self.h["sharpness_residual"][row] = eig.bound
         return eig.vector
 
     def _check(self, t, theta):
