@@ -30,7 +30,7 @@ def run(argv, capsys):
         (["build"], ["jupyter-book build", "index.html", "--no-execute"]),
         (["claims"], ["claim", "outcome", "not reproduced", "--json", "paper_item", "exit codes"]),
         (["list"], ["_toc.yml", "notebook"]),
-        (["robustness"], ["θ⁰", "rounding unit", "thread", "outcome", "--perturb", "--record", "exit code 1"]),
+        (["robustness"], ["θ⁰", "rounding unit", "thread", "outcome", "--perturb", "--record", "Exit code 1"]),
     ],
 )
 def test_every_command_has_help_saying_what_it_does(command, words, capsys):
