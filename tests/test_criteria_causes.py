@@ -226,3 +226,14 @@ def test_after_crossing_reads_the_measurements_from_the_first_above_two_over_eta
     r.history["sharpness"] = r.history["sharpness"] * 0 + 1.0  # always below 2/η = 4
     cross, above, converged = causes.after_crossing(r)
     assert cross is None and len(above) == 0 and len(converged) == 0
+
+
+def test_case_table_lists_every_case_with_its_own_threshold():
+    found, restarts = seeds(minima(-1.2), minima(-1.2))
+    verdicts = {
+        "prop1-sharpness-exponent": causes.prop1_sharpness_exponent(found, restarts, EXPONENT),
+        "example2-tanh-bounded": causes.example2_tanh_bounded([0.8, 0.8], {"ratio": 1.0}),
+    }
+    rows = [line.split(" | ") for line in causes.case_table(verdicts).splitlines()[2:]]
+    assert [r[3] for r in rows] == ["≥ -2", "≥ -2", "≤ -0.6667", "≤ -0.6667", "≤ 1"]
+    assert rows[-1][1] == "" and rows[-1][4] == "holds |"

@@ -32,6 +32,14 @@ EXACT = "none within the run: read off its losses (eos-book robustness measures 
 BOOTSTRAP = "2 × moving-block bootstrap SD over the sharpness measurements after the crossing"
 LAST_STEPS = 20
 """Steps at the end of a run over which the spread of its loss ratio is measured."""
+SIGN = {"<": "<", "<=": "≤", ">": ">", ">=": "≥"}
+
+
+def _all_of(cases) -> Verdict:
+    """:func:`~eos_support.criteria.all_of` of ``cases``, each case's detail naming its own threshold."""
+    return all_of(
+        {k: replace(v, detail={**v.detail, "threshold": f"{SIGN[v.sense]} {v.threshold:g}"}) for k, v in cases.items()}
+    )
 
 
 # Proposition 1
@@ -72,7 +80,7 @@ def prop1_sharpness_unbounded(found, restarts, thresholds) -> Verdict:
     steps = _per_seed(found, restarts, "weakest step ratio", 1.0, ">")
     growth = _per_seed(found, restarts, "growth (log10)", math.log10(thresholds["factor"]), ">=")
     cases = {f"{k}, every step": v for k, v in steps.items()} | {f"{k}, over the grid": v for k, v in growth.items()}
-    return all_of(cases)
+    return _all_of(cases)
 
 
 def prop1_sharpness_exponent(found, restarts, thresholds) -> Verdict:
@@ -85,12 +93,12 @@ def prop1_sharpness_exponent(found, restarts, thresholds) -> Verdict:
 
     low = _per_seed(found, restarts, "slope", thresholds["low"], ">=", two_se)
     high = _per_seed(found, restarts, "slope", thresholds["high"], "<=", two_se)
-    return all_of({f"{k} ≥ low": v for k, v in low.items()} | {f"{k} ≤ high": v for k, v in high.items()})
+    return _all_of({f"{k} ≥ low": v for k, v in low.items()} | {f"{k} ≤ high": v for k, v in high.items()})
 
 
 def prop1_where(found, restarts, thresholds) -> Verdict:
     """prop1-where: for every seed, the largest min_i ‖a_i‖/ε over its points ≤ factor. Uncertainty: restarts."""
-    return all_of(_per_seed(found, restarts, "max min_i ‖a_i‖/ε", thresholds["factor"], "<="))
+    return _all_of(_per_seed(found, restarts, "max min_i ‖a_i‖/ε", thresholds["factor"], "<="))
 
 
 def prop1_no_stationary_point(ratio, bound, thresholds) -> Verdict:
@@ -129,7 +137,7 @@ def example2_forward_invariant(escapes, thresholds) -> Verdict:
     clouds of other seeds.
     """
     ratio = thresholds["ratio"]
-    return all_of(
+    return _all_of(
         {
             "tanh": rounding(escapes["tanh"], ratio, "<=", method=SAMPLING),
             "quadratic": rounding(escapes["quadratic"], ratio, ">", method=SAMPLING),
@@ -144,7 +152,7 @@ def example3_linear_diverges(farthest, thresholds) -> Verdict:
 
 def example3_tanh_converges(grad_norms, losses, thresholds) -> Verdict:
     """example3-tanh-converges: ‖∇f(θ^T)‖ < gradient and f(θ^T) < loss at the last iterate."""
-    return all_of(
+    return _all_of(
         {
             "‖∇f‖": rounding(grad_norms, thresholds["gradient"], "<"),
             "f": rounding(losses, thresholds["loss"], "<"),
@@ -154,7 +162,7 @@ def example3_tanh_converges(grad_norms, losses, thresholds) -> Verdict:
 
 def example3_sharpness(ratios, thresholds) -> Verdict:
     """example3-sharpness: low ≤ λ_max/(2/η) ≤ high at the last iterate."""
-    return all_of(
+    return _all_of(
         {"≥ low": rounding(ratios, thresholds["low"], ">="), "≤ high": rounding(ratios, thresholds["high"], "<=")}
     )
 
@@ -175,7 +183,7 @@ def exp1_linear_diverges(run, thresholds) -> Verdict:
 
 def exp1_activations_converge(runs, thresholds) -> Verdict:
     """exp1-activations-converge: for each network, log10 max_t f(θᵗ)/f(θ⁰) < log_cut."""
-    return all_of(
+    return _all_of(
         {
             name: compare(log_loss_ratio(run), thresholds["log_cut"], "<", 0.0, EXACT, {"status": run.status})
             for name, run in runs.items()
@@ -206,7 +214,7 @@ def exp1_sharpness_above(runs, thresholds, seed: int = 11) -> Verdict:
         u = bootstrap(above.astype(np.float64), np.mean, seed=seed) if len(above) else 0.0
         verdict = compare(share, thresholds["share"], ">", u, BOOTSTRAP, detail)
         cases[name] = verdict if converged.all() else replace(verdict, holds=False)
-    return all_of(cases)
+    return _all_of(cases)
 
 
 def exp1_decreases_non_monotonically(runs, thresholds, seed: int = 12) -> Verdict:
@@ -231,25 +239,22 @@ def exp1_decreases_non_monotonically(runs, thresholds, seed: int = 12) -> Verdic
         cases[f"{name}, rises"] = compare(
             rises.sum(), 1, ">=", u, "2 × moving-block bootstrap SD over the steps after the crossing"
         )
-    return all_of(cases)
+    return _all_of(cases)
 
 
 def case_table(verdicts):
     """Every case of each claim's verdict (``{claim_id: Verdict}``) as a Markdown table: the case, its
-    statistic ± uncertainty and whether it holds (an undecided case: "inconclusive").
+    statistic ± uncertainty, its threshold and whether it holds (an undecided case: "inconclusive").
     """
     from ..tables import Markdown, markdown_table
 
     word = {True: "holds", False: "fails", None: "inconclusive"}
     rows = []
-    for claim_id, verdict in verdicts.items():
-        sign = {"<": "<", "<=": "≤", ">": ">", ">=": "≥"}[verdict.sense]
-        cases = verdict.detail if verdict.case else {"": {"statistic": verdict.statistic, "holds": verdict.holds}}
+    for claim_id, v in verdicts.items():
+        own = {"statistic": v.statistic, "uncertainty": v.uncertainty, "holds": v.holds}
+        cases = v.detail if v.case else {"": own | {"threshold": f"{SIGN[v.sense]} {v.threshold:g}"}}
         for case, d in cases.items():
-            u = d.get("uncertainty", verdict.uncertainty)
-            rows.append(
-                (claim_id, case, f"{d['statistic']:.4g} ± {u:.2g}", f"{sign} {verdict.threshold:g}", word[d["holds"]])
-            )
-    return Markdown(
-        markdown_table(["claim", "case", "statistic ± uncertainty", "threshold", "outcome of the case"], rows)
-    )
+            stat = f"{d['statistic']:.4g} ± {d['uncertainty']:.2g}"
+            rows.append((claim_id, case, stat, d["threshold"], word[d["holds"]]))
+    head = ["claim", "case", "statistic ± uncertainty", "threshold", "outcome of the case"]
+    return Markdown(markdown_table(head, rows))
