@@ -88,7 +88,7 @@ def test_prop1_sharpness_exponent(points, again, holds, larger):
 def test_prop1_where(points, again, holds):
     found, restarts = seeds(points, again)
     verdict = causes.prop1_where(found, restarts, {"factor": 2.0})
-    assert verdict.holds is holds and verdict.detail["seed 0"]["restarts"] == 1
+    assert verdict.holds is holds and verdict.method == causes.RESTARTS + " (1)"
 
 
 def test_prop1_stationary_points_exist_and_no_stationary_point_checks():

@@ -53,10 +53,10 @@ def _per_seed(found, restarts, name, threshold, sense, extra=None):
     for seed, minima in found.items():
         value = statistic(minima)
         u = spread(value, [statistic(r) for r in restarts[seed]])
-        detail, method = {"restarts": len(restarts[seed]), "restart spread": u}, RESTARTS
+        detail, method = {}, f"{RESTARTS} ({len(restarts[seed])})"
         if extra is not None:
-            detail["2 SE"] = extra(minima)
-            u, method = max(u, detail["2 SE"]), f"the larger of the {RESTARTS} and 2 × the regression's standard error"
+            detail = {"restart spread": u, "2 SE": extra(minima)}
+            u, method = max(u, detail["2 SE"]), f"the larger of the {method} and 2 × the regression's standard error"
         cases[f"seed {seed}"] = compare(value, threshold, sense, u, method, detail)
     return cases
 
