@@ -151,10 +151,13 @@ def test_exp1_divergence_and_convergence():
     cut = {"log_cut": 3}
     stable, diverged = run_with(), run_with(loss=np.r_[np.full(30, 1.0), 1e5])
     blown = run_with(loss=np.r_[np.full(30, 1.0), np.inf])
-    assert causes.exp1_linear_diverges(diverged, cut).holds is True
-    assert causes.exp1_linear_diverges(blown, cut).statistic == math.inf
-    assert causes.exp1_linear_diverges(blown, cut).holds is True
-    assert causes.exp1_linear_diverges(stable, cut).holds is False
+    assert causes.exp1_linear_diverges([diverged, blown], cut).holds is True
+    verdict = causes.exp1_linear_diverges([blown, diverged], cut)  # how far past the cut: capped at 2 × the cut
+    assert verdict.statistic == 6 and verdict.uncertainty == 1 and verdict.holds is True
+    assert causes.log_loss_ratio(blown) == pytest.approx(math.log10(np.finfo(np.float32).max))
+    assert causes.exp1_linear_diverges([stable, stable], cut).holds is False
+    verdict = causes.exp1_linear_diverges([diverged, stable], cut)  # the rerun does not diverge
+    assert verdict.holds is None and verdict.uncertainty == 5 and verdict.method == causes.RERUNS
     assert causes.exp1_activations_converge({"tanh": stable, "ReLU": stable}, cut).holds is True
     verdict = causes.exp1_activations_converge({"tanh": stable, "ReLU": diverged}, cut)
     assert verdict.holds is False and verdict.case == "ReLU"
