@@ -152,25 +152,3 @@ def divergence(run, continued, factor):
     first = int(np.flatnonzero(bad)[0])
     tail = later[first:]
     return first, bool(len(tail) and np.all(~np.isfinite(tail) | (tail > factor * later[0])))
-
-
-def after_crossing(run, rise):
-    """Experiment 1's reading of a run from its first sharpness measurement above 2/η (inclusive) on.
-
-    ``from step`` is that measurement's step (None: no measurement above 2/η); ``measurements`` counts
-    the measurements from it to the end, ``above 2/η`` is the share of them above 2/η and ``converged``
-    says whether Lanczos converged at every one of them (:func:`sharpness_converged`); ``loss ratio`` is
-    f(θ_T)/f(θ at that step) (NaN without a crossing) and ``rises`` the number of steps whose loss rose by
-    more than ``rise``, relatively, over the whole run.
-    """
-    h, cross = run.history, sharpness_crossing(run)
-    keep = h["sharpness_step"] >= (cross if cross is not None else np.inf)
-    loss = h["loss"]
-    return {
-        "from step": cross,
-        "measurements": int(keep.sum()),
-        "above 2/η": float(np.mean(h["sharpness"][keep] > 2 / run.eta)) if keep.any() else 0.0,
-        "converged": bool(sharpness_converged(run)[keep].all()),
-        "loss ratio": float(loss[-1] / loss[cross]) if cross is not None else float("nan"),
-        "rises": int(np.sum(loss[1:] > loss[:-1] * (1 + rise))),
-    }

@@ -4,7 +4,10 @@ With the normaliser a/‖a‖ (ε = 0) the loss has no stationary point; with a/
 some, and the paper argues that they are sharp, like 1/ε, and sit where ‖a‖ ≈ ε.
 :class:`ScaleInvariantNet` is the network and its data (seeded), :func:`weight_decay_gd` follows GD with
 ε = 0, :func:`minima_over_eps` finds a stationary point for each ε, :func:`minima_over_seeds` does so for
-several seeds (data and initialisation) and :func:`seed_summary` reads each seed's points.
+several seeds (data and initialisation), :func:`restarts_over_seeds` reruns each seed's search from
+θ⁰ perturbed at rounding level (the solver may land on another stationary point), and
+:func:`seed_summary` reads each seed's points: :func:`sharpness_growth`, :func:`weakest_growth`,
+:func:`sharpness_slope` with :func:`slope_error`, and :func:`largest_ratio`.
 """
 
 from dataclasses import dataclass
@@ -13,6 +16,7 @@ import numpy as np
 import torch
 from torch.func import grad, hessian
 
+from .criteria.uncertainty import perturbed, spread
 from .curvature import sharpness
 from .models import normalized_net
 from .objective import ModuleLoss
@@ -112,14 +116,14 @@ class NormalizedMinimum:
     a_min_over_eps: float
 
 
-def minima_over_eps(net, epsilons):
+def minima_over_eps(net, epsilons, start=None):
     """A :class:`NormalizedMinimum` of ℓ for each ε of ``epsilons`` (Proposition 1 with ε > 0).
 
-    Each is found by :func:`~eos_support.stationary.saddle_free_newton`, started from the
-    initialisation for the first ε and from the previous minimum for the next ones, and measured:
+    Each is found by :func:`~eos_support.stationary.saddle_free_newton`, started from ``start`` (default
+    the initialisation θ⁰) for the first ε and from the previous minimum for the next ones, and measured:
     ‖∇ℓ‖, λ_max (Lanczos), λ_min (dense), ‖ζ‖ and min_i ‖a_i‖/ε.
     """
-    theta, found = net.losses()[0].theta0, []
+    theta, found = (net.losses()[0].theta0 if start is None else start), []
     for eps in epsilons:
         _, ell = net.losses(eps)
         theta = saddle_free_newton(ell, theta)
@@ -152,39 +156,101 @@ def minima_over_seeds(seeds, epsilons, **options):
     return {seed: minima_over_eps(ScaleInvariantNet.random(seed, **options), epsilons) for seed in seeds}
 
 
-def sharpness_slope(minima):
-    """``(slope, intercept)`` of the least-squares line through log λ_max against log ε of ``minima``."""
-    eps, lam = np.array([m.eps for m in minima]), np.array([m.sharpness for m in minima])
-    slope, intercept = np.polyfit(np.log(eps), np.log(lam), 1)
-    return float(slope), float(intercept)
-
-
-def seed_summary(by_seed):
-    """What the stationary points of each seed of :func:`minima_over_seeds` say about Proposition 1.
-
-    Per seed: the slope of :func:`sharpness_slope`, the largest ‖∇ℓ‖, the smallest λ_min(∇²ℓ) and the
-    largest min_i ‖a_i‖/ε over its stationary points.
+def restarts_over_seeds(seeds, epsilons, draws=2, seed=0, **options):
+    """``{seed: [minima_over_eps(net, epsilons, start) for each start]}``: each seed's search rerun from
+    ``draws`` copies of its θ⁰ perturbed by relative 2⁻⁵² (:func:`~eos_support.criteria.uncertainty.perturbed`
+    with ``seed``), the rounding by which another machine's solver may land on another stationary point.
     """
+    nets = {s: ScaleInvariantNet.random(s, **options) for s in seeds}
     return {
-        seed: {
-            "slope": sharpness_slope(found)[0],
-            "max ‖∇ℓ‖": max(m.grad_norm for m in found),
-            "min λ_min": min(m.lambda_min for m in found),
-            "max min_i ‖a_i‖/ε": max(m.a_min_over_eps for m in found),
-        }
-        for seed, found in by_seed.items()
+        s: [minima_over_eps(net, epsilons, start) for start in perturbed(net.losses()[0].theta0, draws, seed=seed)]
+        for s, net in nets.items()
     }
 
 
+def _log_sharpness(minima):
+    return np.log(np.array([m.eps for m in minima])), np.log(np.array([m.sharpness for m in minima]))
+
+
+def sharpness_slope(minima):
+    """``(slope, intercept)`` of the least-squares line through log λ_max against log ε of ``minima``."""
+    slope, intercept = np.polyfit(*_log_sharpness(minima), 1)
+    return float(slope), float(intercept)
+
+
+def slope_error(minima):
+    """The standard error of :func:`sharpness_slope`'s slope: √(Σ residual²/(n − 2) / Σ(log ε − mean)²)
+    (NaN with fewer than 3 points); how far the points depart from a power law.
+    """
+    x, y = _log_sharpness(minima)
+    if len(x) < 3:
+        return float("nan")
+    slope, intercept = np.polyfit(x, y, 1)
+    residual = y - (slope * x + intercept)
+    return float(np.sqrt(residual @ residual / (len(x) - 2) / np.sum((x - x.mean()) ** 2)))
+
+
+def sharpness_growth(minima):
+    """log10 λ_max(last ε)/λ_max(first ε): how many orders of magnitude the sharpness grows over the grid."""
+    return float(np.log10(minima[-1].sharpness / minima[0].sharpness))
+
+
+def weakest_growth(minima):
+    """The smallest ratio λ_max(εₖ₊₁)/λ_max(εₖ) between neighbours of the grid (> 1: it grows at every step)."""
+    lam = np.array([m.sharpness for m in minima])
+    return float(np.min(lam[1:] / lam[:-1]))
+
+
+def largest_ratio(minima):
+    """The largest min_i ‖a_i‖/ε over ``minima``: how far above ε the normaliser's smallest input stays."""
+    return float(max(m.a_min_over_eps for m in minima))
+
+
+STATISTICS = {
+    "growth (log10)": sharpness_growth,
+    "weakest step ratio": weakest_growth,
+    "slope": lambda minima: sharpness_slope(minima)[0],
+    "max min_i ‖a_i‖/ε": largest_ratio,
+}
+"""The statistics of a seed's stationary points that the chapter's criteria read, by name."""
+
+
+def seed_summary(by_seed, restarts=None):
+    """What the stationary points of each seed of :func:`minima_over_seeds` say about Proposition 1.
+
+    Per seed: each of :data:`STATISTICS` with its spread over the seed's ``restarts`` (of
+    :func:`restarts_over_seeds`; 0 without), 2 × :func:`slope_error`, the largest ‖∇ℓ‖ and the smallest
+    λ_min(∇²ℓ) over its stationary points.
+    """
+    summary = {}
+    for seed, found in by_seed.items():
+        again = (restarts or {}).get(seed, [])
+        row = {}
+        for name, statistic in STATISTICS.items():
+            value = statistic(found)
+            row[name] = value
+            row[f"{name} spread"] = spread(value, [statistic(r) for r in again]) if again else 0.0
+        row["2 SE slope"] = 2 * slope_error(found)
+        row["max ‖∇ℓ‖"] = max(m.grad_norm for m in found)
+        row["min λ_min"] = min(m.lambda_min for m in found)
+        summary[seed] = row
+    return summary
+
+
 def summary_table(summary):
-    """:func:`seed_summary` as a Markdown table, one row per seed, and the slopes' min, median and max."""
-    head = ["seed", "slope of log λ_max against log ε", "max ‖∇ℓ‖", "min λ_min(∇²ℓ)", "max min_i ‖a_i‖/ε"]
+    """:func:`seed_summary` as a Markdown table, one row per seed: each statistic ± its spread over the
+    solver restarts (the slope also ± 2 SE), then the solver's largest residual and smallest λ_min.
+    """
+    head = ["seed", "log10 growth of λ_max", "smallest λ_max ratio of neighbours", "slope of log λ_max vs log ε"]
+    head += ["max min_i ‖a_i‖/ε", "max ‖∇ℓ‖", "min λ_min(∇²ℓ)"]
+
+    def pm(row, name, digits):
+        return f"{row[name]:.{digits}} ± {row[name + ' spread']:.2g}"
+
     rows = [
-        (seed, f"{r['slope']:.3f}", f"{r['max ‖∇ℓ‖']:.1e}", f"{r['min λ_min']:.2e}", f"{r['max min_i ‖a_i‖/ε']:.3g}")
+        (seed, pm(r, "growth (log10)", "3f"), pm(r, "weakest step ratio", "3f"))
+        + (f"{pm(r, 'slope', '3f')} (2 SE {r['2 SE slope']:.2g})", pm(r, "max min_i ‖a_i‖/ε", "3g"))
+        + (f"{r['max ‖∇ℓ‖']:.1e}", f"{r['min λ_min']:.2e}")
         for seed, r in summary.items()
     ]
-    slopes = [r["slope"] for r in summary.values()]
-    return Markdown(
-        markdown_table(head, rows)
-        + f"\n\nSlopes over the seeds: min {min(slopes):.3f}, median {np.median(slopes):.3f}, max {max(slopes):.3f}."
-    )
+    return Markdown(markdown_table(head, rows))

@@ -7,7 +7,6 @@ import numpy as np
 import pytest
 
 from eos_support.phases import (
-    after_crossing,
     divergence,
     eta_name,
     for_each_step_size,
@@ -137,36 +136,3 @@ def test_phase_table_has_a_line_per_run_with_its_phase_steps():
     assert len(rows) == 3 and "unstable from" in rows[0]
     assert rows[1] == ["3", "2/4", "acc_goal", "40", "39", "15", "20", "1 s", "stored"]
     assert rows[2][1] == "2/30" and rows[2][5:7] == ["None", "None"]
-
-
-def test_after_crossing_reads_experiment1_from_the_first_measurement_above_two_over_eta():
-    from histories import recorded_run
-
-    r = recorded_run(eta=0.5, steps=40, onset=20, every=5)  # above 2/η from the measurement at step 15 on
-    loss = r.history["loss"]
-    reading = after_crossing(r, rise=1e-3)
-    assert reading == {
-        "from step": 15,
-        "measurements": 6,
-        "above 2/η": 1.0,
-        "converged": True,
-        "loss ratio": float(loss[-1] / loss[15]),
-        "rises": 10,
-    }  # +0.1 at 10 steps, from about 0.1
-    assert after_crossing(r, rise=1.5)["rises"] == 0
-    r.history["sharpness"][-1] = 0.9 * 2 / r.eta  # one of the six below 2/η, one not converged
-    r.history["sharpness_residual"][-2] = 1e-3
-    assert after_crossing(r, rise=1e-3)["above 2/η"] == 5 / 6 and not after_crossing(r, rise=1e-3)["converged"]
-    r.history["sharpness_residual"][0] = 1e-3  # before the crossing: not part of the reading
-    r.history["sharpness_residual"][-2] = 1e-6
-    assert after_crossing(r, rise=1e-3)["converged"]
-
-
-def test_after_crossing_without_a_crossing():
-    from histories import recorded_run
-
-    r = recorded_run(eta=0.5)
-    r.history["sharpness"] = r.history["sharpness"] * 0 + 1.0  # always below 2/η = 4
-    reading = after_crossing(r, rise=1e-3)
-    assert reading["from step"] is None and reading["measurements"] == 0 and reading["above 2/η"] == 0.0
-    assert np.isnan(reading["loss ratio"])

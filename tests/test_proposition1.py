@@ -6,15 +6,21 @@ import pytest
 import torch
 from torch.func import grad
 
+from eos_support.criteria.uncertainty import perturbed
 from eos_support.proposition1 import (
     NormalizedMinimum,
     ScaleInvariantNet,
+    largest_ratio,
     minima_over_eps,
     minima_over_seeds,
     minima_table,
+    restarts_over_seeds,
     seed_summary,
+    sharpness_growth,
     sharpness_slope,
+    slope_error,
     summary_table,
+    weakest_growth,
     weight_decay_gd,
 )
 
@@ -83,7 +89,7 @@ def minimum(eps, sharpness, a=1.0):
     )
 
 
-def test_sharpness_slope_and_seed_summary_against_a_power_law():
+def test_statistics_and_seed_summary_against_a_power_law():
     eps = [1e-1, 1e-2, 1e-3]
     found = {
         0: [minimum(e, 3.0 * e**-1.2, a=2.0 + i) for i, e in enumerate(eps)],
@@ -91,13 +97,27 @@ def test_sharpness_slope_and_seed_summary_against_a_power_law():
     }
     slope, intercept = sharpness_slope(found[0])
     assert slope == pytest.approx(-1.2, abs=1e-12) and intercept == pytest.approx(np.log(3.0), abs=1e-12)
-    summary = seed_summary(found)
+    assert slope_error(found[0]) < 1e-12 and np.isnan(slope_error(found[0][:2]))
+    bent = [minimum(e, e**-1.2 * (1.5 if i == 1 else 1.0)) for i, e in enumerate(eps)]
+    assert slope_error(bent) > 0.05
+    assert sharpness_growth(found[0]) == pytest.approx(2.4) and weakest_growth(found[0]) == pytest.approx(10**1.2)
+    assert largest_ratio(found[0]) == 4.0
+    restarts = {0: [[minimum(e, 3.0 * e**-1.0, a=2.0) for e in eps]], 7: []}
+    summary = seed_summary(found, restarts)
     assert list(summary) == [0, 7] and summary[7]["slope"] == pytest.approx(-1.0, abs=1e-12)
-    assert summary[0]["max min_i ‖a_i‖/ε"] == 4.0 and summary[0]["max ‖∇ℓ‖"] == 1e-13
-    assert summary[0]["min λ_min"] == 1e-3
+    assert summary[0]["slope spread"] == pytest.approx(0.2) and summary[7]["slope spread"] == 0.0
+    assert summary[0]["max min_i ‖a_i‖/ε spread"] == 2.0 and summary[0]["growth (log10) spread"] == pytest.approx(0.4)
+    assert summary[0]["max ‖∇ℓ‖"] == 1e-13 and summary[0]["min λ_min"] == 1e-3
     lines = summary_table(summary).splitlines()
-    assert len(lines) == 6 and lines[2].startswith("| 0 | -1.200 |") and lines[3].startswith("| 7 | -1.000 |")
-    assert lines[-1] == "Slopes over the seeds: min -1.200, median -1.100, max -1.000."
+    assert len(lines) == 4 and lines[2].startswith("| 0 | 2.400 ± 0.4 |") and "-1.200 ± 0.2 (2 SE" in lines[2]
+
+
+def test_restarts_over_seeds_rerun_the_search_from_theta0_perturbed_at_rounding_level():
+    (again,) = restarts_over_seeds([3], [1e-1], draws=1)[3]
+    net = ScaleInvariantNet.random(3)
+    (start,) = perturbed(net.losses()[0].theta0, 1, seed=0)
+    assert again == minima_over_eps(net, [1e-1], start)
+    assert again[0].grad_norm < 1e-8
 
 
 def test_minima_over_seeds_is_minima_over_eps_of_each_seeds_net():
