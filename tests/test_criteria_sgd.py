@@ -199,3 +199,20 @@ def test_appendix_a_identity():
     assert sgd.appendix_a_identity({"epoch 0": 1e-5, "epoch 25": 2e-4}, t).holds is True
     v = sgd.appendix_a_identity({"epoch 0": 1e-5, "epoch 25": 2e-3}, t)
     assert v.holds is False and v.case == "epoch 25" and v.uncertainty == 0
+
+
+def test_epoch_ends_to_decide():
+    assert sgd.epoch_ends_to_decide(0.65) == pytest.approx(40.44, abs=0.01)  # 4 · 0.65 · 0.35 / 0.15²
+    assert sgd.epoch_ends_to_decide(0.35) == sgd.epoch_ends_to_decide(0.65)
+    assert sgd.epoch_ends_to_decide(0.5) == np.inf
+
+
+def test_descriptions_name_what_decided():
+    erp = np.random.default_rng(0).permutation(alternating(0.1, -0.1))
+    text = sgd.describe_majority(sgd.remark7_majority(run_with(erp_cv=erp), MAJORITY))
+    assert "16 of 32" in text and "no number of epoch ends" in text
+    gap = np.full(EPOCHS - 8, 0.004)
+    gap[5] = 0.2
+    runs = three(gap=(gap, 0.004, 0.004), gap_se=0.005, **UNSTABLE)
+    lines = sgd.describe_agreement("relu", sgd.agree_every_epoch(runs, AGREE), sgd.agree_median(runs, AGREE))
+    assert len(lines.splitlines()) == 3 and "above 0.05 at 14;" in lines and "no epoch end" in lines

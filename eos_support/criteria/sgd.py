@@ -21,6 +21,7 @@ The uncertainties, as the registry states them:
 from __future__ import annotations
 
 import dataclasses
+import math
 
 import numpy as np
 
@@ -231,3 +232,41 @@ def appendix_a_identity(differences, thresholds) -> Verdict:
     ``differences`` maps the points (e.g. "epoch 0") to the absolute differences.
     """
     return all_of({p: compare(d, thresholds["tolerance"], "<=", 0.0, "a check") for p, d in differences.items()})
+
+
+def epoch_ends_to_decide(share, threshold=0.5) -> float:
+    """How many independent epoch ends put a share p clear of ``threshold`` by its 2 SD: 4p(1 − p)/(p − threshold)²
+    (inf at p = threshold).
+    """
+    return 4 * share * (1 - share) / (share - threshold) ** 2 if share != threshold else math.inf
+
+
+def describe_majority(verdict) -> str:
+    """Remark 7's verdict in a sentence: the share, its uncertainty, its Wilson interval, what would decide it."""
+    d, p = verdict.detail, verdict.statistic
+    lo, hi = d["95 % Wilson interval"]
+    needed = epoch_ends_to_decide(p, verdict.threshold)
+    return (
+        f"E[RP] estimate >= 0 at {d['at or above 0']} of {d['of']} window epoch ends: {p:.2f} ± "
+        f"{verdict.uncertainty:.2f} (95 % Wilson interval {lo:.2f}–{hi:.2f}); a share this far from "
+        f"{verdict.threshold:g} is decided by "
+        + (f"about {needed:.0f} independent epoch ends" if math.isfinite(needed) else "no number of epoch ends")
+    )
+
+
+def describe_agreement(label, strict, median) -> str:
+    """Experiments 8 or 9 per step size: the strict criterion's worst epoch end and the epoch ends above the
+    tolerance, the median criterion's ratio ± its uncertainty, and the non-vacuity share.
+    """
+    lines = []
+    per_eta = {eta: s for eta, s in strict.detail["agreement"].items() if isinstance(s, dict)}
+    for eta, s in per_eta.items():
+        m, share = median.detail["agreement"][eta], strict.detail["not vacuous"][eta]
+        above = s["epochs with |gap| + 2 SE > tolerance"]
+        lines.append(
+            f"{label:>5} η = {eta:>5}: max |gap| + 2 SE {s['max |gap| + 2 SE']:.4f} (epoch {s['at epoch']}), above "
+            f"{strict.threshold:g} at {', '.join(map(str, above)) or 'no epoch end'}; median |gap| / median "
+            f"|E[RP] + 1| = {m['median |gap|']:.4f} / {m['median |E[RP] + 1|']:.3f} = {m['statistic']:.4f} ± "
+            f"{m['uncertainty']:.4f}; E[RP] > 0 at {share['statistic']:.0%} ± {share['uncertainty']:.0%} of the window"
+        )
+    return "\n".join(lines)
