@@ -157,6 +157,9 @@ def test_agree_every_epoch_inconclusive_within_two_se():
     gap[5] = 0.045  # 0.045 + 2 · 0.005 > 0.05 > 0.045 − 2 · 0.005
     v = sgd.agree_every_epoch(three(gap=(0.004, gap, 0.004), gap_se=0.005, **UNSTABLE), AGREE)
     assert v.holds is None and v.detail["agreement"]["2/100"]["holds"] is None
+    detail = v.detail["agreement"]["2/100"]
+    assert detail["undecided epoch ends"] == [14]
+    assert detail["minibatches to decide them"] == 1024  # 256 · (2 SE / |0.045 − 0.05|)² = 256 · 4
 
 
 def test_agree_every_epoch_fails_when_vacuous():

@@ -178,12 +178,25 @@ def _every_epoch_end(run, t) -> Verdict:
               for e, g, s in zip(ends, gap, se)}  # fmt: skip
     verdict = all_of(epochs)
     bound = gap + 2 * se
+    undecided = [e for e, v in epochs.items() if v.holds is None]
     detail = {
         "max |gap| + 2 SE": float(np.max(bound)),
         "at epoch": ends.start + int(np.nanargmax(bound)) if np.isfinite(bound).any() else -1,
         "epochs with |gap| + 2 SE > tolerance": [e for e, b in zip(ends, bound) if not b <= t["tolerance"]],
-    }
+        "undecided epoch ends": undecided,
+        "minibatches to decide them": max(
+            (minibatches_to_decide(run.options.samples, gap[e - ends.start], se[e - ends.start], t["tolerance"])
+             for e in undecided), default=0),
+    }  # fmt: skip
     return dataclasses.replace(verdict, detail=detail, case=f"epoch {verdict.case}")
+
+
+def minibatches_to_decide(samples, gap, se, tolerance) -> int:
+    """The M that would decide |gap| against ``tolerance`` at an epoch end whose estimate from ``samples``
+    minibatches has standard error ``se``, if the gap stayed as it is: 2 SE shrinks like 1/√M, so
+    M = samples · (2 SE / ||gap| − tolerance|)² (rounded up).
+    """
+    return math.ceil(samples * (2 * se / abs(abs(gap) - tolerance)) ** 2)
 
 
 def agree_every_epoch(runs, thresholds) -> Verdict:
@@ -268,5 +281,11 @@ def describe_agreement(label, strict, median) -> str:
             f"{strict.threshold:g} at {', '.join(map(str, above)) or 'no epoch end'}; median |gap| / median "
             f"|E[RP] + 1| = {m['median |gap|']:.4f} / {m['median |E[RP] + 1|']:.3f} = {m['statistic']:.4f} ± "
             f"{m['uncertainty']:.4f}; E[RP] > 0 at {share['statistic']:.0%} ± {share['uncertainty']:.0%} of the window"
+            + (
+                f"; within 2 SE of the tolerance at {', '.join(map(str, s['undecided epoch ends']))}, which "
+                f"{s['minibatches to decide them']} minibatches per epoch end would decide"
+                if s["undecided epoch ends"]
+                else ""
+            )
         )
     return "\n".join(lines)
