@@ -178,13 +178,14 @@ def agreement(run, transient) -> Agreement:
     )
 
 
-def identity_at(f, theta, options, nodes, seed=0):
+def identity_at(f, theta, options, nodes, seed=0, samples=None):
     """Both sides of Appendix A's exact identity at θ: ``exact`` and ``erp_cv`` of the result.
 
     :func:`~eos_support.sgd_diagnostics.expected_relative_progress` with ``nodes`` Gauss–Legendre nodes,
-    from M = ``options.samples`` fresh minibatches of ``options.batch_size`` (seeded by ``seed``) at step
-    size ``options.eta`` (an :class:`~eos_support.train.SGDOptions`).
+    from M = ``samples`` (None: ``options.samples``) fresh minibatches of ``options.batch_size`` (seeded by
+    ``seed``) at step size ``options.eta`` (an :class:`~eos_support.train.SGDOptions`).
     """
     generator = torch.Generator().manual_seed(seed)
-    G = minibatch_gradients(f, theta, options.batch_size, options.samples, generator, options.chunk_size)
+    M = samples or options.samples
+    G = minibatch_gradients(f, theta, options.batch_size, M, generator, options.chunk_size)
     return expected_relative_progress(f, theta, options.eta, G, nodes=nodes, chunk_size=options.chunk_size)

@@ -1,7 +1,5 @@
 """eos_support.sgd_summary: the SGD chapter's statistics over the window, by hand and against numpy."""
 
-from types import SimpleNamespace
-
 import numpy as np
 import pytest
 import torch
@@ -11,32 +9,7 @@ from eos_support.objective import ModuleLoss
 from eos_support.sgd_diagnostics import expected_relative_progress, minibatch_gradients
 from eos_support.significance import run_chance, wilson_interval
 from eos_support.train import SGDOptions
-
-
-def sgd_history(epochs=25, seed=0, dtype=np.float32):
-    """A history shaped like train_sgd's (epochs 0..E), with E[RP] hovering around 0 after epoch 0."""
-    rng = np.random.default_rng(seed)
-    erp = np.concatenate([[-1.0], rng.normal(0.0, 0.3, epochs)]).astype(dtype)
-    erp_cv = (erp + rng.normal(0.0, 0.02, epochs + 1)).astype(dtype)
-    rhs = (erp_cv + rng.normal(0.0, 0.01, epochs + 1)).astype(dtype)
-    return {
-        "epoch": np.arange(epochs + 1),
-        "loss": (2.3 * np.exp(-0.1 * np.arange(epochs + 1)) * (1 + 0.1 * rng.random(epochs + 1))).astype(dtype),
-        "erp": erp,
-        "erp_se": rng.uniform(0.05, 0.2, epochs + 1).astype(dtype),
-        "erp_cv": erp_cv,
-        "erp_cv_se": rng.uniform(0.005, 0.02, epochs + 1).astype(dtype),
-        "rhs": rhs,
-        "rhs_se": rng.uniform(0.05, 0.2, epochs + 1).astype(dtype),
-        "gap": rng.normal(0.0, 0.01, epochs + 1).astype(dtype),
-        "gap_se": rng.uniform(0.001, 0.01, epochs + 1).astype(dtype),
-    }
-
-
-def sgd_run(eta=2 / 100, status="max_epochs", epochs=None, **history):
-    history = history or sgd_history()
-    epochs = epochs or len(history["epoch"]) - 1
-    return SimpleNamespace(eta=eta, status=status, history=history, options=SimpleNamespace(epochs=epochs))
+from histories import sgd_history, sgd_run
 
 
 def test_window_leaves_out_the_transient():
