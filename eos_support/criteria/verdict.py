@@ -89,20 +89,27 @@ def _combined(verdicts: Mapping, decider) -> Verdict:
     )  # fmt: skip
 
 
+def _decided_by(decisive: bool, pick):
+    """The deciding case: among the cases whose ``holds`` is ``decisive``, the one ``pick`` (min or max)
+    chooses by margin; else the first undecided case; else the one ``pick`` chooses among all.
+    """
+
+    def decider(vs):
+        hits = {k: v for k, v in vs.items() if v.holds is decisive}
+        undecided = [(k, v) for k, v in vs.items() if v.holds is None]
+        if hits or not undecided:
+            return pick((hits or vs).items(), key=lambda kv: kv[1].margin)
+        return undecided[0]
+
+    return decider
+
+
 def all_of(verdicts: Mapping) -> Verdict:
     """Every case must hold: fails if one clearly fails, inconclusive if none fails and one is undecided,
     holds if all hold. The deciding case (its statistic and uncertainty are the combined verdict's):
     the clearest failure, else the first undecided case, else the case closest to undecided.
     """
-
-    def decider(vs):
-        failed = {k: v for k, v in vs.items() if v.holds is False}
-        if failed:
-            return min(failed.items(), key=lambda kv: kv[1].margin)
-        undecided = [(k, v) for k, v in vs.items() if v.holds is None]
-        return undecided[0] if undecided else min(vs.items(), key=lambda kv: kv[1].margin)
-
-    return _combined(verdicts, decider)
+    return _combined(verdicts, _decided_by(False, min))
 
 
 def any_of(verdicts: Mapping) -> Verdict:
@@ -110,12 +117,4 @@ def any_of(verdicts: Mapping) -> Verdict:
     fails if all fail. The deciding case: the clearest holder, else the first undecided, else the
     failure closest to undecided.
     """
-
-    def decider(vs):
-        held = {k: v for k, v in vs.items() if v.holds is True}
-        if held:
-            return max(held.items(), key=lambda kv: kv[1].margin)
-        undecided = [(k, v) for k, v in vs.items() if v.holds is None]
-        return undecided[0] if undecided else max(vs.items(), key=lambda kv: kv[1].margin)
-
-    return _combined(verdicts, decider)
+    return _combined(verdicts, _decided_by(True, max))
