@@ -167,7 +167,7 @@ def _cycle(matvec, start, steps, tol, generator, warm=False):
     """One Lanczos run from ``start`` of at most ``steps`` products, stopped by the residual test.
 
     After each product the host reads T's coefficients (j numbers, its one read per product), finds T's
-    top eigenpair (λ, s) in float64 and the residual ‖Av − λv‖ = β_j·|s_j| of the Ritz vector v = Qᵀs,
+    top eigenpair (λ, s) in float64 and the residual ‖Av − λv‖ = β_j·abs(s_j) of the Ritz vector v = Qᵀs,
     and stops once that residual, relative as in :class:`Eigen`, is at most ``tol``, or the Krylov space
     is the whole space. A ``warm`` run gives up (not converged) at a breakdown: an invariant Krylov space
     of the start vector, e.g. an eigenvector of another eigenvalue, says nothing of the top one.

@@ -50,7 +50,7 @@ def identity_check(run) -> IdentityCheck:
 
 
 def rp_precision(run):
-    """RP in float32 against float64: ``(steps, |RP₃₂ − RP₆₄|, RP₆₄)``.
+    """RP in float32 against float64: ``(steps, abs(RP₃₂ − RP₆₄), RP₆₄)``.
 
     At the iterates where ``run`` recomputed RP in float64 (history ``rp64``) and that have a successor.
     """

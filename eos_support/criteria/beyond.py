@@ -90,7 +90,7 @@ def hovers(history, thresholds) -> Verdict:
 
 
 def rp_oscillates(history, thresholds) -> Verdict:
-    """RP_u oscillates around 0 over the unstable phase (Experiment 3's criterion along u): |median RP_u|
+    """RP_u oscillates around 0 over the unstable phase (Experiment 3's criterion along u): abs(median RP_u)
     ≤ ``band`` and RP_u > 0 at a share ≥ ``positive`` of its steps.
 
     Uncertainties: the bootstrap of each statistic over the phase's steps.
@@ -122,7 +122,7 @@ def ds_at_effective_edge(history, thresholds) -> Verdict:
 
 
 def identity_any_u(sides, thresholds) -> Verdict:
-    """Theorem 2 along u in float64 (a check): the largest |RP_u − right side| over every run's snapshots
+    """Theorem 2 along u in float64 (a check): the largest abs(RP_u − right side) over every run's snapshots
     ≤ ``tolerance``. ``sides``: {run label: {"rp", "identity"}} from :func:`eos_support.edge_runs.theorem2_along`.
     """
     gaps = {label: float(np.max(np.abs(np.asarray(s["rp"]) - np.asarray(s["identity"])))) for label, s in sides.items()}

@@ -48,7 +48,7 @@ def example1_converges(ends, thresholds) -> Verdict:
 
 
 def example1_constant(trajectories, thresholds) -> Verdict:
-    """``example1-constant``: max_t ||θ1ᵗ|/|θ1⁰| − 1| < ``thresholds["rounding"]`` on the GD
+    """``example1-constant``: max_t abs(abs(θ1ᵗ)/abs(θ1⁰) − 1) < ``thresholds["rounding"]`` on the GD
     ``trajectories`` (steps + 1, starts, d) of Example 1 with η = 2/40.
     """
     theta1 = np.abs(_array(trajectories)[:, :, 0])
@@ -58,7 +58,7 @@ def example1_constant(trajectories, thresholds) -> Verdict:
 
 def example1_grows(trajectories, thresholds, factor) -> Verdict:
     """``example1-grows``: on the GD ``trajectories`` (steps + 1, starts, d) of Example 1 with η = 2/39,
-    every ratio |θ1ᵗ⁺¹|/|θ1ᵗ| is within relative ``thresholds["rounding"]`` of ``factor`` = |1 − 40η|,
+    every ratio abs(θ1ᵗ⁺¹)/abs(θ1ᵗ) is within relative ``thresholds["rounding"]`` of ``factor`` = abs(1 − 40η),
     and every ratio is above 1 (two cases, both must hold).
     """
     theta1 = np.abs(_array(trajectories)[:, :, 0])
@@ -75,7 +75,7 @@ def example1_grows(trajectories, thresholds, factor) -> Verdict:
 def example4_saturates(smoothness, thresholds) -> Verdict:
     """``example4-saturates``: on every quadratic of ``smoothness`` (name → (η, values of
     L(θᵀ; η∇f(θᵀ)) at the last iterate, from the start and its perturbed copies)),
-    |L/(2/η) − 1| < ``thresholds["tolerance"]``.
+    abs(L/(2/η) − 1) < ``thresholds["tolerance"]``.
     """
     return all_of(
         {

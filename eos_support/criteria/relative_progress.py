@@ -28,7 +28,7 @@ ROUNDING = "the largest |RP₃₂ − RP₆₄| at the steps where the trainer r
 
 
 def rounding_error(run) -> float:
-    """The measured float32 rounding error of RP along ``run``: max |RP₃₂ − RP₆₄| (:func:`rp_precision`)."""
+    """The measured float32 rounding error of RP along ``run``: max abs(RP₃₂ − RP₆₄) (:func:`rp_precision`)."""
     steps, err, _ = rp_precision(run)
     if len(steps) == 0:
         raise ValueError("the run recomputed no RP in float64 (float64_every): its rounding error is unmeasured")
@@ -63,7 +63,7 @@ def exp2_rp_negative(runs, thresholds=None) -> Verdict:
 
 def exp2_rp_precision(runs, thresholds) -> Verdict:
     """exp2-rp-precision (a check): at every step where RP was recomputed in float64 (≥ 1 step),
-    |RP₃₂ − RP₆₄| ≤ tolerance and RP₆₄ < 0; statistic: the largest |RP₃₂ − RP₆₄|.
+    abs(RP₃₂ − RP₆₄) ≤ tolerance and RP₆₄ < 0; statistic: the largest abs(RP₃₂ − RP₆₄).
     """
 
     def one(run):
@@ -81,7 +81,7 @@ def exp2_monotone(runs, thresholds=None) -> Verdict:
     """exp2-monotone: for each stable step size, 0 steps with f(θᵗ⁺¹) ≥ f(θᵗ).
 
     Statistic: that number of steps. Uncertainty: the number of steps whose loss change could have the
-    other sign by rounding, |RP(θᵗ)| ≤ the run's measured rounding error of RP (:func:`rounding_error`).
+    other sign by rounding, abs(RP(θᵗ)) ≤ the run's measured rounding error of RP (:func:`rounding_error`).
     """
 
     def one(run):
@@ -94,7 +94,7 @@ def exp2_monotone(runs, thresholds=None) -> Verdict:
 
 
 def remark3_saturates(runs, thresholds, seed: int = 3) -> Verdict:
-    """remark3-saturates: for each stable step size, |median RP − (−1)| over the run's second half ≤ band.
+    """remark3-saturates: for each stable step size, abs(median RP − (−1)) over the run's second half ≤ band.
 
     Uncertainty: the block bootstrap of the median over those steps.
     """
@@ -109,7 +109,7 @@ def remark3_saturates(runs, thresholds, seed: int = 3) -> Verdict:
 
 def exp3_rp_oscillates(runs, thresholds, seed: int = 31) -> Verdict:
     """exp3-rp-oscillates: for each unstable step size, the run reaches its accuracy goal and has an
-    unstable phase, over which |median RP| ≤ band and RP > 0 at ≥ positive of the steps.
+    unstable phase, over which abs(median RP) ≤ band and RP > 0 at ≥ positive of the steps.
 
     Uncertainties: the block bootstrap of the median and of the share over the phase's steps.
     """

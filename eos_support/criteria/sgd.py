@@ -169,7 +169,7 @@ def _not_vacuous(runs, t) -> Verdict:
 
 
 def _every_epoch_end(run, t) -> Verdict:
-    """|gap| ≤ ``tolerance`` at every window epoch end of one run, each with its 2 SE (strict (5.1))."""
+    """abs(gap) ≤ ``tolerance`` at every window epoch end of one run, each with its 2 SE (strict (5.1))."""
     gap, se = np.abs(in_window(run, "gap", t["transient"])), in_window(run, "gap_se", t["transient"])
     ends = window(run.options.epochs, t["transient"])
     if run.status != "max_epochs":
@@ -192,7 +192,7 @@ def _every_epoch_end(run, t) -> Verdict:
 
 
 def minibatches_to_decide(samples, gap, se, tolerance) -> int:
-    """The M that would decide |gap| against ``tolerance`` at an epoch end whose estimate from ``samples``
+    """The M that would decide abs(gap) against ``tolerance`` at an epoch end whose estimate from ``samples``
     minibatches has standard error ``se``, if the gap stayed as it is: 2 SE shrinks like 1/√M, so
     M = samples · (2 SE / ||gap| − tolerance|)² (rounded up).
     """
@@ -200,18 +200,18 @@ def minibatches_to_decide(samples, gap, se, tolerance) -> int:
 
 
 def agree_every_epoch(runs, thresholds) -> Verdict:
-    """Experiments 8 and 9, strict: at every window epoch end of every step size, |E[RP] − RHS| ≤
+    """Experiments 8 and 9, strict: at every window epoch end of every step size, abs(E[RP] − RHS) ≤
     ``tolerance``, with each epoch end's 2 SE as its uncertainty; and the comparison is not vacuous.
 
-    ``runs`` maps step sizes to runs. Holds when |gap| + 2 SE ≤ tolerance everywhere, fails when
-    |gap| − 2 SE > tolerance somewhere, is inconclusive otherwise (combined with the non-vacuity case).
+    ``runs`` maps step sizes to runs. Holds when abs(gap) + 2 SE ≤ tolerance everywhere, fails when
+    abs(gap) − 2 SE > tolerance somewhere, is inconclusive otherwise (combined with the non-vacuity case).
     """
     agreement = all_of({eta_name(eta): _every_epoch_end(run, thresholds) for eta, run in runs.items()})
     return _given("agreement", agreement, {"not vacuous": _not_vacuous(runs, thresholds)})
 
 
 def _relative_error(run, t, seed) -> Verdict:
-    """The median |gap| over the median |E[RP] + 1| of one run's window ≤ ``tolerance``."""
+    """The median abs(gap) over the median abs(E[RP] + 1) of one run's window ≤ ``tolerance``."""
     keys = ("gap", "erp_cv"), ("gap_se", "erp_cv_se")
     values, errors = (np.column_stack([in_window(run, k, t["transient"]) for k in pair]) for pair in keys)
 
@@ -231,8 +231,8 @@ def _relative_error(run, t, seed) -> Verdict:
 
 
 def agree_median(runs, thresholds) -> Verdict:
-    """Experiments 8 and 9 on (4.3)'s footing: for every step size, the window's median |E[RP] − RHS|
-    over its median |E[RP] + 1| (the size of E[RP]'s excursion from the stable value −1, which is ≈ 1 where
+    """Experiments 8 and 9 on (4.3)'s footing: for every step size, the window's median abs(E[RP] − RHS)
+    over its median abs(E[RP] + 1) (the size of E[RP]'s excursion from the stable value −1, which is ≈ 1 where
     E[RP] hovers at 0, as RP does for GD) is ≤ ``tolerance``; and the comparison is not vacuous.
     """
     cases = {eta_name(eta): _relative_error(run, thresholds, 76 + i) for i, (eta, run) in enumerate(runs.items())}
@@ -240,7 +240,7 @@ def agree_median(runs, thresholds) -> Verdict:
 
 
 def appendix_a_identity(differences, thresholds) -> Verdict:
-    """Appendix A (a check): |right side − control-variate E[RP]| ≤ ``tolerance`` at every checked point.
+    """Appendix A (a check): abs(right side − control-variate E[RP]) ≤ ``tolerance`` at every checked point.
 
     ``differences`` maps the points (e.g. "epoch 0") to the absolute differences.
     """

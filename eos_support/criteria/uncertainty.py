@@ -70,7 +70,7 @@ def bootstrap(series, statistic, *, seed: int = 0, resamples: int = RESAMPLES) -
 
 
 def spread(baseline, perturbed) -> float:
-    """The largest |change| of a statistic from its ``baseline`` value over its ``perturbed`` recomputations."""
+    """The largest abs(change) of a statistic from its ``baseline`` value over its ``perturbed`` recomputations."""
     values = np.asarray(list(perturbed), dtype=np.float64)
     if values.size == 0:
         raise ValueError("spread needs at least one perturbed recomputation")
