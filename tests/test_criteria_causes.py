@@ -200,21 +200,32 @@ def oscillating_loss(end, steps=40, cross=5, amplitude=0.05):
     ],
 )
 def test_exp1_decreases_non_monotonically(loss, holds):
-    run = run_with(loss=loss, sharpness=sharpness_series([1]))
-    verdict = causes.exp1_decreases_non_monotonically({"ReLU": run}, {"ratio": 0.5, "rise": 0.001})
+    run, rerun = run_with(loss=loss, sharpness=sharpness_series([1])), run_with(loss=loss, sharpness=sharpness_series([1]))
+    verdict = causes.exp1_decreases_non_monotonically({"ReLU": [run, rerun]}, {"ratio": 0.5, "rise": 0.001})
     assert verdict.holds is holds
 
 
-def test_exp1_decreases_non_monotonically_inconclusive_at_the_ratio():
-    run = run_with(loss=oscillating_loss(0.5, amplitude=0.05), sharpness=sharpness_series([1]))
-    verdict = causes.exp1_decreases_non_monotonically({"ReLU": run}, {"ratio": 0.5, "rise": 0.001})
-    assert verdict.holds is None and verdict.case == "ReLU, loss ratio"
+def test_exp1_decreases_non_monotonically_takes_the_ratio_uncertainty_from_the_reruns():
+    threshold = {"ratio": 0.5, "rise": 0.001}
+    run = run_with(loss=oscillating_loss(0.4), sharpness=sharpness_series([1]))
+    close = run_with(loss=oscillating_loss(0.41), sharpness=sharpness_series([1]))
+    far = run_with(loss=oscillating_loss(0.6), sharpness=sharpness_series([1]))
+    decided = causes.exp1_decreases_non_monotonically({"ReLU": [run, close]}, threshold)
+    assert decided.holds is True
+    case = decided.detail["ReLU, loss ratio"]
+    c = causes.loss_ratio(run)[0]
+    ratio = [loss[-1] / loss[c] for loss in (oscillating_loss(0.4), oscillating_loss(0.41))]
+    assert case["statistic"] == pytest.approx(ratio[0]) and case["uncertainty"] == pytest.approx(ratio[1] - ratio[0])
+    undecided = causes.exp1_decreases_non_monotonically({"ReLU": [run, close, far]}, threshold)
+    assert undecided.holds is None and undecided.case == "ReLU, loss ratio"  # 0.42 ± 0.21 against 0.5
+    with pytest.raises(ValueError, match="rerun"):
+        causes.exp1_decreases_non_monotonically({"ReLU": [run]}, threshold)
 
 
 def test_exp1_without_a_crossing_nothing_holds():
     run = run_with(sharpness=np.full(9, 0.8 * 2 / 0.5))
     assert causes.exp1_sharpness_above({"tanh": run}, {"share": 0.5}).holds is False
-    assert causes.exp1_decreases_non_monotonically({"tanh": run}, {"ratio": 0.5, "rise": 0.001}).holds is False
+    assert causes.exp1_decreases_non_monotonically({"tanh": [run, run]}, {"ratio": 0.5, "rise": 0.001}).holds is False
 
 
 def test_after_crossing_reads_the_measurements_from_the_first_above_two_over_eta():
