@@ -163,6 +163,18 @@ def test_exp1_divergence_and_convergence():
     assert verdict.holds is False and verdict.case == "ReLU"
 
 
+def test_exp1_linear_diverges_counts_every_diverged_run_alike():
+    """Two runs stopped as diverged, one just past the cut and one far past it: both diverged, no doubt."""
+    cut = {"log_cut": 3}
+    near, far = run_with(loss=np.r_[np.full(30, 1.0), 10**3.2]), run_with(loss=np.r_[np.full(30, 1.0), 1e9])
+    for run in (near, far):
+        run.status = "diverged"
+    verdict = causes.exp1_linear_diverges([near, far], cut)
+    assert verdict.holds is True and verdict.statistic == 6 and verdict.uncertainty == 0
+    near.status = "max_steps"  # a spike past the cut that the trainer did not stop at: read off the losses
+    assert causes.exp1_linear_diverges([near, far], cut).holds is None
+
+
 def sharpness_series(pattern, eta=0.5, steps=40):
     """Measurements at steps 0, 5, …, ``steps``: below 2/η at step 0, then ``pattern`` (1: above) repeated."""
     above = np.r_[0, np.resize(pattern, steps // 5)]

@@ -178,11 +178,12 @@ def log_loss_ratio(run) -> float:
 
 def exp1_linear_diverges(runs, thresholds) -> Verdict:
     """exp1-linear-diverges: log10 max_t f(θᵗ)/f(θ⁰), capped at 2 × log_cut, > log_cut (the run diverged);
-    ``runs[0]`` the run and ``runs[1:]`` reruns from θ⁰ perturbed by one float32 ulp; uncertainty: the
-    statistic's spread over them.
+    a run that the trainer stopped as diverged counts at the cap (it stops at its first loss past the cut:
+    how far past says nothing). ``runs[0]`` the run and ``runs[1:]`` reruns from θ⁰ perturbed by one float32
+    ulp; uncertainty: the statistic's spread over them.
     """
-    cap = 2 * thresholds["log_cut"]  # a diverged run stops at its first loss past the cut: how far past says nothing
-    values = [min(log_loss_ratio(run), cap) for run in runs]
+    cap = 2 * thresholds["log_cut"]
+    values = [cap if run.status == "diverged" else min(log_loss_ratio(run), cap) for run in runs]
     detail = {"status": runs[0].status, "reruns": [run.status for run in runs[1:]]}
     return rounding(values, thresholds["log_cut"], ">", detail, RERUNS)
 
