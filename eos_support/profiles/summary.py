@@ -1,7 +1,7 @@
 """Run summaries: what a chapter needs to redraw a run's figures without recomputing it.
 
 An execution writes one ``<experiment>/<label>.npz`` per run it uses (:meth:`Profile.run` does, when the
-profile has a ``summaries_dir``): the run's history (every recorded series) and its scalars (η, status,
+profile has a ``summaries_dir``): the run's history (every recorded series; not the snapshots of θ) and its scalars (η, status,
 step of the accuracy goal, wall time, device, the trainer's options). The paper profile's summaries are
 committed with its record (``book/records/paper/runs``), so that the chapters draw the paper profile's
 figures beside the quick profile's without executing it (:func:`load`).
@@ -22,6 +22,11 @@ import numpy as np
 from ..system import atomic_write
 
 _NAME = re.compile(r"[^A-Za-z0-9_.=-]+")
+
+
+PARAMETERS = ("snapshot",)
+"""History entries that hold parameter vectors θᵗ, not series: left out of a summary (megabytes per
+snapshot at the paper's size; no figure draws them)."""
 
 
 def _file_name(label: str) -> str:
@@ -55,7 +60,7 @@ def save(run, folder, experiment: str, label: str) -> Path:
         "device": getattr(run, "device", None),
         "options": _plain(options),
     }
-    arrays = {f"history.{k}": np.asarray(v) for k, v in run.history.items()}
+    arrays = {f"history.{k}": np.asarray(v) for k, v in run.history.items() if k not in PARAMETERS}
     buffer = io.BytesIO()
     np.savez_compressed(buffer, meta=np.array(json.dumps(meta)), **arrays)
     path = Path(folder) / experiment / _file_name(label)
