@@ -326,3 +326,44 @@ def corollary1_checks(checks):
     handles, labels = ax.get_legend_handles_labels()
     ax_s.legend(handles + ax_s.get_legend_handles_labels()[0], labels + ["equality"], loc="upper left", fontsize=8)
     return fig, (ax, ax_s)
+
+
+# -- the paper profile's committed record -----------------------------------------------------------
+
+
+def recorded_runs(runs, title=""):
+    """The runs of a committed record (``{label: RecordedRun}``, :func:`eos_support.book.records.runs`):
+    the loss, the relative progress and the sharpness against each run's 2/η (dashed; a monitor run's own
+    threshold where it recorded one), per step (GD, monitor) or per epoch end (SGD: E[RP] of Section 5, the
+    sharpness panel left out). One colour per run.
+    """
+    sgd = all("erp" in run.history for run in runs.values())
+    rows = 2 if sgd else 3
+    fig, axes = plt.subplots(rows, 1, sharex=True, figsize=figsize(1, rows, height=2.1))
+    for (label, run), color in zip(runs.items(), COLORS):
+        h = run.history
+        loss = np.asarray(h["loss"], dtype=np.float64)
+        x = np.asarray(h["epoch"] if sgd else h.get("step", np.arange(len(loss))))
+        axes[0].plot(x, loss, color=color, label=label)
+        rp = np.asarray(h["erp" if sgd else "rp"], dtype=np.float64)
+        axes[1].plot(x[: len(rp)], rp, color=color, linewidth=0.9)
+        if not sgd:
+            steps, lam = np.asarray(h["sharpness_step"] if "sharpness_step" in h else x), np.asarray(h["sharpness"])
+            keep = np.isfinite(lam)
+            axes[2].plot(steps[keep], lam[keep], "o-", color=color, markersize=2.5, linewidth=1)
+            threshold = np.asarray(h.get("threshold", []), dtype=np.float64)
+            if np.isfinite(threshold).any():  # a monitor's optimizer threshold, e.g. (2 + 2β)/η
+                axes[2].plot(x, threshold, "--", color=color, linewidth=1, alpha=0.8)
+            else:
+                two_over_eta(axes[2], run.eta, label=False, color=color, alpha=0.8)
+    axes[0].set_yscale("log")
+    axes[0].set_ylabel("loss f(θ)")
+    axes[0].legend(loc="best", fontsize="small")
+    reference_lines(axes[1], 0, -1)
+    axes[1].set_ylabel("E[RP]" if sgd else "RP")
+    if not sgd:
+        axes[2].set_ylabel("sharpness λ_max")
+    axes[-1].set_xlabel("epoch" if sgd else "step t")
+    if title:
+        axes[0].set_title(title)
+    return fig, axes

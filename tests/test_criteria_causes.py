@@ -212,7 +212,7 @@ def oscillating_loss(end, steps=40, cross=5, amplitude=0.05):
     ],
 )
 def test_exp1_decreases_non_monotonically(loss, holds):
-    run, rerun = run_with(loss=loss, sharpness=sharpness_series([1])), run_with(loss=loss, sharpness=sharpness_series([1]))
+    run, rerun = (run_with(loss=loss, sharpness=sharpness_series([1])) for _ in range(2))
     verdict = causes.exp1_decreases_non_monotonically({"ReLU": [run, rerun]}, {"ratio": 0.5, "rise": 0.001})
     assert verdict.holds is holds
 

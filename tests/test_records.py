@@ -82,3 +82,37 @@ def test_no_record_says_so(tmp_path):
 def test_the_committed_records_agree_with_the_registry(profile):
     assert records.disagreements(profile, REPO / "book" / "records") == []
     assert records.read(profile, REPO / "book" / "records")["profile"] == profile
+
+
+def test_the_chapters_draw_the_committed_runs_of_each_kind(tmp_path, capsys):
+    pytest.importorskip("matplotlib")
+    import matplotlib.pyplot as plt
+    import numpy as np
+
+    from eos_support import figures
+    from histories import sgd_run
+
+    folder = tmp_path / "records"
+    gd = recorded_run(eta=0.5)
+    summary.save(gd, folder / "paper" / "runs", "experiment3", "gd")
+    summary.save(sgd_run(), folder / "paper" / "runs", "experiment8", "sgd")
+    shown = []
+    plt.show, original = (lambda: shown.append(plt.gcf())), plt.show
+    try:
+        records.figures("paper", ["experiment3", "experiment8", "experiment9"], folder)
+    finally:
+        plt.show = original
+    assert "No committed runs of experiment9" in capsys.readouterr().out
+    gd_fig, sgd_fig = shown
+    loss, rp, lam = gd_fig.axes
+    assert np.array_equal(loss.lines[0].get_ydata(), gd.history["loss"]) and lam.get_ylabel() == "sharpness λ_max"
+    assert 2 / 0.5 in [line.get_ydata()[0] for line in lam.lines]  # 2/η drawn
+    assert len(sgd_fig.axes) == 2 and sgd_fig.axes[1].get_ylabel() == "E[RP]"
+    monitor = recorded_run(eta=0.1)
+    monitor.history["threshold"] = np.full(len(monitor.history["loss"]), 44.0)  # (2 + 2β)/η at β = 0.9
+    fig, axes = figures.recorded_runs({"heavy ball": monitor})
+    assert 44.0 in [line.get_ydata()[0] for line in axes[2].lines] and 2 / 0.1 not in [
+        line.get_ydata()[0] for line in axes[2].lines
+    ]
+    for f in (gd_fig, sgd_fig, fig):
+        plt.close(f)

@@ -123,6 +123,23 @@ def disagreements(profile: str, folder=FOLDER, registry=None) -> list[str]:
     return problems
 
 
+def figures(profile: str, experiments, folder=FOLDER) -> None:
+    """Draw the committed runs of each of ``experiments`` (:func:`eos_support.figures.recorded_runs`), one
+    figure per experiment, or say that the record has none.
+    """
+    import matplotlib.pyplot as plt
+
+    from ..figures import recorded_runs
+
+    for experiment in experiments:
+        recorded = runs(profile, experiment, folder)
+        if not recorded:
+            print(f"No committed runs of {experiment} in the {profile} profile's record yet.")
+            continue
+        recorded_runs(recorded, title=f"{experiment}, {profile} profile (committed record)")
+        plt.show()
+
+
 def runs(profile: str, experiment: str, folder=FOLDER) -> dict:
     """``{label: RecordedRun}`` of ``experiment``'s committed run summaries (``{}`` when there are none)."""
     from ..profiles.summary import load
