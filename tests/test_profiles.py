@@ -2,11 +2,13 @@
 
 import dataclasses
 
+import numpy as np
 import pytest
 import torch
 
 from eos_support import profiles
 from eos_support.data import Dataset
+from eos_support.profiles import summary
 from eos_support.train import GDOptions, SGDOptions, train_gd
 
 
@@ -73,3 +75,19 @@ def test_a_profile_run_is_the_trainers_run_on_the_experiments_network(tmp_path, 
     assert run.source == "computed" and (run.history["loss"] == direct.history["loss"]).all()
     assert prof.run("e").source == "stored"  # cached in the profile's results folder
     assert prof.objective("e")(run.theta) == pytest.approx(float(run.history["loss"][-1]), rel=1e-5)
+
+
+def test_a_run_from_a_moved_theta0_keeps_its_own_summary(tmp_path, monkeypatch):
+    monkeypatch.setattr(profiles.profile, "_load", tiny)
+    experiment = dataclasses.replace(
+        profiles.get("quick")["experiment5"], n_train=32, width=8, options=dict(max_steps=4, sharpness_every=None)
+    )
+    prof = dataclasses.replace(
+        profiles.get("quick", tmp_path / "results"), experiments={"e": experiment}, summaries_dir=tmp_path / "runs"
+    )
+    run, rerun = prof.run("e"), dataclasses.replace(prof, theta0_seed=1).run("e")
+    written = summary.load(tmp_path / "runs", "e")
+    assert len(written) == 2, list(written)  # the rerun does not overwrite the run's summary
+    by_seed = {("θ⁰" in label): r for label, r in written.items()}
+    assert np.array_equal(by_seed[False].history["loss"], run.history["loss"])
+    assert np.array_equal(by_seed[True].history["loss"], rerun.history["loss"])

@@ -114,7 +114,8 @@ class Profile:
         if self.summaries_dir is not None:
             from .summary import save
 
-            save(run, self.summaries_dir, name, label)
+            moved = "" if self.theta0_seed is None else f", θ⁰ moved by one ulp (seed {self.theta0_seed})"
+            save(run, self.summaries_dir, name, label + moved)
         return run
 
     def runs(self, name, **overrides) -> dict:
