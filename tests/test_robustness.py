@@ -74,3 +74,19 @@ def test_a_deterministic_book_is_robust(tmp_path, capsys):
     assert rec["ok"] and rec["chapters"] == ["good"] and rec["executions"][0]["perturbation"] == {"threads": 1}
     assert [r["id"] for r in rec["executions"][0]["claims"]] == ["sums"] and "every outcome the same" in out
     assert (root / "_build" / "robustness" / "threads-1" / "claims" / "good.json").is_file()
+
+
+def test_a_chapter_sets_its_threads_unless_the_robustness_check_fixes_them():
+    import torch
+
+    from eos_support.book import chapter
+
+    before = torch.get_num_threads()
+    try:
+        assert chapter.use_threads(1) == 1
+        assert chapter.use_threads(chapter.CPU_THREADS) == chapter.CPU_THREADS  # back up after a cap of 1
+        assert chapter.use_threads(10**6) == chapter.CPU_THREADS  # never above the kernel's own
+        assert chapter.use_threads(chapter.CPU_THREADS, {"threads": 1}) == 1  # the perturbation wins
+        assert chapter.use_threads(1, {"theta0": 1}) == 1
+    finally:
+        torch.set_num_threads(before)

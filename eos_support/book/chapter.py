@@ -18,11 +18,27 @@ from __future__ import annotations
 from dataclasses import replace
 from pathlib import Path
 
+import torch
+
 from .. import plots, profiles
 from .claims import ClaimBook
 from .toc import default_build_dir
 
 PERTURBATIONS = ("theta0", "threads")
+
+
+CPU_THREADS = torch.get_num_threads()
+"""torch's CPU threads when the kernel started (its default, or ``OMP_NUM_THREADS``): the most a chapter uses."""
+
+
+def use_threads(n, perturbation=None) -> int:
+    """Run torch on ``n`` CPU threads (at most :data:`CPU_THREADS`) from here on, or on the robustness check's
+    number where its ``perturbation`` sets one; returns the number set. A chapter caps small-tensor work at
+    1 and lets its large runs use every core.
+    """
+    n = dict(perturbation or {}).get("threads", n)
+    torch.set_num_threads(max(1, min(int(n), CPU_THREADS)))
+    return torch.get_num_threads()
 
 
 def start(
@@ -34,11 +50,8 @@ def start(
     if unknown:
         raise ValueError(f"unknown perturbation {sorted(unknown)}: the robustness check knows {PERTURBATIONS}")
     plots.style()
-    threads = perturbation.get("threads", threads)
-    if threads is not None:
-        import torch
-
-        torch.set_num_threads(min(int(threads), torch.get_num_threads()))
+    if threads is not None or "threads" in perturbation:
+        use_threads(threads, perturbation)
     results_dir = Path(results_dir) if results_dir is not None else default_build_dir() / "results"
     claims = ClaimBook(name, profile, claims_dir)
     prof = profiles.get(profile, results_dir, theta0_seed=perturbation.get("theta0"))
