@@ -1,8 +1,11 @@
-"""Shared fixtures: a miniature book (two tiny chapters and the real scorecard) for the runner."""
+"""Shared fixtures: every figure closed after its test; a miniature book (two tiny chapters and the real
+scorecard) for the runner. Small data sets come from ``factories``; hand-made run histories from
+``histories``."""
 
 from __future__ import annotations
 
 import shutil
+import sys
 import textwrap
 from pathlib import Path
 
@@ -10,6 +13,15 @@ import pytest
 
 REPO = Path(__file__).resolve().parents[1]
 TEST_REGISTRY = REPO / "tests" / "data" / "registry.yml"
+
+
+@pytest.fixture(autouse=True)
+def close_figures():
+    """Close every figure a test opened (only where matplotlib's pyplot was imported at all)."""
+    yield
+    pyplot = sys.modules.get("matplotlib.pyplot")
+    if pyplot is not None:
+        pyplot.close("all")
 
 
 def claimbook(name: str) -> str:

@@ -21,13 +21,10 @@ OPTIONS = dict(sharpness_every=25, sharpness_iters=10, profile_every=40, taus=[0
 
 def problem():
     """(model, data): a 6-8-8-3 tanh network and 64 random points, in float64."""
-    from eos_support.data import Dataset
     from eos_support.models import fully_connected
+    from factories import dataset
 
-    g = torch.Generator().manual_seed(0)
-    x = torch.randn(64, 6, generator=g, dtype=torch.float64)
-    y = torch.randint(0, 3, (64,), generator=g)
-    data = Dataset(x, y, None, None, 3, "tiny", "random", 6)
+    data = dataset(64, 6, dtype=torch.float64)
     model = fully_connected(data, depth=2, width=8, activation="tanh", seed=1, dtype=torch.float64)
     return model, data
 

@@ -34,7 +34,7 @@ from eos_support.book.toc import SCORECARD, BookError, read_toc
 BUILD_TIMEOUT_S = 3300
 ROBUST_IN_CI = ("theorem2",)
 """The chapters whose robustness CI checks on every push (the whole check: ``eos-book robustness``)."""
-pytestmark = pytest.mark.timeout(BUILD_TIMEOUT_S + 300)
+pytestmark = [pytest.mark.slow, pytest.mark.timeout(BUILD_TIMEOUT_S + 300)]  # the whole quick book
 
 try:
     CHAPTERS, TOC_ERROR = read_toc(REPO), None

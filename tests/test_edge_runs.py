@@ -5,28 +5,20 @@ import dataclasses
 import numpy as np
 import pytest
 import torch
-from torch import nn
 
 from cases import small_network
 from eos_support import edge_runs, profiles
-from eos_support.data import Dataset
 from eos_support.edge_runs import EdgeOptions, Snapshots, edge_onset, edge_statistics, first_reach, loader
 from eos_support.thresholds import Threshold
+from factories import profile_loader
 
 
 def _flat(model):
     return torch.cat([p.detach().reshape(-1) for p in model.parameters()])
 
 
-def tiny(name, loss, device, n_train):
-    g = torch.Generator().manual_seed(0)
-    x, labels = torch.randn(n_train, 6, generator=g), torch.randint(0, 10, (n_train,), generator=g)
-    y = labels if loss == "ce" else nn.functional.one_hot(labels, 10).float()
-    return Dataset(x, y, None, None, 10, "tiny", "random", 6)
-
-
 def tiny_profile(monkeypatch, **options):
-    monkeypatch.setattr(profiles.profile, "_load", tiny)
+    monkeypatch.setattr(profiles.profile, "_load", profile_loader())
     e = profiles.Experiment(
         "Beyond: tiny",
         24,

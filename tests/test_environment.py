@@ -4,6 +4,9 @@ from __future__ import annotations
 
 import re
 
+import pytest
+import torch
+
 try:
     import tomllib
 except ImportError:  # Python 3.10: pytest depends on tomli there
@@ -131,7 +134,27 @@ def test_readme_example_runs():
     out = io.StringIO()
     with contextlib.redirect_stdout(out):
         exec(compile(block, "README.md", "exec"), {})
-    assert re.match(r"RP = -?\d", out.getvalue())
+    printed = re.fullmatch(r"RP = (\S+), \(η/2\)·L = (\S+), sharpness·η/2 = (\S+)\n", out.getvalue())
+    assert printed, out.getvalue()
+    rp, half_l, half_lam = map(float, printed.groups())
+    # the same model and data, by plain PyTorch and a dense Hessian: Definitions 1 and 2, footnote 1
+    torch.manual_seed(0)
+    model = torch.nn.Sequential(torch.nn.Linear(20, 64), torch.nn.Tanh(), torch.nn.Linear(64, 3)).double()
+    x, y = torch.randn(256, 20).double(), torch.randint(0, 3, (256,))
+    shapes = [p.shape for p in model.parameters()]
+    theta = torch.cat([p.detach().reshape(-1) for p in model.parameters()])
+
+    def f(t):
+        chunks = torch.split(t, [s.numel() for s in shapes])
+        params = dict(zip(dict(model.named_parameters()), (c.reshape(s) for c, s in zip(chunks, shapes))))
+        return torch.nn.functional.cross_entropy(torch.func.functional_call(model, params, (x,)), y)
+
+    eta, g = 0.5, torch.func.grad(f)(theta)
+    assert rp == pytest.approx(float((f(theta - eta * g) - f(theta)) / (eta * g @ g)), abs=1e-3)
+    u = eta * g
+    assert half_l == pytest.approx(eta / 2 * float(u @ (g - torch.func.grad(f)(theta - u)) / (u @ u)), abs=1e-3)
+    top = float(torch.linalg.eigvalsh(torch.func.hessian(f)(theta))[-1])
+    assert half_lam == pytest.approx(top * eta / 2, abs=1e-3)
 
 
 def test_readme_architecture_names_every_module():

@@ -31,10 +31,12 @@ import fault_worker
 from cases import interrupt_once
 from conftest import HEADER, PARAMETERS, REPO, claimbook
 from eos_support.book.cli import main
-from eos_support.data import Dataset
 from eos_support.models import fully_connected
 from eos_support.train import train_gd, train_sgd
 from eos_support.train.gd import GDRule
+from factories import dataset
+
+pytestmark = pytest.mark.slow  # fault injection in subprocesses: `pytest -m "not slow"` leaves it out
 
 TESTS = Path(__file__).resolve().parent
 
@@ -178,12 +180,9 @@ def test_claims_file_damaged(tmp_path, capsys):
 
 
 def tiny(x_fill=None, n=32):
-    g = torch.Generator().manual_seed(0)
-    x = torch.randn(n, 5, generator=g, dtype=torch.float64)
+    data = dataset(n, 5, dtype=torch.float64)
     if x_fill is not None:
-        x[3, 2] = x_fill
-    y = torch.randint(0, 3, (n,), generator=g)
-    data = Dataset(x, y, None, None, 3, "tiny", "random", 5)
+        data.x_train[3, 2] = x_fill
     return fully_connected(data, depth=2, width=6, activation="tanh", seed=0, dtype=torch.float64), data
 
 
@@ -199,10 +198,7 @@ def test_non_finite_data_makes_a_diverged_run(tmp_path, value):
 
 def test_overflow_to_infinity_and_nan_mid_run_is_diverged(tmp_path):
     """Only non-finite losses stop this run (diverge_factor = ∞): GD with a huge step overflows."""
-    g = torch.Generator().manual_seed(0)
-    x = torch.randn(32, 5, generator=g)
-    y = torch.nn.functional.one_hot(torch.randint(0, 3, (32,), generator=g), 3).float()
-    data = Dataset(x * 30, y, None, None, 3, "tiny-squared", "random", 5)
+    data = dataset(32, 5, loss="half_sq_sum", scale=30, name="tiny-squared")
     model = fully_connected(data, depth=2, width=6, activation=None, seed=0)
     run = train_gd(
         model,

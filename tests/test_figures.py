@@ -5,7 +5,6 @@ import matplotlib
 
 matplotlib.use("Agg")
 
-import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 import pytest  # noqa: E402
 import torch  # noqa: E402
@@ -37,12 +36,6 @@ def labelled(axes):
 @pytest.fixture
 def runs():
     return {0.5: recorded_run(eta=0.5, onset=20), 0.25: recorded_run(eta=0.25, onset=12)}
-
-
-@pytest.fixture(autouse=True)
-def close_figures():
-    yield
-    plt.close("all")
 
 
 def test_phase_histograms(runs):
@@ -114,8 +107,25 @@ def test_corollary1_figure():
 
 @pytest.mark.filterwarnings("ignore:No artists with labels found")
 def test_figures_accept_a_run_without_an_unstable_phase():
-    stable = {0.5: recorded_run(eta=0.5, onset=100)}
-    for draw in (figures.phase_histograms, figures.edge_of_stability, figures.sharpness_chain):
-        fig, _ = draw(stable)
-    fig, _ = figures.smoothness_normalised({}, stable)
-    assert isinstance(fig, plt.Figure)
+    """A run that never becomes unstable: its whole-run series are drawn, its unstable-phase panels stay
+    empty, no onset is marked, and the reference lines are still there."""
+    run = recorded_run(eta=0.5, onset=100)  # 40 steps, no unstable phase
+    stable = {0.5: run}
+    fig, axes = figures.phase_histograms(stable)
+    ((ax, ax_h),) = axes
+    assert [line for line in ax.get_lines() if line.get_linestyle() == "-"] == [] and not ax_h.patches
+    assert levels(ax) == [-1, 0] and levels(ax_h) == [-1, 0]
+    fig, (ax, ax_n) = figures.edge_of_stability(stable)
+    drawn = [line for line in ax.get_lines() if line.get_linestyle() == "-"]
+    assert len(drawn) == 1 and np.array_equal(drawn[0].get_ydata(), run.history["sharpness"])
+    assert levels(ax) == [4.0] and levels(ax, "x", ":") == []  # 2/η, and no onset
+    assert all(len(line.get_xdata()) == 0 for line in ax_n.get_lines() if line.get_linestyle() == "-")
+    fig, ax = figures.sharpness_chain(stable)
+    filled = [line for line in ax.get_lines() if line.get_marker() == "o" and line.get_markerfacecolor() != "none"]
+    open_ = [line for line in ax.get_lines() if line.get_marker() == "o" and line.get_markerfacecolor() == "none"]
+    measured = int(np.sum(run.history["sharpness_step"] < len(run.history["rp"])))  # steps with an RP
+    assert all(len(line.get_xdata()) == 0 for line in filled) and len(open_[0].get_xdata()) == measured  # all open
+    with pytest.warns(UserWarning, match="No artists with labels"):  # nothing to put in a legend
+        fig, (ax, ax_h) = figures.smoothness_normalised({}, stable)  # as the unstable runs' only run
+    assert [line for line in ax.get_lines() if line.get_linestyle() == "-"] == [] and not ax_h.patches
+    assert levels(ax) == [1.0] and levels(ax_h, "x") == [1.0]

@@ -13,6 +13,8 @@ import pytest
 
 from fresh_venv import build_wheel, fresh_venv, run
 
+pytestmark = pytest.mark.slow  # fresh virtual environments: `pytest -m "not slow"` leaves it out
+
 BOOK_MODULES = (
     "eos_support.plots",
     "eos_support.figures",

@@ -17,12 +17,6 @@ F64 = torch.float64
 BOX = dict(xlim=(-3, 3), ylim=(-0.3, 1.2))
 
 
-@pytest.fixture(autouse=True)
-def close_figures():
-    yield
-    plt.close("all")
-
-
 def texts(ax):
     return [t.get_text() for t in ax.texts]
 

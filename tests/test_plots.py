@@ -11,10 +11,21 @@ from eos_support import plots  # noqa: E402
 
 
 def test_style_sets_readable_defaults():
-    rc = plots.style()
-    assert matplotlib.rcParams["figure.figsize"] == list(rc["figure.figsize"])
-    assert matplotlib.rcParams["font.size"] >= 10
-    assert matplotlib.rcParams["savefig.dpi"] >= 150
+    """After style(), a new figure is one book column wide, its text at least 9 pt, its lines in the
+    colour-blind-safe cycle, its saved form at print resolution with text kept as text in SVG."""
+    with matplotlib.rc_context():
+        matplotlib.rcdefaults()
+        plots.style()
+        fig, ax = plt.subplots()
+        first, second = ax.plot([0, 1]), ax.plot([1, 0])
+        assert tuple(fig.get_size_inches()) == pytest.approx(plots.figsize())
+        assert fig.get_size_inches()[0] == plots.WIDTH
+        label = ax.set_xlabel("step t")
+        assert label.get_fontsize() >= 9 and min(t.get_fontsize() for t in ax.get_xticklabels()) >= 9
+        assert [first[0].get_color(), second[0].get_color()] == list(plots.COLORS[:2])
+        assert matplotlib.rcParams["savefig.dpi"] >= 150 and matplotlib.rcParams["svg.fonttype"] == "none"
+        assert not ax.spines["top"].get_visible() and not ax.spines["right"].get_visible()
+        plt.close(fig)
 
 
 def test_two_over_eta_draws_a_labelled_line_at_two_over_eta():

@@ -7,9 +7,9 @@ import pytest
 import torch
 
 from eos_support import profiles
-from eos_support.data import Dataset
 from eos_support.profiles import summary
 from eos_support.train import GDOptions, SGDOptions, train_gd
+from factories import profile_loader
 
 
 def test_both_profiles_have_the_same_experiments_with_valid_options():
@@ -57,14 +57,8 @@ def test_unknown_names_are_named():
         profiles.get("quick").run("experiment3")
 
 
-def tiny(name, loss, device, n_train):
-    g = torch.Generator().manual_seed(0)
-    x, y = torch.randn(n_train, 6, generator=g), torch.randint(0, 10, (n_train,), generator=g)
-    return Dataset(x, y, None, None, 10, "tiny", "random", 6)
-
-
 def test_a_profile_run_is_the_trainers_run_on_the_experiments_network(tmp_path, monkeypatch):
-    monkeypatch.setattr(profiles.profile, "_load", tiny)
+    monkeypatch.setattr(profiles.profile, "_load", profile_loader())
     experiment = dataclasses.replace(
         profiles.get("quick")["experiment5"], n_train=32, width=8, options=dict(max_steps=6, sharpness_every=None)
     )
@@ -78,7 +72,7 @@ def test_a_profile_run_is_the_trainers_run_on_the_experiments_network(tmp_path, 
 
 
 def test_a_run_from_a_moved_theta0_keeps_its_own_summary(tmp_path, monkeypatch):
-    monkeypatch.setattr(profiles.profile, "_load", tiny)
+    monkeypatch.setattr(profiles.profile, "_load", profile_loader())
     experiment = dataclasses.replace(
         profiles.get("quick")["experiment5"], n_train=32, width=8, options=dict(max_steps=4, sharpness_every=None)
     )

@@ -10,7 +10,6 @@ from torch.func import grad, vmap
 
 from cases import interrupt_once, small_network
 from eos_support.curvature import hessian
-from eos_support.data import Dataset
 from eos_support.models import fully_connected
 from eos_support.objective import ModuleLoss
 from eos_support.sgd_diagnostics import (
@@ -21,6 +20,7 @@ from eos_support.sgd_diagnostics import (
 )
 from eos_support.train import train_sgd
 from eos_support.train.sgd import SGDRule
+from factories import dataset
 
 N, B = 12, 4  # a finite sum of 12 terms, minibatches of 4
 
@@ -158,12 +158,7 @@ def test_bad_inputs_are_named():
 
 
 def toy_data(n=40, seed=0, loss="ce"):
-    g = torch.Generator().manual_seed(seed)
-    x = torch.randn(n, 5, generator=g)
-    y = (x[:, 0] > 0).long() + (x[:, 1] > 0).long()
-    if loss == "half_sq_sum":
-        y = nn.functional.one_hot(y, 3).float()
-    return Dataset(x, y, None, None, num_classes=3, name="toy", source="test", n_features=5)
+    return dataset(n, 5, seed=seed, loss=loss, labels=lambda x: (x[:, 0] > 0).long() + (x[:, 1] > 0).long(), name="toy")
 
 
 def toy_model(seed=0):

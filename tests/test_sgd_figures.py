@@ -5,18 +5,10 @@ import matplotlib
 
 matplotlib.use("Agg")
 
-import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
-import pytest  # noqa: E402
 
 from eos_support import sgd_figures  # noqa: E402
 from test_sgd_summary import sgd_history, sgd_run  # noqa: E402
-
-
-@pytest.fixture(autouse=True)
-def close_figures():
-    yield
-    plt.close("all")
 
 
 def horizontal_lines(ax):

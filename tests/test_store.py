@@ -10,9 +10,9 @@ import torch
 from torch import nn
 
 from eos_support import store
-from eos_support.data import Dataset
 from eos_support.store import UncacheableError, cache_root, loss_key, model_key
 from eos_support.train import train_gd
+from factories import dataset
 
 MODEL_SOURCE = """
 import torch
@@ -49,10 +49,7 @@ def load_net(folder, body, name="user_net"):
 
 
 def tiny_data():
-    g = torch.Generator().manual_seed(0)
-    return Dataset(
-        torch.randn(16, 4, generator=g), torch.randint(0, 3, (16,), generator=g), None, None, 3, "tiny", "random", 4
-    )
+    return dataset(16, 4)
 
 
 def test_an_edited_forward_is_a_new_run(tmp_path):
