@@ -1,11 +1,12 @@
 """Draw docs/edge_of_stability.png, the README's figure, from a real quick-profile run.
 
-    python docs/make_figure.py [ETA]
+    python docs/make_figure.py [ETA] [STEPS]
 
-Full-batch GD on the quick profile (Fashion-MNIST, 1,000 images, the 784-200-200-10 tanh
-network of Cohen et al.), with the paper's diagnostics at every step: the training loss, the
-sharpness against 2/η, and the relative progress RP (Definition 1) against 0. The run is
-cached in the book's run store (_build/results), so it is computed once.
+Full-batch GD on the quick profile's Experiment 1 data (Fashion-MNIST, 5,000 images, the 784-200-200-10
+tanh network of Cohen et al.), with the paper's diagnostics at every step, drawn by
+:func:`eos_support.plots.run_panels`: the training loss, the relative progress RP (Definition 1) with its
+levels 0 and −1, and the sharpness against 2/η. The run is cached in the book's run store
+(_build/results), so it is computed once.
 """
 
 import dataclasses
@@ -15,7 +16,6 @@ from pathlib import Path
 import matplotlib
 
 matplotlib.use("Agg")
-import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 import torch  # noqa: E402
 
@@ -37,29 +37,10 @@ def main():
         options=dict(max_steps=STEPS, acc_goal=0.99, sharpness_every=20, sharpness_iters=15),
     )
     run = dataclasses.replace(prof, experiments={"figure": tanh}).run("figure")
-    h = run.history
     plots.style()
-    fig, (top, mid, low) = plt.subplots(3, 1, figsize=(plots.WIDTH, 6.0), sharex=True)
-    top.plot(h["loss"], lw=1.2)
-    top.set(ylabel="training loss", yscale="log")
-    mid.plot(
-        h["sharpness_step"],
-        h["sharpness"],
-        "-o",
-        ms=4,
-        lw=1.4,
-        label="sharpness (top Hessian eigenvalue, every 20 steps)",
-    )
-    plots.two_over_eta(mid, ETA)
-    mid.set(ylabel="sharpness")
-    mid.legend(loc="lower right")
-    rp = h["rp"]
-    low.plot(np.arange(len(rp)), rp, lw=0.6, color=plots.COLORS[1])
-    plots.reference_lines(low, 0)
-    low.set(
-        ylabel="relative progress RP", xlabel="GD step $t$", ylim=(-1.1, max(0.6, float(np.nanpercentile(rp, 99.5))))
-    )
+    fig, _ = plots.run_panels({ETA: run}, onsets=True)
     fig.savefig(OUT, dpi=110)
+    h = run.history
     print(
         f"{OUT} ({OUT.stat().st_size / 1e3:.0f} kB): η = {ETA}, {run.steps} steps, "
         f"status {run.status}, final accuracy {h['accuracy'][-1]:.3f}, "
