@@ -170,9 +170,8 @@ QUICK = {
         max_steps=400,
         acc_goal=0.95,
         note="η = 2/5: the linear network does not diverge at 2/10 on this data set, and at 2/7 it diverges or not "
-        "depending on rounding (issue 20); until 95 % train accuracy "
-        "(at most 400 steps), as Experiments 2–6, since runs on 1,000 images went on fitting their data and "
-        "left the unstable regime (issue 20)",
+        "depending on rounding; until 95 % train accuracy (at most 400 steps), as Experiments 2–6, since runs on "
+        "1,000 images went on fitting their data and left the unstable regime (both: issue 20)",
     ),
     "experiment2": Experiment(
         "Experiment 2",
