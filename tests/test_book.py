@@ -8,7 +8,7 @@ from pathlib import Path
 import nbformat
 import pytest
 
-from eos_support.book import report, runner, toc
+from eos_support.book import report, runner, scorecard, toc
 from eos_support.book.claims import ClaimBook
 from eos_support.criteria import compare
 
@@ -106,7 +106,7 @@ def test_scorecard_groups_outcomes_by_paper_item_in_toc_order(mini_book, tmp_pat
         b.verdict(claim_id, compare(value, 1, "<", 0.25, "a test's"))
         b.write()
     monkeypatch.chdir(mini_book)
-    text = report.scorecard(claims).data
+    text = scorecard.scorecard(claims).data
     assert "**2 claims** from 2 chapter(s): 1 reproduced, 0 deviation, 1 not reproduced" in text
     assert "**1 outcome(s) contradict the expected one.**" in text
     assert "1.5 ± 0.25 (< 1)" in text  # the statistic with its uncertainty and threshold
@@ -115,7 +115,7 @@ def test_scorecard_groups_outcomes_by_paper_item_in_toc_order(mini_book, tmp_pat
     assert text.index("### good") < text.index("### claimfails")  # the toc's order: good comes first
     assert "**not reproduced** (expected: reproduced)" in text
     assert not any(ord(ch) > 0x2FFF for ch in text), "no emoji: the marks read without an emoji font"
-    assert "No claims recorded" in report.scorecard(tmp_path / "none").data
+    assert "No claims recorded" in scorecard.scorecard(tmp_path / "none").data
 
 
 def test_the_other_profile_comes_from_its_committed_record(mini_book, tmp_path, monkeypatch):
@@ -129,7 +129,7 @@ def test_the_other_profile_comes_from_its_committed_record(mini_book, tmp_path, 
     b = ClaimBook("good", "quick", tmp_path / "claims", registry=reg)
     b.verdict("sums", compare(2, 2, "<=", 0, "exact"))
     b.write()
-    text = report.scorecard(tmp_path / "claims", records_dir=tmp_path / "records").data
+    text = scorecard.scorecard(tmp_path / "claims", records_dir=tmp_path / "records").data
     assert "| Example 1 | reproduced | reproduced |" in text
 
 
@@ -213,6 +213,15 @@ def test_chapters_read_like_a_book(path):
     long = [c.splitlines()[0] for c in cells if len(c.splitlines()) > CELL_LINES]
     assert not long, f"{path.name}: code cells over {CELL_LINES} lines, starting {long}"
     assert "ClaimBook(" not in text and "plots.style()" not in text, f"{path.name}: use the chapter preamble"
+
+
+@pytest.mark.parametrize("path", sorted((Path(__file__).parents[1] / "book").glob("*.md")), ids=lambda p: p.stem)
+def test_chapters_take_everything_from_their_parameters(path):
+    """No chapter reads the environment or switches torch's global default dtype: what it runs on comes
+    through its parameters and ``chapter.start``, and the examples name their dtype."""
+    code = "\n".join(chapter_cells(path))
+    for forbidden in ("os.environ", "getenv", "set_default_dtype"):
+        assert forbidden not in code, f"{path.name}: a code cell uses {forbidden}"
 
 
 def test_the_chapter_template_executes(tmp_path):

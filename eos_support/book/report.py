@@ -1,4 +1,5 @@
-"""The book's reports: claims and timings as Markdown tables, for the chapters, the scorecard and the CLI."""
+"""The book's reports: claims and timings as Markdown tables, for the chapters, the scorecard and the CLI
+(the scorecard itself: :mod:`~eos_support.book.scorecard`)."""
 
 from __future__ import annotations
 
@@ -6,7 +7,7 @@ import json
 from pathlib import Path
 
 from ..tables import Markdown, markdown_table
-from .toc import BookError, docnames, find_root
+from .toc import toc_order
 
 
 def format_value(value) -> str:
@@ -73,14 +74,6 @@ def load_json(path: Path, default):
         return default
 
 
-def _toc_order(start=None) -> dict[str, int]:
-    """Each toc entry's position by page name (read from _toc.yml alone: pages need not exist yet)."""
-    try:
-        return {Path(d).name: i for i, d in enumerate(docnames(find_root(start)))}
-    except BookError:
-        return {}
-
-
 def _fmt_seconds(s) -> str:
     try:
         s = float(s)
@@ -89,82 +82,10 @@ def _fmt_seconds(s) -> str:
     return f"{s:.1f} s" if s < 120 else f"{s / 60:.1f} min"
 
 
-def _outcomes_by_item(records) -> dict:
-    """{paper item: its outcome} over ``records`` (see :func:`eos_support.book.registry.item_outcome`)."""
-    from .registry import item_outcome
-
-    items = {}
-    for r in records:
-        items.setdefault(r.get("paper_item"), []).append(r.get("outcome"))
-    return {item: item_outcome(outcomes) for item, outcomes in items.items()}
-
-
-def scorecard(claims_dir=None, records_dir=None, start=None):
-    """The scorecard as Markdown: one row per paper item with its outcome in each profile (this build's
-    claims in ``claims_dir``; another profile's from its committed record in ``records_dir/<profile>``),
-    then each chapter's claims.
-    """
-    from .claims import load_claims, stale_chapters
-    from .registry import PROFILES, load
-
-    records = load_claims(claims_dir)
-    order = _toc_order(start)
-    records.sort(key=lambda r: order.get(r.get("chapter"), len(order)))
-    current = {r.get("profile") for r in records}
-    by_profile = {p: _outcomes_by_item([r for r in records if r.get("profile") == p]) for p in current}
-    for profile in PROFILES:
-        if profile not in by_profile and records_dir is not None:
-            by_profile[profile] = _outcomes_by_item(load_claims(Path(records_dir) / profile / "claims"))
-    items = [item.item for item in load().items]
-    items += [i for i in dict.fromkeys(r.get("paper_item") for r in records) if i not in items]
-    rows = []
-    for item in items:
-        cells = [by_profile.get(p, {}).get(item, "not run") for p in PROFILES]
-        rows.append([item, *("**not reproduced**" if c == "not reproduced" else c for c in cells)])
-    stale = stale_chapters(claims_dir)
-    parts = [_summary_line(records), markdown_table(["paper item", *PROFILES], rows)]
-    if stale:
-        parts.append(f"**No current claims** from {', '.join(stale)}: its last execution failed.")
-    for chapter in dict.fromkeys(r.get("chapter") for r in records):
-        own = [r for r in records if r.get("chapter") == chapter]
-        first = own[0]
-        parts.append(
-            f"### {chapter}\n\nProfile {first.get('profile')}, {first.get('device')}, "
-            f"{first.get('date')}.\n\n" + claims_table(own)
-        )
-    return Markdown("\n\n".join(parts))
-
-
-def _summary_line(records) -> str:
-    if not records:
-        return "*No claims recorded yet: execute the chapters with `eos-book execute`.*"
-    counts = {
-        o: sum(r.get("outcome") == o and r.get("kind") != "check" for r in records)
-        for o in ("reproduced", "deviation", "not reproduced", "inconclusive")
-    }
-    checks = sum(r.get("kind") == "check" for r in records)
-    agreements = [r.get("agreement", "as expected" if r.get("as_expected") else "contradicts") for r in records]
-    contradicts, moved = (
-        agreements.count("contradicts"),
-        sum(a in ("undecided here", "decided here") for a in agreements),
-    )
-    tail = "every outcome as expected." if not contradicts + moved else ""
-    if contradicts:
-        tail += f"**{contradicts} outcome(s) contradict the expected one.** "
-    if moved:
-        tail += f"{moved} outcome(s) inconclusive here where the record has a verdict, or the reverse."
-    return (
-        f"**{len(records)} claims** from {len({r.get('chapter') for r in records})} chapter(s): "
-        + ", ".join(f"{n} {o}" for o, n in counts.items())
-        + f"; {checks} checks of the code; "
-        + tail
-    )
-
-
 def timings(timings_path, start=None):
     """Each chapter's last execution (wall time, device, profile, status, date) as Markdown."""
     data = load_json(Path(timings_path), {}) if timings_path else {}
-    order = _toc_order(start)
+    order = toc_order(start)
     rows = sorted(
         ((n, t) for n, t in (data.items() if isinstance(data, dict) else []) if isinstance(t, dict)),
         key=lambda kv: order.get(kv[0], len(order)),

@@ -149,3 +149,11 @@ def select(chapters, names=None) -> list[Page]:
     else:
         chosen = list(notebooks)
     return sorted(chosen, key=lambda c: c.name == SCORECARD)
+
+
+def toc_order(start=None) -> dict[str, int]:
+    """Each toc entry's position by page name (read from _toc.yml alone: pages need not exist yet)."""
+    try:
+        return {Path(d).name: i for i, d in enumerate(docnames(find_root(start)))}
+    except BookError:
+        return {}
