@@ -124,7 +124,7 @@ def example3_tanh(theta):
     return (theta[0] * torch.tanh(theta[1])) ** 2
 
 
-def sublevel_escape(f, eta, R, samples=200_000, seed=2, dtype=None):
+def sublevel_escape(f, eta, R, samples=200_000, seed=2, dtype=torch.float64):
     """How far one GD step F(θ) = θ − η∇f(θ) leaves X_R = {q ≤ R}, q(θ) = 20θ₁² + θ₂² (Example 2).
 
     Returns max q(F(θ))/R over ``samples`` points θ drawn uniformly from the ellipse X_R (seeded):
@@ -274,8 +274,8 @@ def basin_labels(ends, points, tol=1e-6):
     if isinstance(points, dict):
         points = list(points.values())
     if isinstance(points, (list, tuple)):
-        points = torch.stack([torch.as_tensor(p) for p in points])
-    points = torch.as_tensor(points).to(ends)
+        points = torch.stack([torch.as_tensor(p, dtype=ends.dtype) for p in points])
+    points = torch.as_tensor(points, dtype=ends.dtype).to(ends)
     if points.dim() != 2 or points.shape[1] != ends.shape[1]:
         raise ValueError(f"points must be (k, {ends.shape[1]}) to match the grid, got shape {tuple(points.shape)}")
     gone = ~torch.isfinite(ends).all(dim=1)

@@ -52,6 +52,7 @@ PARAMETERS = """\
 profile = "quick"
 claims_dir = None
 results_dir = None
+data = None
 ```
 """
 

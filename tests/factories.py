@@ -25,7 +25,7 @@ def profile_loader(classes=10, features=6):
     """A stand-in for the profiles' data loader (``profiles.profile._load``): :func:`dataset` of the asked
     size and loss, whatever data set the profile names."""
 
-    def load(name, loss, device, n_train):
+    def load(name, loss, device, n_train, root=None):
         return dataset(n_train, features, classes, loss=loss)
 
     return load

@@ -232,7 +232,7 @@ def test_rechecking_a_claim_replaces_it(tmp_path, reg):
 def test_bad_arguments(tmp_path, reg):
     with pytest.raises(ValueError, match="chapter"):
         ClaimBook("../escape", "quick", tmp_path, registry=reg)
-    with pytest.raises(ValueError, match="profile must be one of"):
+    with pytest.raises(ValueError, match="unknown profile .*: choose one of quick, paper"):
         ClaimBook("toy", "huge", tmp_path, registry=reg)
     with pytest.raises(ValueError, match="holds must be a bool"):
         book(tmp_path, reg).check("sanity", measured=1, holds="yes")

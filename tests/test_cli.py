@@ -180,3 +180,34 @@ def test_no_progress_bars_in_a_log_file(tmp_path):
     text = out.getvalue()
     assert "[eos-book] executing good" in text
     assert "chapters:" not in text and "it/s" not in text and "cell/s" not in text, text
+
+
+def test_the_environment_reaches_a_chapter_only_through_its_parameters(mini_book, tmp_path, monkeypatch):
+    """The runner reads $EOS_PAPER_DATASET and $EOS_DATA_DIR and passes them as the ``data`` parameter;
+    chapter.start gives them to the profile, whose kernel reads no environment variable."""
+    from conftest import HEADER, PARAMETERS
+
+    out = tmp_path / "seen.json"
+    code = (
+        "import json, os\nfrom eos_support.book import chapter\n"
+        "prof, _ = chapter.start('probe', 'paper', claims_dir, results_dir, data=data)\n"
+        f"json.dump(dict(data=data, dataset=prof.dataset, dir=str(prof.data_dir)), open(r'{out}', 'w'))\n"
+    )
+    (mini_book / "book" / "probe.md").write_text(HEADER + PARAMETERS + "```{code-cell} ipython3\n" + code + "```\n")
+    (mini_book / "_toc.yml").write_text("format: jb-book\nroot: book/intro\nchapters:\n  - file: book/probe\n")
+    monkeypatch.setenv("EOS_PAPER_DATASET", "npz:/data/stand-in.npz")
+    monkeypatch.setenv("EOS_DATA_DIR", str(tmp_path / "data"))
+    assert main(["execute", "probe", "--root", str(mini_book), "--profile", "quick", "--no-progress"]) == 0
+    seen = json.loads(out.read_text())
+    assert seen["data"] == {"paper": "npz:/data/stand-in.npz", "dir": str(tmp_path / "data")}
+    assert seen["dataset"] == "npz:/data/stand-in.npz" and seen["dir"] == str(tmp_path / "data")
+
+
+def test_a_chapter_started_without_data_reads_no_environment_variable(tmp_path, monkeypatch):
+    from eos_support.book import chapter
+    from eos_support.data.common import DEFAULT_DATA_DIR
+
+    monkeypatch.setenv("EOS_PAPER_DATASET", "npz:/elsewhere.npz")
+    monkeypatch.setenv("EOS_DATA_DIR", str(tmp_path / "elsewhere"))
+    prof, _ = chapter.start("probe", "paper", tmp_path / "claims", tmp_path / "results")
+    assert prof.dataset == "cifar10-5k" and prof.data_dir == DEFAULT_DATA_DIR

@@ -350,3 +350,15 @@ def test_standardising_never_makes_nan_features():
     x[3, 1] = np.nan
     with pytest.raises(ValueError, match="1 of 6 images have NaN or infinite pixels \\(the first is image 3\\)"):
         data.standardise(x)
+
+
+def test_a_given_folder_is_read_and_the_environment_is_not(data_dir, tmp_path):
+    """``root`` (the folder the runner passes a chapter) wins over $EOS_DATA_DIR, for loading and for
+    ``available``."""
+    other = tmp_path / "given"
+    write_fashion(other / "FashionMNIST" / "raw", gz=True)
+    assert not available("fashion-mnist-5k") and available("fashion-mnist-5k", root=other)
+    d = load_dataset("fashion-mnist-5k", n_train=15, download=False, root=other)
+    assert str(other) in d.source
+    with pytest.raises(DatasetUnavailable, match=str(data_dir)):
+        load_dataset("fashion-mnist-5k", n_train=15, download=False)

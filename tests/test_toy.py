@@ -273,3 +273,21 @@ def test_arrivals_counts_the_runs_that_end_at_a_point_and_recounts_the_closest()
         a = arrivals(f, starts, ends, points["sharp minimum"], eta, 300, rerun=2, draws=3)
         assert a.count == at_sharp == int((basins(f, points, starts, eta, 300) == 0).sum())
         assert a.recounts == (at_sharp,) * 3 and a.rerun == 2
+
+
+def test_basin_labels_keep_the_points_in_the_iterates_dtype():
+    """Candidate limits given as Python numbers are compared in the iterates' float64, not rounded to
+    torch's default float32 first (1/3 in float32 is 1e-8 away, far beyond a float64 tolerance)."""
+    from eos_support.toy import basin_labels
+
+    ends = torch.tensor([[1 / 3, 0.0], [5.0, 5.0]], dtype=F64)
+    for points in ([(1 / 3, 0.0)], {"third": (1 / 3, 0.0)}):
+        assert basin_labels(ends, points, tol=1e-12).tolist() == [0, ELSEWHERE]
+
+
+def test_sublevel_escape_draws_in_float64_by_default():
+    """Example 2's forward-invariance check is a float64 computation whatever torch's default dtype."""
+    assert sublevel_escape(example2, 2 / 39, example1(torch.tensor([0.1, 1.0], dtype=F64)).item(), samples=1000) <= 1
+    a = sublevel_escape(example1, 2 / 39, 1.0, samples=1000)
+    b = sublevel_escape(example1, 2 / 39, 1.0, samples=1000, dtype=F64)
+    assert a == b

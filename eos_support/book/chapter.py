@@ -21,6 +21,7 @@ from pathlib import Path
 import torch
 
 from .. import plots, profiles
+from ..data.common import DEFAULT_DATA_DIR
 from .claims import ClaimBook
 from .toc import default_build_dir
 
@@ -42,9 +43,15 @@ def use_threads(n, perturbation=None) -> int:
 
 
 def start(
-    name: str, profile: str = "quick", claims_dir=None, results_dir=None, *, threads=None, perturbation=None
+    name: str, profile: str = "quick", claims_dir=None, results_dir=None, *, threads=None, perturbation=None, data=None
 ):
-    """``(profile, claims)`` for chapter ``name``; ``threads`` caps torch's CPU threads (small tensors)."""
+    """``(profile, claims)`` for chapter ``name``; ``threads`` caps torch's CPU threads (small tensors).
+
+    ``data`` says where the data sets are, as the runner found them (``{"paper": name, "dir": folder}``:
+    the paper profile's data set and the folder data sets are read from; the runner reads
+    ``$EOS_PAPER_DATASET`` and ``$EOS_DATA_DIR``, a chapter's kernel reads no environment variable).
+    Without it, CIFAR-10 in :data:`~eos_support.data.common.DEFAULT_DATA_DIR`.
+    """
     perturbation = dict(perturbation or {})
     unknown = set(perturbation) - set(PERTURBATIONS)
     if unknown:
@@ -54,5 +61,8 @@ def start(
         use_threads(threads, perturbation)
     results_dir = Path(results_dir) if results_dir is not None else default_build_dir() / "results"
     claims = ClaimBook(name, profile, claims_dir)
-    prof = profiles.get(profile, results_dir, theta0_seed=perturbation.get("theta0"))
+    data = {"paper": "cifar10-5k", "dir": DEFAULT_DATA_DIR, **(data or {})}
+    prof = profiles.get(
+        profile, results_dir, theta0_seed=perturbation.get("theta0"), paper_data=data["paper"], data_dir=data["dir"]
+    )
     return replace(prof, summaries_dir=claims.out_dir.parent / "runs"), claims

@@ -32,6 +32,7 @@ import math
 import re
 from pathlib import Path
 
+from .. import profiles
 from ..system import atomic_write, device_name
 from ..tables import Markdown
 from . import registry as _registry
@@ -147,9 +148,7 @@ class ClaimBook:
             raise ValueError(
                 f"chapter must be the chapter's file stem (letters, digits, '_', '-', '.'), got {chapter!r}"
             )
-        if profile not in _registry.PROFILES:
-            raise ValueError(f"profile must be one of {_registry.PROFILES}, got {profile!r}")
-        self.chapter, self.profile = chapter, profile
+        self.chapter, self.profile = chapter, profiles.check_name(profile)
         self.out_dir = Path(out_dir).expanduser() if out_dir is not None else default_claims_dir()
         self.device = device or device_name()
         self.registry = registry or _registry.load()

@@ -24,11 +24,12 @@ from dataclasses import dataclass, field
 from functools import lru_cache
 from pathlib import Path
 
+from ..profiles import NAMES
+
 OUTCOMES = ("reproduced", "deviation", "not reproduced", "inconclusive", "check")
 VERDICTS = ("reproduced", "deviation", "not reproduced")
 """The outcomes that decide a claim one way or the other."""
 KINDS = ("paper", "check", "beyond")
-PROFILES = ("quick", "paper")
 REGISTRY = Path(__file__).with_name("registry.yml")
 
 
@@ -79,7 +80,6 @@ class Item:
     quote: str
     chapter: str
     claims: tuple[Claim, ...]
-    experiment: str = ""
 
 
 @dataclass(frozen=True)
@@ -126,9 +126,9 @@ def _validate(claim: Claim) -> None:
     where = f"claim {claim.id!r} ({claim.item})"
     if claim.kind not in KINDS:
         raise RegistryError(f"{where}: kind must be one of {KINDS}, got {claim.kind!r}")
-    if set(claim.expected) != set(PROFILES):
+    if set(claim.expected) != set(NAMES):
         raise RegistryError(
-            f"{where}: expected needs an outcome for each profile {PROFILES}, got {dict(claim.expected)}"
+            f"{where}: expected needs an outcome for each profile {NAMES}, got {dict(claim.expected)}"
         )
     for profile, outcome in claim.expected.items():
         if outcome not in OUTCOMES:
@@ -152,7 +152,7 @@ def parse(data) -> Registry:
         raise RegistryError("the registry must be a mapping with a list 'items'")
     items = []
     for raw in data["items"]:
-        fields = {k: raw.get(k, "") for k in ("item", "where", "quote", "chapter", "experiment")}
+        fields = {k: raw.get(k, "") for k in ("item", "where", "quote", "chapter")}
         claims = tuple(_claim(c, raw) for c in raw.get("claims", []))
         items.append(Item(claims=claims, **fields))
     ids = [c.id for item in items for c in item.claims]

@@ -15,10 +15,11 @@ Folders under ``<build>`` (default ``_build`` in the project root):
 - ``results/``   the chapters' run cache (``eos-book --results-dir`` moves it)
 - ``timings.json`` wall time, device, profile and status of each chapter's last execution
 
-Every notebook chapter receives the papermill parameters ``profile``, ``claims_dir`` and
-``results_dir`` (its first code cell, tagged ``parameters``, must define them); the
+Every notebook chapter receives the papermill parameters ``profile``, ``claims_dir``,
+``results_dir`` and ``data`` (its first code cell, tagged ``parameters``, must define them); the
 scorecard chapter, executed last, also gets ``timings_path``. Parameters are the only channel:
-nothing reaches a chapter through the environment.
+nothing reaches a chapter through the environment (``data`` carries what ``$EOS_PAPER_DATASET`` and
+``$EOS_DATA_DIR`` say, read here).
 """
 
 from __future__ import annotations
@@ -34,7 +35,8 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from ..profiles import NAMES as PROFILES
+from ..data.common import data_dir
+from ..profiles import check_name, paper_dataset
 from ..system import atomic_write, device_name
 from .notebook import drop_widget_state, error_line, hide_injected, locate_failure
 from .report import load_json
@@ -257,8 +259,10 @@ def execute(
 
     from .claims import mark_stale
 
-    if profile not in PROFILES:
-        raise BookError(f"unknown profile {profile!r}; choose one of {', '.join(PROFILES)}")
+    try:
+        check_name(profile)
+    except ValueError as error:
+        raise BookError(str(error)) from None
     if not (isinstance(timeout, int) and timeout > 0):
         raise BookError(f"timeout must be a positive number of seconds, got {timeout!r}")
     root = find_root(root)
@@ -268,6 +272,7 @@ def execute(
     staging = stage(root, build_dir)
     claims_dir = build_dir / "claims"
     claims_dir.mkdir(exist_ok=True)
+    data = {"paper": paper_dataset(), "dir": str(data_dir())}
     device = device_name()
     log = log or tqdm.write
     if progress is None:
@@ -277,7 +282,7 @@ def execute(
     for chapter in bar:
         bar.set_postfix_str(chapter.name)
         log(f"[eos-book] executing {chapter.name} ({chapter.source.relative_to(root)})")
-        parameters = {"profile": profile, "claims_dir": str(claims_dir), "results_dir": str(results_dir)}
+        parameters = {"profile": profile, "claims_dir": str(claims_dir), "results_dir": str(results_dir), "data": data}
         if chapter.name == SCORECARD:
             parameters["timings_path"] = str(build_dir / "timings.json")
         elif perturbation:

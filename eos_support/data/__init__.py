@@ -71,11 +71,12 @@ def load_dataset(
     n_train: int = 5000,
     dtype: torch.dtype = torch.float32,
     download: bool = True,
+    root=None,
 ) -> Dataset:
     """Load ``name`` ("cifar10-5k", "fashion-mnist-5k" or "npz:PATH"), preprocessed.
 
-    Reads local files first; otherwise, if ``download``, fetches the data set with
-    torchvision into :func:`data_dir`. Raises :class:`DatasetUnavailable` naming the files
+    Reads local files first (in :func:`data_dir` (``root``)); otherwise, if ``download``, fetches the
+    data set with torchvision into that folder. Raises :class:`DatasetUnavailable` naming the files
     to provide when neither works, and ``ValueError`` for a bad name, loss or ``n_train``.
     An ``npz:`` file passes :func:`validate_npz`'s checks for any images first (a
     :class:`DatasetInvalid` says what is wrong); call :func:`validate_npz` itself to check it
@@ -86,9 +87,9 @@ def load_dataset(
     if not isinstance(n_train, (int, np.integer)) or n_train < 1:
         raise ValueError(f"n_train must be a positive integer, got {n_train!r}")
     if name == "cifar10-5k":
-        (x, y), test, source, num_classes = sources.cifar10(n_train, download)
+        (x, y), test, source, num_classes = sources.cifar10(n_train, download, root)
     elif name == "fashion-mnist-5k":
-        (x, y), test, source, num_classes = sources.fashion_mnist(download)
+        (x, y), test, source, num_classes = sources.fashion_mnist(download, root)
     elif check_dataset_name(name).startswith("npz:"):
         (x, y), test, source, num_classes = read_npz(Path(name[4:]).expanduser(), n_train)
     if len(x) < n_train:
@@ -117,12 +118,12 @@ def load_dataset(
     )
 
 
-def available(name: str) -> bool:
-    """Whether ``name`` can be loaded from local files alone (no network)."""
+def available(name: str, root=None) -> bool:
+    """Whether ``name`` can be loaded from local files alone (no network), with :func:`data_dir` (``root``)."""
     if name == "cifar10-5k":
-        return sources.cifar_available()
+        return sources.cifar_available(root)
     if name == "fashion-mnist-5k":
-        return sources.fashion_folder() is not None
+        return sources.fashion_folder(root) is not None
     check_dataset_name(name)
     return Path(name[4:]).expanduser().is_file()
 

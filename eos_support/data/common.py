@@ -21,6 +21,14 @@ CIFAR10_IMAGE = (3, 32, 32)
 CIFAR10_CLASSES = 10
 
 
-def data_dir() -> Path:
-    """``$EOS_DATA_DIR``, or ``~/.cache/eos-book/data`` when it is unset."""
-    return Path(os.environ.get("EOS_DATA_DIR") or Path.home() / ".cache" / "eos-book" / "data")
+DEFAULT_DATA_DIR = Path.home() / ".cache" / "eos-book" / "data"
+"""Where data sets are read and downloaded when neither a folder nor ``$EOS_DATA_DIR`` says otherwise."""
+
+
+def data_dir(root=None) -> Path:
+    """``root`` when given (the runner passes the chapters their folder this way), else ``$EOS_DATA_DIR``,
+    else :data:`DEFAULT_DATA_DIR`.
+    """
+    if root is not None:
+        return Path(root).expanduser()
+    return Path(os.environ.get("EOS_DATA_DIR") or DEFAULT_DATA_DIR)

@@ -26,21 +26,22 @@ _CIFAR_TRAIN = tuple(f"data_batch_{i}" for i in range(1, 6))
 _DOWNLOAD_TIMEOUT_S = 20.0
 
 
-def cifar_available() -> bool:
-    """Whether CIFAR-10's python batches are in :func:`data_dir`."""
-    folder = data_dir() / _CIFAR_FOLDER
+def cifar_available(root=None) -> bool:
+    """Whether CIFAR-10's python batches are in :func:`data_dir` (``root``)."""
+    folder = data_dir(root) / _CIFAR_FOLDER
     return all((folder / f).is_file() for f in ("data_batch_1", "test_batch"))
 
 
-def cifar10(n_train: int, download: bool):
-    """CIFAR-10's first ``n_train`` training images and its test split, from its python batches (downloaded
-    with torchvision if allowed): ``(x, y), test, source, classes``.
+def cifar10(n_train: int, download: bool, root=None):
+    """CIFAR-10's first ``n_train`` training images and its test split, from its python batches in
+    :func:`data_dir` (``root``), downloaded with torchvision if allowed: ``(x, y), test, source, classes``.
     """
-    folder = data_dir() / _CIFAR_FOLDER
-    if not cifar_available():
+    folder = data_dir(root) / _CIFAR_FOLDER
+    if not cifar_available(root):
         _download(
             "CIFAR10",
             download,
+            root,
             f"Put CIFAR-10's python batches (data_batch_1 ... data_batch_5, test_batch, from "
             f"cifar-10-python.tar.gz) in {folder}, or set $EOS_DATA_DIR to the folder holding "
             "cifar-10-batches-py; or use the 'quick' profile (Fashion-MNIST, works offline), "
@@ -65,9 +66,11 @@ def _cifar_batch(path: Path):
     return x, np.asarray(batch["labels"], dtype=np.int64)
 
 
-def fashion_folder() -> Path | None:
-    """First folder holding all four Fashion-MNIST idx files (raw or gzipped)."""
-    for folder in (data_dir() / "FashionMNIST" / "raw", FASHION_MNIST_SYSTEM_DIR):
+def fashion_folder(root=None) -> Path | None:
+    """First folder holding all four Fashion-MNIST idx files (raw or gzipped): :func:`data_dir` (``root``)'s
+    ``FashionMNIST/raw``, then Debian's.
+    """
+    for folder in (data_dir(root) / "FashionMNIST" / "raw", FASHION_MNIST_SYSTEM_DIR):
         names = [f for pair in _FASHION_FILES.values() for f in pair]
         if all(_idx_path(folder, f) for f in names):
             return folder
@@ -81,21 +84,22 @@ def _idx_path(folder: Path, name: str) -> Path | None:
     return None
 
 
-def fashion_mnist(download: bool):
-    """Fashion-MNIST's training and test splits from its idx files (Debian's, or downloaded with torchvision
-    if allowed): ``(x, y), test, source, classes``.
+def fashion_mnist(download: bool, root=None):
+    """Fashion-MNIST's training and test splits from its idx files (in :func:`data_dir` (``root``) or Debian's,
+    or downloaded with torchvision if allowed): ``(x, y), test, source, classes``.
     """
-    folder = fashion_folder()
+    folder = fashion_folder(root)
     if folder is None:
         files = ", ".join(f for pair in _FASHION_FILES.values() for f in pair)
         _download(
             "FashionMNIST",
             download,
-            f"Put the idx files {files} (raw or .gz) in {data_dir() / 'FashionMNIST' / 'raw'} "
+            root,
+            f"Put the idx files {files} (raw or .gz) in {data_dir(root) / 'FashionMNIST' / 'raw'} "
             f"(or set $EOS_DATA_DIR), or run `apt-get install dataset-fashion-mnist`, which "
             f"puts them in {FASHION_MNIST_SYSTEM_DIR}.",
         )
-        folder = fashion_folder()
+        folder = fashion_folder(root)
     splits = {split: tuple(_read_idx(_idx_path(folder, f)) for f in files) for split, files in _FASHION_FILES.items()}
     return splits["train"], splits["test"], f"Fashion-MNIST idx files in {folder}", 10
 
@@ -111,8 +115,8 @@ def _read_idx(path: Path) -> np.ndarray:
     return np.frombuffer(raw, dtype=np.uint8, offset=4 + 4 * ndim).reshape(shape)
 
 
-def _download(dataset: str, download: bool, advice: str) -> None:
-    """Fetch ``dataset`` with torchvision into :func:`data_dir`, or raise with ``advice``."""
+def _download(dataset: str, download: bool, root, advice: str) -> None:
+    """Fetch ``dataset`` with torchvision into :func:`data_dir` (``root``), or raise with ``advice``."""
     if not download:
         raise DatasetUnavailable(f"{dataset} is not on disk and download=False. {advice}")
     import torchvision.datasets
@@ -120,7 +124,7 @@ def _download(dataset: str, download: bool, advice: str) -> None:
     previous = socket.getdefaulttimeout()
     socket.setdefaulttimeout(_DOWNLOAD_TIMEOUT_S)
     try:
-        getattr(torchvision.datasets, dataset)(root=data_dir(), train=True, download=True)
+        getattr(torchvision.datasets, dataset)(root=data_dir(root), train=True, download=True)
     except (urllib.error.URLError, OSError, RuntimeError) as error:
         raise DatasetUnavailable(f"{dataset} is not on disk and could not be downloaded ({error}). {advice}") from error
     finally:

@@ -23,9 +23,27 @@ import torch
 from .profile import Experiment, Profile, perturb
 from .settings import PAPER, PAPER_DESCRIPTION, QUICK, QUICK_DESCRIPTION
 
-__all__ = ["NAMES", "Experiment", "Profile", "default_profile", "get", "paper_data_problem", "paper_dataset", "perturb"]
+__all__ = [
+    "NAMES",
+    "Experiment",
+    "Profile",
+    "check_name",
+    "default_profile",
+    "get",
+    "paper_data_problem",
+    "paper_dataset",
+    "perturb",
+]
 
 NAMES = ("quick", "paper")
+"""The profiles' names, in the scorecard's column order: the one list of them."""
+
+
+def check_name(name) -> str:
+    """``name`` if it names a profile, else a ValueError that lists the profiles."""
+    if name not in NAMES:
+        raise ValueError(f"unknown profile {name!r}: choose one of {', '.join(NAMES)}")
+    return name
 
 
 def paper_dataset() -> str:
@@ -33,17 +51,22 @@ def paper_dataset() -> str:
     return os.environ.get("EOS_PAPER_DATASET") or "cifar10-5k"
 
 
-def get(name, results_dir=None, theta0_seed=None) -> Profile:
+def get(name, results_dir=None, theta0_seed=None, *, paper_data=None, data_dir=None) -> Profile:
     """The profile called ``name`` ("quick" or "paper"), caching its runs in ``results_dir`` (None: nowhere);
     ``theta0_seed`` (the robustness check's) moves every network's θ⁰ by one rounding unit (:func:`perturb`).
+    The paper profile reads ``paper_data`` (None: :func:`paper_dataset`); data sets are read from the folder
+    ``data_dir`` (None: :func:`eos_support.data.data_dir`'s).
     """
-    if name not in NAMES:
-        raise ValueError(f"unknown profile {name!r}: choose one of {', '.join(NAMES)}")
-    if name == "paper":
-        profile = Profile("paper", paper_dataset(), PAPER_DESCRIPTION, PAPER)
+    if check_name(name) == "paper":
+        profile = Profile("paper", paper_data or paper_dataset(), PAPER_DESCRIPTION, PAPER)
     else:
         profile = Profile("quick", "fashion-mnist-5k", QUICK_DESCRIPTION, QUICK)
-    return replace(profile, results_dir=None if results_dir is None else Path(results_dir), theta0_seed=theta0_seed)
+    return replace(
+        profile,
+        results_dir=None if results_dir is None else Path(results_dir),
+        theta0_seed=theta0_seed,
+        data_dir=None if data_dir is None else Path(data_dir),
+    )
 
 
 def default_profile() -> tuple[str, str]:

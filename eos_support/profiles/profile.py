@@ -56,6 +56,8 @@ class Profile:
     """The robustness check's: every network's θ⁰ moved by one float32 rounding unit (:func:`perturb`)."""
     summaries_dir: Path | None = None
     """Where :meth:`run` writes each run's summary (:mod:`eos_support.profiles.summary`); None: nowhere."""
+    data_dir: Path | None = None
+    """The folder data sets are read from (:func:`eos_support.data.data_dir`); None: ``$EOS_DATA_DIR`` or the default."""
 
     @property
     def device(self) -> str:
@@ -69,7 +71,7 @@ class Profile:
 
     def data(self, n_train, loss="ce"):
         """The first ``n_train`` training images, preprocessed and on the device (loaded once per process)."""
-        return _load(self.dataset, loss, self.device, n_train)
+        return _load(self.dataset, loss, self.device, n_train, self.data_dir)
 
     def network(self, name, activation=None, depth=None):
         """``(data, model)``: a fresh copy of experiment ``name``'s network at its initialisation, and its data."""
@@ -164,5 +166,5 @@ def _show(value):
 
 
 @lru_cache(maxsize=8)
-def _load(name, loss, device, n_train):
-    return load_dataset(name, loss=loss, device=device, n_train=n_train)
+def _load(name, loss, device, n_train, root):
+    return load_dataset(name, loss=loss, device=device, n_train=n_train, root=root)
