@@ -57,7 +57,7 @@ class Profile:
     summaries_dir: Path | None = None
     """Where :meth:`run` writes each run's summary (:mod:`eos_support.profiles.summary`); None: nowhere."""
     data_dir: Path | None = None
-    """The folder data sets are read from (:func:`eos_support.data.data_dir`); None: ``$EOS_DATA_DIR`` or the default."""
+    """Where data sets are read from (:func:`eos_support.data.data_dir`); None: ``$EOS_DATA_DIR`` or the default."""
 
     @property
     def device(self) -> str:

@@ -60,6 +60,11 @@ def _activations(n_train, eta, max_steps, acc_goal=None, note="") -> Experiment:
     return Experiment("Experiment 1", n_train, (eta,), options, activations=(None, "tanh", "relu"), note=note)
 
 
+def _gd95(item, etas, note="", **options) -> Experiment:
+    """Experiments 2 and 3: the tanh network on 5,000 images at each of ``etas``, GD until 95 % train accuracy."""
+    return Experiment(item, 5000, etas, dict(options, **GD95), note=note)
+
+
 def _theorem2(eta, n_taus, profile_every, float64_every, max_steps, sharpness_every, note="") -> Experiment:
     """Experiment 5: Theorem 2's τ-profiles (``n_taus`` values of τ in (0, 1]) along a run to 95 % accuracy."""
     taus = tuple(np.arange(1, n_taus + 1) / n_taus)
@@ -122,18 +127,11 @@ STABLE = (
 PAPER_DESCRIPTION = "the paper's settings on the first 5,000 CIFAR-10 training images"
 PAPER = {
     "experiment1": _activations(5000, 2 / 30, max_steps=3000),
-    "experiment2": Experiment(
-        "Experiment 2",
-        5000,
-        (2 / 500, 2 / 1000),
-        dict(max_steps=200_000, sharpness_every=500, float64_every=5000, **GD95),
-        note=STABLE,
+    "experiment2": _gd95(
+        "Experiment 2", (2 / 500, 2 / 1000), STABLE, max_steps=200_000, sharpness_every=500, float64_every=5000
     ),
-    "experiment3": Experiment(
-        "Experiment 3",
-        5000,
-        (2 / 90, 2 / 60, 2 / 30),
-        dict(max_steps=50_000, sharpness_every=20, snapshot_every=200, **GD95),
+    "experiment3": _gd95(
+        "Experiment 3", (2 / 90, 2 / 60, 2 / 30), max_steps=50_000, sharpness_every=20, snapshot_every=200
     ),
     "remark4": Experiment("Remark 4", 5000, (2 / 10,), dict(max_steps=5000, sharpness_every=None)),
     "experiment5": _theorem2(
@@ -175,19 +173,9 @@ QUICK = {
         "depending on rounding; until 95 % train accuracy (at most 400 steps), as Experiments 2–6, since runs on "
         "1,000 images went on fitting their data and left the unstable regime (both: issue 20)",
     ),
-    "experiment2": Experiment(
-        "Experiment 2",
-        5000,
-        (2 / 30,),
-        dict(max_steps=3000, sharpness_every=100, float64_every=200, **GD95),
-        note=FIVE_K,
-    ),
-    "experiment3": Experiment(
-        "Experiment 3",
-        5000,
-        (2 / 10, 2 / 5),
-        dict(max_steps=1500, sharpness_every=25, snapshot_every=50, **GD95),
-        note=FIVE_K,
+    "experiment2": _gd95("Experiment 2", (2 / 30,), FIVE_K, max_steps=3000, sharpness_every=100, float64_every=200),
+    "experiment3": _gd95(
+        "Experiment 3", (2 / 10, 2 / 5), FIVE_K, max_steps=1500, sharpness_every=25, snapshot_every=50
     ),
     "remark4": Experiment(
         "Remark 4",
