@@ -2,6 +2,7 @@
 
 import math
 
+import numpy as np
 import torch
 
 
@@ -100,3 +101,13 @@ def check_step(results, what, step):
             f"{what} is not finite: the step {step} is too large for this θ (it leaves the region where f and "
             "∇f are finite, or η‖∇f(θ)‖² overflows): use a smaller step, or float64 (theta.double())"
         )
+
+
+def positive_int(name, value, minimum=1, allow_none=False):
+    """``value`` as an int ≥ ``minimum`` (or None when allowed), else a ValueError naming ``name``."""
+    if value is None and allow_none:
+        return None
+    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < minimum:
+        none = " (or None)" if allow_none else ""
+        raise ValueError(f"{name} must be an integer >= {minimum}{none}, got {value!r}")
+    return int(value)

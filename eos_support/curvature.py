@@ -8,7 +8,7 @@ import torch
 from torch.func import grad, vjp
 from torch.func import hessian as _hessian
 
-from .checks import check_finite, check_theta, scalar
+from .checks import check_finite, check_theta, positive_int, scalar
 
 
 def hessian_operator(f, theta):
@@ -232,8 +232,7 @@ def top_eigen(f, theta, iters=20, tol=1e-5, v0=None, max_restarts=10, seed=0):
     Hessian-vector product raises ``ValueError``.
     """
     theta = check_finite(check_theta(theta), "the sharpness")
-    if int(iters) < 1:
-        raise ValueError(f"iters must be >= 1, got {iters}")
+    iters = positive_int("iters", iters)
     matvec, hvps = hessian_operator(f, theta), 0
     if v0 is not None:
         generator = torch.Generator(device=theta.device).manual_seed(seed)

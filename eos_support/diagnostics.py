@@ -12,7 +12,16 @@ import numpy as np
 import torch
 from torch.func import grad, grad_and_value, vmap
 
-from .checks import check_eta, check_finite, check_gradient, check_step, check_theta, finite_gradient, scalar
+from .checks import (
+    check_eta,
+    check_finite,
+    check_gradient,
+    check_step,
+    check_theta,
+    finite_gradient,
+    positive_int,
+    scalar,
+)
 
 
 def relative_progress(f, theta, eta):
@@ -102,9 +111,7 @@ def profile_from_gradient(df, theta, g, eta, taus, chunk_size=None):
 
 def gauss_legendre(nodes, dtype=torch.float64, device=None):
     """Nodes and weights of the ``nodes``-point Gauss–Legendre rule on [0, 1]."""
-    if int(nodes) < 1:
-        raise ValueError(f"nodes must be >= 1, got {nodes}")
-    x, w = np.polynomial.legendre.leggauss(int(nodes))
+    x, w = np.polynomial.legendre.leggauss(positive_int("nodes (Gauss–Legendre nodes)", nodes))
     as_t = lambda a: torch.as_tensor(a, dtype=dtype, device=device)  # noqa: E731
     return as_t((x + 1) / 2), as_t(w / 2)
 

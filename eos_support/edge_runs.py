@@ -27,7 +27,7 @@ import torch
 from torch.utils.data import BatchSampler, DataLoader, RandomSampler, SequentialSampler, TensorDataset
 
 from .along import relative_progress_along, theorem2_rp_along
-from .checks import check_eta
+from .checks import check_eta, positive_int
 from .monitor import EdgeMonitor
 from .objective import ModuleLoss, loss_function
 from .thresholds import Threshold
@@ -64,11 +64,8 @@ class EdgeOptions:
         if not 0 <= self.momentum < 1 or not all(0 <= b < 1 for b in self.betas):
             raise ValueError(f"momentum and betas must lie in [0, 1), got {self.momentum} and {self.betas}")
         for name in ("steps", "every", "sharpness_every", "batch_size", "snapshot_every"):
-            value = getattr(self, name)
-            if (value is not None or name in ("steps", "every", "sharpness_every")) and not (
-                isinstance(value, int) and value >= 1
-            ):
-                raise ValueError(f"{name} must be a positive integer, got {value!r}")
+            optional = name in ("batch_size", "snapshot_every")
+            object.__setattr__(self, name, positive_int(name, getattr(self, name), allow_none=optional))
         if self.sharpness_every % self.every:
             raise ValueError(f"sharpness_every ({self.sharpness_every}) must be a multiple of every ({self.every})")
 

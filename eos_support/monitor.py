@@ -22,6 +22,7 @@ import torch
 from torch.func import grad_and_value
 
 from .along import progress_along
+from .checks import positive_int
 from .curvature import top_eigen
 from .distributed import ranks_for, unwrap
 from .probe import Probe, as_batches, preconditioned_sharpness
@@ -85,11 +86,8 @@ def _trained_parameters(model, optimizer):
 
 
 def _check_every(every, sharpness_every):
-    if not isinstance(every, int) or every < 1:
-        raise ValueError(f"every must be an integer >= 1 (record every that many steps), got {every!r}")
-    if sharpness_every is not None and (
-        not isinstance(sharpness_every, int) or sharpness_every < 1 or sharpness_every % every
-    ):
+    every = positive_int("every", every)
+    if sharpness_every is not None and (positive_int("sharpness_every", sharpness_every, allow_none=True) % every):
         raise ValueError(
             f"sharpness_every must be None or a positive multiple of every = {every} (the sharpness "
             f"is measured on records), got {sharpness_every!r}"

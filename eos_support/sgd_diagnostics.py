@@ -10,7 +10,7 @@ from dataclasses import dataclass
 import torch
 from torch.func import grad, grad_and_value, vmap
 
-from .checks import check_eta, check_finite, check_gradient, check_step, check_theta, scalar
+from .checks import check_eta, check_finite, check_gradient, check_step, check_theta, positive_int, scalar
 from .diagnostics import gauss_legendre
 
 
@@ -139,10 +139,8 @@ def expected_relative_progress(f, theta, eta, sample_gradients, nodes=None, chun
     cost M·nodes more. Returns an :class:`SGDProgress`.
     """
     theta, eta = check_finite(check_theta(theta), "expected relative progress"), check_eta(eta)
-    if chunk_size is not None and int(chunk_size) < 1:
-        raise ValueError(f"chunk_size must be >= 1 (or None for all at once), got {chunk_size}")
-    if nodes is not None and int(nodes) < 1:
-        raise ValueError(f"nodes must be >= 1 Gauss-Legendre nodes (or None to skip Appendix A), got {nodes}")
+    chunk_size = positive_int("chunk_size (None: all at once)", chunk_size, allow_none=True)
+    nodes = positive_int("nodes (Gauss–Legendre nodes; None: skip Appendix A)", nodes, allow_none=True)
     G = _check_samples(sample_gradients(theta) if callable(sample_gradients) else sample_gradients, theta)
     value_and_grad = grad_and_value(scalar(f))
     g, loss = value_and_grad(theta)
@@ -162,11 +160,9 @@ def expected_relative_progress(f, theta, eta, sample_gradients, nodes=None, chun
 
 def sample_minibatches(n, batch_size, samples, generator=None, device=None):
     """``samples`` × ``batch_size`` indices: each row a uniform draw of distinct examples out of n."""
-    n, b, m = int(n), int(batch_size), int(samples)
-    if not 1 <= b <= n:
+    n, b, m = int(n), positive_int("batch_size", batch_size), positive_int("samples", samples)
+    if b > n:
         raise ValueError(f"batch_size must be between 1 and the number of examples {n}, got {batch_size}")
-    if m < 1:
-        raise ValueError(f"samples must be >= 1, got {samples}")
     keys = torch.rand(m, n, generator=generator)  # a random permutation per row, truncated to b
     return keys.argsort(dim=1)[:, :b].to(device)
 

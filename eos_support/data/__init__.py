@@ -20,6 +20,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from ..checks import positive_int
 from ..objective import LOSSES
 from . import sources
 from .common import CIFAR10_CLASSES, CIFAR10_IMAGE, DatasetInvalid, DatasetUnavailable, data_dir
@@ -84,8 +85,7 @@ def load_dataset(
     """
     if loss not in LOSSES:
         raise ValueError(f"loss must be one of {LOSSES}, got {loss!r}")
-    if not isinstance(n_train, (int, np.integer)) or n_train < 1:
-        raise ValueError(f"n_train must be a positive integer, got {n_train!r}")
+    n_train = positive_int("n_train", n_train)
     if name == "cifar10-5k":
         (x, y), test, source, num_classes = sources.cifar10(n_train, download, root)
     elif name == "fashion-mnist-5k":

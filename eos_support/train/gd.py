@@ -17,11 +17,11 @@ from dataclasses import dataclass
 import torch
 from torch.func import grad
 
-from ..checks import check_eta
+from ..checks import check_eta, positive_int
 from ..curvature import top_eigen
 from ..diagnostics import profile_from_gradient, relative_progress, theorem2_rp
 from ..system import device_name
-from .loop import gradient_loss_and_correct, positive_int, schedule, train
+from .loop import gradient_loss_and_correct, schedule, train
 
 GD_STATUSES = ("acc_goal", "max_steps", "diverged")
 

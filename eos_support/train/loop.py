@@ -181,13 +181,3 @@ def _loop(rule, store, progress, checkpoint_s, label) -> dict:
 def schedule(every, steps) -> list[int]:
     """The steps 0, every, 2·every, … ≤ ``steps`` at which a periodic measurement is taken ([] if never)."""
     return [] if not every else list(range(0, steps + 1, int(every)))
-
-
-def positive_int(name, value, minimum=1, allow_none=False):
-    """``value`` as an int ≥ ``minimum`` (or None when allowed), else a ValueError naming ``name``."""
-    if value is None and allow_none:
-        return None
-    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < minimum:
-        none = " (or None)" if allow_none else ""
-        raise ValueError(f"{name} must be an integer >= {minimum}{none}, got {value!r}")
-    return int(value)

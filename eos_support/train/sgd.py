@@ -10,10 +10,10 @@ import numpy as np
 import torch
 from torch.func import grad_and_value
 
-from ..checks import check_eta
+from ..checks import check_eta, positive_int
 from ..sgd_diagnostics import batch_gradients, sample_minibatches, sgd_progress_tensors
 from ..system import device_name
-from .loop import gradient_loss_and_correct, positive_int, train
+from .loop import gradient_loss_and_correct, train
 
 SGD_STATUSES = ("max_epochs", "diverged")
 SGD_HISTORY = (
