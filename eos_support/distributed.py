@@ -12,7 +12,7 @@ DistributedDataParallel's own gradients rely on.
 No rank is left waiting: every all-reduce carries the count of ranks that failed. A rank whose own
 part raises joins the all-reduce the others wait in with that count raised (:meth:`Ranks.guard`), and
 every rank then raises a :class:`RankError` that names the failed ranks and their errors. In one
-process :data:`LOCAL` stands in, and none of this happens.
+process :data:`~eos_support.distributed.LOCAL` stands in, and none of this happens.
 """
 
 import sys
@@ -52,6 +52,7 @@ class Local:
 
 
 LOCAL = Local()
+"""The one process of a run without torch.distributed."""
 
 
 def _describe(exc):
@@ -132,7 +133,7 @@ class Ranks:
         """θ ↦ f(θ) whose gradient is summed over the ranks inside autograd, at one all-reduce.
 
         With f a rank's share, its gradient and each Hessian-vector product are the global ones, under
-        torch.func's transforms too (:class:`_Spread`).
+        torch.func's transforms too (``_Spread``).
         """
         return lambda theta: f(_Spread.apply(theta, self, what))
 
@@ -204,7 +205,7 @@ def ranks_for(model):
     """The ranks that monitor ``model`` together.
 
     DDP's process group for a DistributedDataParallel model, the default group wherever torch.distributed
-    is initialized, else :data:`LOCAL` (one process).
+    is initialized, else :data:`~eos_support.distributed.LOCAL` (one process).
     """
     if isinstance(model, DistributedDataParallel):
         return Ranks(model.process_group)

@@ -29,6 +29,7 @@ from .probe import Probe, as_batches, preconditioned_sharpness
 from .thresholds import adam_preconditioner, default_sharpness, gradient_step_size, stability_threshold
 
 KEYS = ("step", "loss", "rp", "ds", "eta_u", "sharpness", "threshold", "ratio")
+"""The fields of a record, the keys of :attr:`EdgeMonitor.history`."""
 LOSS_TOLERANCE = 1e-2
 """The relative difference between plain SGD's first update and η∇f of the monitor's loss that makes it warn."""
 RECORDING = "computing the probe's gradients"
@@ -283,7 +284,9 @@ class EdgeMonitor:
 
     @property
     def history(self):
-        """{key: 1-D float64 array} for :data:`KEYS`, one entry per record; NaN where not measured."""
+        """{key: 1-D float64 array} for :data:`~eos_support.monitor.KEYS`, one entry per record; NaN where not
+        measured.
+        """
         if self._pending:  # device values of the new records reach the host here, in one transfer
             values = torch.stack([row[1] for row in self._pending]).double().cpu().numpy()
             for row, (loss, rp, ds, eta_u) in zip(self._pending, values):

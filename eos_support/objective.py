@@ -12,6 +12,7 @@ from torch import nn
 from torch.func import functional_call
 
 LOSSES = ("ce", "mse", "half_sq_sum")
+"""The losses by name (:func:`loss_function`)."""
 DROPOUT = ("error", "eval")
 RANDOM_MODULES = (
     nn.Dropout,

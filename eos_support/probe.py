@@ -103,7 +103,8 @@ def preconditioned_sharpness(f, theta, P, **options):
     """λ_max(P⁻¹∇²f(θ)) for a positive diagonal P (a vector), as an :class:`~eos_support.curvature.Eigen`.
 
     The top eigenvalue of the symmetric P^{-1/2}∇²f(θ)P^{-1/2}: the Hessian at z = 0 of
-    z ↦ f(θ + P^{-1/2}z), by :func:`top_eigen` (``options``; a warm start ``v0`` is in the z coordinates).
+    z ↦ f(θ + P^{-1/2}z), by :func:`~eos_support.curvature.top_eigen` (``options``; a warm start ``v0`` is in
+    the z coordinates).
     """
     s = P.rsqrt()
     return top_eigen(lambda z: f(theta + s * z), torch.zeros_like(theta), **options)

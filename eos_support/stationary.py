@@ -207,7 +207,7 @@ def saddle_manifold(gradient, hessian, p0, etas, steps, offset, digits, points=2
 
     With ``draws`` > 0 the statistic of each side is recomputed ``draws`` times with the start that
     decides it (the farthest on the manifold, the nearest off it) perturbed at the arithmetic's unit
-    (:func:`_perturbed_mp`, random signs from ``seed``), the other starts' distances kept: the
+    (``_perturbed_mp``, random signs from ``seed``), the other starts' distances kept: the
     statistics' rounding spread, for the cost of 2·``draws`` runs per η.
     """
     with mpmath.workdps(int(digits)):

@@ -15,6 +15,7 @@ from dataclasses import dataclass
 import torch
 
 KINDS = ("hessian", "preconditioned", "batch")
+"""The sharpnesses a threshold can refer to: of the Hessian, of the preconditioned Hessian, of a minibatch's."""
 ADAMS = (torch.optim.Adam, torch.optim.AdamW)
 
 
@@ -140,7 +141,8 @@ def default_sharpness(optimizer):
 
 
 def stability_threshold(optimizer, sharpness=None):
-    """The :class:`Threshold` of ``optimizer`` now, for ``sharpness`` (one of :data:`KINDS`; default by type).
+    """The :class:`Threshold` of ``optimizer`` now, for ``sharpness`` (one of :data:`~eos_support.thresholds.KINDS`;
+    default by type).
 
     SGD: :func:`momentum_threshold` minus the weight decay (an L2 term adds it to every curvature).
     Adam/AdamW: (2 + 2β₁)/((1 − β₁)η), 38/η at β₁ = 0.9, for λ_max(P⁻¹H): with P frozen, Adam's

@@ -109,9 +109,10 @@ def make_mini_book(root: Path, chapters=("good", "bad")) -> Path:
     (root / "book").mkdir(parents=True, exist_ok=True)
     shutil.copy(REPO / "_config.yml", root / "_config.yml")
     shutil.copy(REPO / "book" / "scorecard.md", root / "book" / "scorecard.md")
+    shutil.copy(REPO / "book" / "api.md", root / "book" / "api.md")  # the scorecard links to the API
     shutil.copy(REPO / "book" / "references.bib", root / "book" / "references.bib")
     toc = ["format: jb-book", "root: book/intro", "chapters:"]
-    toc += [f"  - file: book/{name}" for name in chapters] + ["  - file: book/scorecard"]
+    toc += [f"  - file: book/{name}" for name in chapters] + ["  - file: book/scorecard", "  - file: book/api"]
     (root / "_toc.yml").write_text("\n".join(toc) + "\n")
     (root / "book" / "intro.md").write_text(
         textwrap.dedent(

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import shutil
 from pathlib import Path
 
 import nbformat
@@ -15,8 +16,8 @@ from eos_support.criteria import compare
 
 def test_read_toc_and_select(mini_book):
     chapters = toc.read_toc(mini_book)
-    assert [c.name for c in chapters] == ["intro", "good", "bad", "scorecard"]
-    assert [c.notebook for c in chapters] == [False, True, True, True]
+    assert [c.name for c in chapters] == ["intro", "good", "bad", "scorecard", "api"]
+    assert [c.notebook for c in chapters] == [False, True, True, True, False]
     assert [c.name for c in toc.select(chapters)] == ["good", "bad", "scorecard"]
     # a subset, named in any spelling, in toc order; the scorecard is added, last
     chosen = toc.select(chapters, ["book/bad.md", "good"])
@@ -181,6 +182,16 @@ def test_render_builds_html_with_warnings_as_errors(executed_mini_book):
     # the book carries its own MathJax: the math shows offline, and no page asks a CDN for it
     assert "cdn.jsdelivr.net/npm/mathjax" not in good and "_static/mathjax/tex-chtml.js" in good
     assert (html.parent / "_static" / "mathjax" / "tex-chtml.js").is_file()
+
+
+def test_a_dead_reference_fails_the_render(executed_mini_book, tmp_path):
+    """The book is built nitpicky: a link to an API object that does not exist is an error, not a warning."""
+    root, _, _ = executed_mini_book
+    build = tmp_path / "_build"
+    shutil.copytree(root / "_build" / "book", build / "book")
+    intro = build / "book" / "book" / "intro.md"
+    intro.write_text(intro.read_text() + "\nSee {py:func}`eos_support.no_such_function`.\n")
+    assert runner.render(build, strict=True, quiet=True) != 0
 
 
 def test_execute_rejects_bad_requests(mini_book):

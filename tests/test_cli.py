@@ -83,6 +83,7 @@ def test_list(mini_book, capsys):
         ["good", "notebook", "book/good.md"],
         ["bad", "notebook", "book/bad.md"],
         ["scorecard", "notebook", "book/scorecard.md"],
+        ["api", "page", "book/api.md"],
     ]
 
 

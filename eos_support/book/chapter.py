@@ -50,7 +50,7 @@ def start(
     ``data`` says where the data sets are, as the runner found them (``{"paper": name, "dir": folder}``:
     the paper profile's data set and the folder data sets are read from; the runner reads
     ``$EOS_PAPER_DATASET`` and ``$EOS_DATA_DIR``, a chapter's kernel reads no environment variable).
-    Without it, CIFAR-10 in :data:`~eos_support.data.common.DEFAULT_DATA_DIR`.
+    Without it, CIFAR-10 in ``~/.cache/eos-book/data``.
     """
     perturbation = dict(perturbation or {})
     unknown = set(perturbation) - set(PERTURBATIONS)

@@ -11,7 +11,7 @@ thresholds, evaluates the criterion on the numbers it has just computed and reco
     claims.finish()
 
 A claim of the paper (or beyond it) is recorded with :meth:`ClaimBook.verdict` from a
-:class:`~eos_support.criteria.Verdict`: the statistic, its measured uncertainty and the outcome, which
+:class:`~eos_support.criteria.verdict.Verdict`: the statistic, its measured uncertainty and the outcome, which
 is "inconclusive" when the statistic lies within its uncertainty of the threshold. A check of the code
 is recorded with :meth:`ClaimBook.check` and has no uncertainty. :meth:`ClaimBook.finish` writes
 ``<out_dir>/<chapter>.json`` and raises :class:`ClaimsFailed` when an outcome contradicts the expected
@@ -187,7 +187,7 @@ class ClaimBook:
         return self._record(claim, measured, holds, None)
 
     def verdict(self, claim_id: str, verdict) -> Outcome:
-        """Record ``claim_id``'s :class:`~eos_support.criteria.Verdict`: its statistic, the statistic's
+        """Record ``claim_id``'s :class:`~eos_support.criteria.verdict.Verdict`: its statistic, the statistic's
         measured uncertainty, and the outcome (inconclusive when within the uncertainty of the threshold).
         """
         from ..criteria import Verdict

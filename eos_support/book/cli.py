@@ -84,7 +84,7 @@ def cmd_build(args) -> int:
         code, build_dir = _execute(args)
         if code == 2:
             return code
-    rendered = render(build_dir, strict=not args.no_strict, nitpick=args.nitpick)
+    rendered = render(build_dir, strict=not args.no_strict)
     index = html_index(build_dir)
     if rendered != 0:
         _err(f"jupyter-book build failed (exit code {rendered}); see the messages above")

@@ -105,7 +105,6 @@ def _add_build(p: argparse.ArgumentParser):
         help="render the notebooks already executed in BUILD_DIR/book, executing nothing",
     )
     p.add_argument("--no-strict", action="store_true", help="do not treat Sphinx warnings as errors")
-    p.add_argument("--nitpick", action="store_true", help="warn about every missing reference")
 
 
 def _add_robustness(p: argparse.ArgumentParser):

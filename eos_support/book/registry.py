@@ -30,6 +30,7 @@ OUTCOMES = ("reproduced", "deviation", "not reproduced", "inconclusive", "check"
 VERDICTS = ("reproduced", "deviation", "not reproduced")
 """The outcomes that decide a claim one way or the other."""
 KINDS = ("paper", "check", "beyond")
+"""A claim's kinds: one of the paper's, a check of the code, a claim beyond the paper."""
 REGISTRY = Path(__file__).with_name("registry.yml")
 
 

@@ -133,7 +133,7 @@ def _record_timing(build_dir: Path, result: ChapterResult, profile: str, device:
 
 def writable_folder(path, what="build folder") -> Path:
     """``path`` resolved and created, after checking that files can be written in it; else a
-    :class:`BookError` that says why and what to pass instead.
+    :class:`~eos_support.book.toc.BookError` that says why and what to pass instead.
     """
     path = Path(path).expanduser().resolve()
     try:
@@ -247,7 +247,7 @@ def execute(
     """Stage the book and execute the notebook ``chapters`` (names; all when empty).
 
     One chapter's failure does not stop the others. A chapter's claims file is replaced only when
-    its new claims are complete (:meth:`ClaimBook.finish` writes it atomically): an interrupted
+    its new claims are complete (:meth:`~eos_support.book.claims.ClaimBook.finish` writes it atomically): an interrupted
     execution leaves the old claims in place, and a failed one marks them stale (see
     :func:`eos_support.book.claims.mark_stale`), so the scorecard never shows old claims as current.
     ``progress``: bars for the chapters and their cells; None: only when stderr is a terminal (a log
@@ -326,12 +326,12 @@ def _jupyter_book_command() -> list[str]:
     raise BookError("jupyter-book is not installed: pip install -e '.[dev]'")
 
 
-def render(build_dir, *, strict: bool = True, nitpick: bool = False, quiet: bool = False) -> int:
+def render(build_dir, *, strict: bool = True, quiet: bool = False) -> int:
     """``jupyter-book build`` the staged book (execution off, every page rebuilt).
 
     ``strict`` turns warnings into errors (``-W --keep-going``: all are listed, then the
-    build fails); ``nitpick`` adds ``-n`` (every unresolved reference warns). Returns the
-    exit code of ``jupyter-book``.
+    build fails); ``_config.yml`` sets ``nitpicky``, so an unresolved reference is one of them.
+    Returns the exit code of ``jupyter-book``.
     """
     staging = Path(build_dir) / "book"
     if not (staging / "_toc.yml").is_file():
@@ -339,8 +339,6 @@ def render(build_dir, *, strict: bool = True, nitpick: bool = False, quiet: bool
     cmd = _jupyter_book_command() + ["build", str(staging), "--all"]
     if strict:
         cmd += ["--warningiserror", "--keep-going"]
-    if nitpick:
-        cmd.append("-n")
     if quiet:
         cmd.append("-q")
     return subprocess.run(cmd, check=False).returncode

@@ -1,6 +1,7 @@
 """The book's criteria: each claim of the registry decided by one function of the runs it judges.
 
-A criterion returns a :class:`Verdict`: the statistic it compares with the registry's threshold, the
+A criterion returns a :class:`~eos_support.criteria.verdict.Verdict`: the statistic it compares with the
+registry's threshold, the
 statistic's measured uncertainty (:mod:`~eos_support.criteria.uncertainty`) and the outcome, which is
 "inconclusive" when the statistic is within its uncertainty of the threshold.
 """

@@ -35,7 +35,7 @@ SIGN = {"<": "<", "<=": "≤", ">": ">", ">=": "≥"}
 
 
 def _all_of(cases) -> Verdict:
-    """:func:`~eos_support.criteria.all_of` of ``cases``, each case's detail naming its own threshold."""
+    """:func:`~eos_support.criteria.verdict.all_of` of ``cases``, each case's detail naming its own threshold."""
     return all_of(
         {k: replace(v, detail={**v.detail, "threshold": f"{SIGN[v.sense]} {v.threshold:g}"}) for k, v in cases.items()}
     )

@@ -20,9 +20,10 @@ BOOTSTRAP_PHASE = "2 × moving-block bootstrap SD over the phase's steps (eos_su
 
 
 def each_step_size(runs: Mapping, criterion) -> Verdict:
-    """A claim "for each step size": every case must hold (:func:`~eos_support.criteria.all_of`).
+    """A claim "for each step size": every case must hold (:func:`~eos_support.criteria.verdict.all_of`).
 
-    ``runs`` is ``{η: Run}``; ``criterion(run)`` returns a :class:`Verdict` or ``{part: Verdict}`` (the
+    ``runs`` is ``{η: Run}``; ``criterion(run)`` returns a :class:`~eos_support.criteria.verdict.Verdict` or
+    ``{part: Verdict}`` (the
     parts of a criterion with several conditions). The cases are named "2/k" or "2/k: part".
     """
     cases = {}

@@ -1,7 +1,7 @@
 """The criteria of chapter relative_progress: Experiments 2 and 3, Remarks 3 and 4 (Section 4.1).
 
 Each function decides one claim of the registry from the runs' histories and the claim's thresholds
-(``claims.thresholds(claim_id)``) and returns a :class:`~eos_support.criteria.Verdict`. Runs are
+(``claims.thresholds(claim_id)``) and returns a :class:`~eos_support.criteria.verdict.Verdict`. Runs are
 ``{η: Run}``; the unstable and stable phases are those of :mod:`eos_support.phases`.
 """
 
@@ -28,7 +28,9 @@ ROUNDING = "the largest |RP₃₂ − RP₆₄| at the steps where the trainer r
 
 
 def rounding_error(run) -> float:
-    """The measured float32 rounding error of RP along ``run``: max abs(RP₃₂ − RP₆₄) (:func:`rp_precision`)."""
+    """The measured float32 rounding error of RP along ``run``: max abs(RP₃₂ − RP₆₄)
+    (:func:`~eos_support.theorem2.rp_precision`).
+    """
     steps, err, _ = rp_precision(run)
     if len(steps) == 0:
         raise ValueError("the run recomputed no RP in float64 (float64_every): its rounding error is unmeasured")

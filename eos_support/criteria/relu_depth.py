@@ -3,7 +3,7 @@
 ``runs`` is ``{(depth, η): Run}``. Each run is judged as in the chapter ``theorem2``
 (:func:`~eos_support.criteria.theorem2.unstable_approximation`,
 :func:`~eos_support.criteria.theorem2.stable_approximation`), and the cases combine with
-:func:`~eos_support.criteria.all_of`: the claim holds when every case holds, fails when one fails, and is
+:func:`~eos_support.criteria.verdict.all_of`: the claim holds when every case holds, fails when one fails, and is
 inconclusive otherwise.
 """
 

@@ -1,16 +1,16 @@
 """The criteria of the chapter ``sgd``: Experiment 7, Remark 7, Experiments 8 and 9, Appendix A.
 
 Each function takes the runs of :func:`~eos_support.train.train_sgd` (or what the chapter measured) and
-the claim's thresholds from the registry, and returns a :class:`~eos_support.criteria.Verdict`. They all
+the claim's thresholds from the registry, and returns a :class:`~eos_support.criteria.verdict.Verdict`. They all
 read the **window** of a run of E epochs, its epoch ends ⌈transient·E⌉ + 1 … E
 (:func:`~eos_support.sgd_summary.window`), and E[RP] is the control-variate estimate ``erp_cv``.
 
 The uncertainties, as the registry states them:
 
 - a statistic of the window's epoch ends (a median, a share, a ratio of medians) gets
-  :func:`~eos_support.criteria.bootstrap`'s moving-block bootstrap over those epoch ends; where each
+  :func:`~eos_support.criteria.uncertainty.bootstrap`'s moving-block bootstrap over those epoch ends; where each
   epoch end's estimate has its own standard error (``gap_se``, ``erp_cv_se``), every resampled estimate is
-  also redrawn within it (:func:`_resample_with_errors`), so both the trajectory's and the M minibatches'
+  also redrawn within it (``_resample_with_errors``), so both the trajectory's and the M minibatches'
   randomness count;
 - a claim made at *every* epoch end (the strict form of (5.1)) compares each epoch end's estimate with
   the tolerance, its uncertainty the estimate's 2 SE;

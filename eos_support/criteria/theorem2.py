@@ -1,7 +1,7 @@
 """The criteria of the chapter ``theorem2``: Theorem 2's identity (4.2), Experiment 5 and Equation (4.3).
 
 Each function decides one claim of the registry on one run's history (:func:`eos_support.train.train_gd`)
-and the claim's thresholds, and returns a :class:`~eos_support.criteria.Verdict`. Statistics of a phase
+and the claim's thresholds, and returns a :class:`~eos_support.criteria.verdict.Verdict`. Statistics of a phase
 of the run (a median error of (4.3), the share of steps with RP > 0, the share of flat τ-profiles) carry
 2 × their moving-block bootstrap SD over the phase's steps (or the profiled iterates) as uncertainty,
 from the fixed seed :data:`eos_support.theorem2.BOOTSTRAP_SEED`; a count of steps is exact. The

@@ -27,7 +27,7 @@ DEFAULT_DATA_DIR = Path.home() / ".cache" / "eos-book" / "data"
 
 def data_dir(root=None) -> Path:
     """``root`` when given (the runner passes the chapters their folder this way), else ``$EOS_DATA_DIR``,
-    else :data:`DEFAULT_DATA_DIR`.
+    else ``~/.cache/eos-book/data`` (``DEFAULT_DATA_DIR``).
     """
     if root is not None:
         return Path(root).expanduser()

@@ -1,6 +1,7 @@
 """Run summaries: what a chapter needs to redraw a run's figures without recomputing it.
 
-An execution writes one ``<experiment>/<label>.npz`` per run it uses (:meth:`Profile.run` does, when the
+An execution writes one ``<experiment>/<label>.npz`` per run it uses (:meth:`~eos_support.profiles.Profile.run`
+does, when the
 profile has a ``summaries_dir``): the run's history (every recorded series; not the snapshots of θ) and
 its scalars (η, status, step of the accuracy goal, wall time, device, the trainer's options). The paper
 profile's summaries are committed with its record (``book/records/paper/runs``), so that the chapters

@@ -79,7 +79,8 @@ def train_gd(model, data, loss, options=None, *, cache=None, progress=None, labe
     reaches ``acc_goal``, or with status "diverged" (a result, not an error).
 
     ``history``: "loss", "accuracy" at steps 0..T; "rp", "ds" at steps 0..T−1 (RP(θᵗ), L(θᵗ; η∇f(θᵗ)));
-    "sharpness" and its Lanczos error bound "sharpness_residual" (:attr:`~eos_support.curvature.Eigen.bound`)
+    "sharpness" and its Lanczos error bound "sharpness_residual" (the ``bound`` of
+    :class:`~eos_support.curvature.Eigen`)
     at "sharpness_step"; "profile" (rows) at
     "profile_step" for "taus"; "rp64" and "theorem2_rp64" (float64) at "float64_step"; θ ("snapshot",
     rows) at "snapshot_step".

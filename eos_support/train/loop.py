@@ -1,6 +1,6 @@
 """The one training loop: stored runs, resumption, checkpoints, interrupts and progress, for any step rule.
 
-A *step rule* (:class:`~eos_support.train.gd.GDRule`, :class:`~eos_support.train.sgd.SGDRule`) does one
+A *step rule* (``GDRule`` in ``train.gd``, ``SGDRule`` in ``train.sgd``) does one
 unit of work at a time (a GD step, an SGD epoch) and commits it whole; this loop decides when to
 checkpoint, saves on an interrupt (Ctrl-C, or SIGTERM treated alike), stores the finished run and says
 where the :class:`Run` came from.

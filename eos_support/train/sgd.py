@@ -30,6 +30,7 @@ SGD_HISTORY = (
     "gap_se",
     "minibatch_loss",
 )
+"""What an SGD run records at every epoch end (and at θ⁰)."""
 
 
 @dataclass(frozen=True)
@@ -75,7 +76,7 @@ def train_sgd(model, data, loss, options=None, *, cache=None, progress=None, lab
 
     Returns a :class:`~eos_support.train.Run` with status "max_epochs" or "diverged" (a result, not an
     error). ``history`` holds, at the recorded epochs "epoch" (0..E) and SGD steps "step": the keys of
-    :data:`SGD_HISTORY` ("minibatch_loss" is the mean over the epoch's steps; NaN at epoch 0). Caching,
+    ``SGD_HISTORY`` ("minibatch_loss" is the mean over the epoch's steps; NaN at epoch 0). Caching,
     reuse and resumption as for :func:`~eos_support.train.train_gd` (checkpoints at epoch ends).
     """
     options = dataclasses.replace(options, **fields) if options is not None else SGDOptions(**fields)
