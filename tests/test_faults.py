@@ -472,11 +472,11 @@ def test_failing_chapters_are_named_with_their_cell_and_the_others_execute(tmp_p
     assert "2 ok, 3 failed" in summary, summary
     assert "good: ok" in summary and "last: ok" in summary
     # cells counted from the chapter's first (its title), papermill's own cell aside
-    assert "claimfails: FAILED at cell 4, line 30 of its .md: ClaimsFailed" in summary
+    assert "claimfails: FAILED at cell 4, line 31 of its .md: ClaimsFailed" in summary
     assert "> claims.finish()" in summary
-    assert "kerneldies: FAILED at cell 4, line 26 of its .md: DeadKernelError" in summary
+    assert "kerneldies: FAILED at cell 4, line 27 of its .md: DeadKernelError" in summary
     assert "> import os, signal" in summary
-    assert "hangs: FAILED at cell 4, line 26 of its .md: CellTimeoutError" in summary
+    assert "hangs: FAILED at cell 4, line 27 of its .md: CellTimeoutError" in summary
     assert "> time.sleep(600)" in summary
     recorded = sorted(p.stem for p in (build / "claims").glob("*.json"))
     assert recorded == ["claimfails", "good", "last"]  # a failed claim is still recorded
