@@ -88,7 +88,7 @@ def _trained_parameters(model, optimizer):
 
 def _check_every(every, sharpness_every):
     every = positive_int("every", every)
-    if sharpness_every is not None and (positive_int("sharpness_every", sharpness_every, allow_none=True) % every):
+    if sharpness_every is not None and (positive_int("sharpness_every", sharpness_every) % every):
         raise ValueError(
             f"sharpness_every must be None or a positive multiple of every = {every} (the sharpness "
             f"is measured on records), got {sharpness_every!r}"
