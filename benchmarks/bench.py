@@ -36,12 +36,13 @@ from reference import EIG_TOL, Reference, plain_grad_fn, plain_step_fn, syntheti
 from torch.func import grad, grad_and_value, jvp
 from torch.nn.utils import parameters_to_vector
 
-from eos_support import diagnostics, sgd_diagnostics
-from eos_support.curvature import hessian_operator, lanczos, top_eigen
+from eos_support import diagnostics
 from eos_support.data import Dataset
-from eos_support.models import fully_connected
-from eos_support.objective import ModuleLoss
+from eos_support.diagnostics import sgd as sgd_diagnostics
+from eos_support.diagnostics.curvature import hessian_operator, lanczos, top_eigen
+from eos_support.diagnostics.objective import ModuleLoss
 from eos_support.train import train_gd
+from eos_support.train.models import fully_connected
 
 REPO = Path(__file__).resolve().parents[1]
 

@@ -30,12 +30,12 @@ from pathlib import Path
 import torch
 
 from eos_support import profiles
-from eos_support.curvature import segment_sharpness, top_eigen
 from eos_support.data import Dataset
 from eos_support.diagnostics import relative_progress, smoothness_profile, theorem2_rp
-from eos_support.models import fully_connected
-from eos_support.objective import ModuleLoss
+from eos_support.diagnostics.curvature import segment_sharpness, top_eigen
+from eos_support.diagnostics.objective import ModuleLoss
 from eos_support.train import train_gd, train_sgd
+from eos_support.train.models import fully_connected
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from reference import synthetic_data  # noqa: E402  (benchmarks/reference.py)
@@ -152,7 +152,7 @@ class Timer:
         """Seconds per step of a monitored run, its sharpness records excluded (they are counted apart)."""
 
         def measure():
-            from eos_support.edge_runs import edge_run
+            from eos_support.monitor.edge_runs import edge_run
 
             run = edge_run(self.P, name, steps=self.K, sharpness_every=self.K * 10, snapshot_every=None)
             return run.wall_s / self.K if hasattr(run, "wall_s") else None

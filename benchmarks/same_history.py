@@ -25,7 +25,7 @@ import sys, numpy as np, torch
 sys.path.insert(0, {bench!r})
 from reference import synthetic_data
 from eos_support.data import Dataset
-from eos_support.models import fully_connected
+from eos_support.train.models import fully_connected
 from eos_support.train import train_gd
 torch.set_num_threads(1)
 x, y = synthetic_data(300, 100, 10)

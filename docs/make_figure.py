@@ -4,7 +4,7 @@
 
 Full-batch GD on the quick profile's Experiment 1 data (Fashion-MNIST, 5,000 images, the 784-200-200-10
 tanh network of Cohen et al.), with the paper's diagnostics at every step, drawn by
-:func:`eos_support.plots.run_panels`: the training loss, the relative progress RP (Definition 1) with its
+:func:`eos_support.figures.plots.run_panels`: the training loss, the relative progress RP (Definition 1) with its
 levels 0 and −1, and the sharpness against 2/η. The run is cached in the book's run store
 (_build/results), so it is computed once.
 """
@@ -19,8 +19,9 @@ matplotlib.use("Agg")
 import numpy as np  # noqa: E402
 import torch  # noqa: E402
 
-from eos_support import plots, profiles  # noqa: E402
+from eos_support import profiles  # noqa: E402
 from eos_support.book.toc import default_build_dir  # noqa: E402
+from eos_support.figures import plots  # noqa: E402
 
 ETA = float(sys.argv[1]) if len(sys.argv) > 1 else 0.3
 STEPS = int(sys.argv[2]) if len(sys.argv) > 2 else 600

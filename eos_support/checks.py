@@ -24,7 +24,7 @@ def check_theta(theta):
     if theta.dim() != 1:
         raise ValueError(
             f"theta must be a 1-D parameter vector, got shape {tuple(theta.shape)}: "
-            "flatten it (theta.reshape(-1)) or use eos_support.objective.ModuleLoss for a network"
+            "flatten it (theta.reshape(-1)) or use eos_support.diagnostics.objective.ModuleLoss for a network"
         )
     if not theta.is_floating_point():
         raise ValueError(f"theta must be floating point, got {theta.dtype}: use theta.double() or theta.float()")

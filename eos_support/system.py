@@ -1,10 +1,17 @@
-"""What a result was computed on, how it reaches the disk, and how a process ends on Ctrl-C:
-one device name, one atomic write, one bound on the clean-up after an interrupt.
+"""What the package runs on: the extra a module needs beyond ``pip install eos-book``, what a result was
+computed on, how it reaches the disk, and how a process ends on Ctrl-C.
+
+The core (torch, numpy, tqdm) is all that eos_support's computations import: ``import eos_support``
+and its modules of the paper's objects work with it alone. :mod:`eos_support.figures` and
+:mod:`eos_support.book` (the book's runner, claims and reports) need the ``book`` extra; importing
+them without it raises an :class:`ImportError` (:func:`require`) that says which packages are missing and
+how to install them.
 """
 
 from __future__ import annotations
 
 import contextlib
+import importlib.util
 import os
 import signal
 import sys
@@ -12,6 +19,20 @@ import tempfile
 import threading
 import time
 from pathlib import Path
+
+
+def require(module: str, *packages: str, extra: str = "book") -> None:
+    """Raise :class:`ImportError` naming ``extra`` if one of the import names ``packages`` is missing.
+
+    ``module`` is the module that needs them (its ``__name__``).
+    """
+    missing = [name for name in packages if importlib.util.find_spec(name) is None]
+    if missing:
+        raise ImportError(
+            f"{module} needs {', '.join(missing)}, which the {extra!r} extra of eos-book installs: "
+            f'pip install "eos-book[{extra}]" (in a clone of the repository: pip install -e ".[{extra}]")',
+            name=missing[0],
+        )
 
 
 def device_name(device=None) -> str:

@@ -28,7 +28,7 @@ def claimbook(name: str) -> str:
     """Chapter code that creates chapter ``name``'s ClaimBook on the tests' registry of claims."""
     return (
         f"from eos_support.book import registry\nfrom eos_support.book.claims import ClaimBook\n"
-        f"from eos_support.criteria import compare\n"
+        f"from eos_support.book.criteria import compare\n"
         f"claims = ClaimBook({name!r}, profile, claims_dir, device='cpu', registry=registry.load(r'{TEST_REGISTRY}'))"
     )
 

@@ -19,9 +19,9 @@ from torch import nn
 from torch.nn.parallel import DistributedDataParallel
 
 import eos_support.monitor
-import eos_support.probe
-from eos_support.distributed import RankError, Ranks
+import eos_support.monitor.probe
 from eos_support.monitor import EdgeMonitor
+from eos_support.monitor.distributed import RankError, Ranks
 
 STEPS, BATCH, PROBE, CHUNK = 6, 8, 20, 4
 """Optimizer steps, global training batch (a multiple of every world size), probe examples, and the size
@@ -118,8 +118,8 @@ def monitored(name, world, rank):
         return all_reduce(*args, **kwargs)
 
     dist.all_reduce = count
-    eos_support.monitor.top_eigen = counting(eos_support.monitor.top_eigen, hvps)
-    eos_support.probe.top_eigen = counting(eos_support.probe.top_eigen, hvps)
+    eos_support.monitor.edge_monitor.top_eigen = counting(eos_support.monitor.edge_monitor.top_eigen, hvps)
+    eos_support.monitor.probe.top_eigen = counting(eos_support.monitor.probe.top_eigen, hvps)
     try:
         model, opt, mon = train(
             name, shard(name, world, rank), world, rank, wrap=ddp, before=lambda t: steps.append(calls[0])
@@ -127,8 +127,8 @@ def monitored(name, world, rank):
         steps.append(calls[0])
     finally:
         dist.all_reduce = all_reduce
-        eos_support.monitor.top_eigen = eos_support.monitor.top_eigen.__wrapped__
-        eos_support.probe.top_eigen = eos_support.probe.top_eigen.__wrapped__
+        eos_support.monitor.edge_monitor.top_eigen = eos_support.monitor.edge_monitor.top_eigen.__wrapped__
+        eos_support.monitor.probe.top_eigen = eos_support.monitor.probe.top_eigen.__wrapped__
     identical = all(torch.equal(a, b) for a, b in zip(state(plain_model, plain_opt), state(model, opt)))
     per_step = [b - a for a, b in zip(steps, steps[1:])]
     return dict(

@@ -21,7 +21,7 @@ OPTIONS = dict(sharpness_every=25, sharpness_iters=10, profile_every=40, taus=[0
 
 def problem():
     """(model, data): a 6-8-8-3 tanh network and 64 random points, in float64."""
-    from eos_support.models import fully_connected
+    from eos_support.train.models import fully_connected
     from factories import dataset
 
     data = dataset(64, 6, dtype=torch.float64)
@@ -44,7 +44,7 @@ def run(cache=None, steps=STEPS, checkpoint_s=0.2):
 
 def pause_after_checkpoint(step):
     """Make the first checkpoint at ``step`` or later announce itself and wait for a signal."""
-    from eos_support.store import RunStore
+    from eos_support.train.store import RunStore
 
     save = RunStore.save_checkpoint
 

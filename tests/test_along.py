@@ -1,4 +1,4 @@
-"""RP_u and Theorem 2 along any update u (eos_support.along)."""
+"""RP_u and Theorem 2 along any update u (eos_support.diagnostics.along)."""
 
 import pytest
 import torch
@@ -6,10 +6,10 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from cases import random_spd, small_network, smooth_cost
-from eos_support.along import progress_along, relative_progress_along, theorem2_rp_along
 from eos_support.diagnostics import directional_smoothness, relative_progress
-from eos_support.objective import ModuleLoss
-from eos_support.toy import quadratic
+from eos_support.diagnostics.along import progress_along, relative_progress_along, theorem2_rp_along
+from eos_support.diagnostics.objective import ModuleLoss
+from eos_support.examples.toy import quadratic
 
 seeds = st.integers(0, 10_000)
 

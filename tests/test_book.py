@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 import shutil
 from pathlib import Path
 
@@ -11,7 +12,7 @@ import pytest
 
 from eos_support.book import report, runner, scorecard, toc
 from eos_support.book.claims import ClaimBook
-from eos_support.criteria import compare
+from eos_support.book.criteria import compare
 
 
 def test_read_toc_and_select(mini_book):
@@ -233,6 +234,15 @@ def test_chapters_take_everything_from_their_parameters(path):
     code = "\n".join(chapter_cells(path))
     for forbidden in ("os.environ", "getenv", "set_default_dtype"):
         assert forbidden not in code, f"{path.name}: a code cell uses {forbidden}"
+
+
+@pytest.mark.parametrize("path", sorted((Path(__file__).parents[1] / "book").glob("*.md")), ids=lambda p: p.stem)
+def test_chapters_draw_no_figure_inline(path):
+    """A chapter's figures come from eos_support.figures: its cells call a figure function and show it."""
+    code = "\n".join(chapter_cells(path))
+    calls = r"plt\.(?:subplots|figure|subplot)\(|\.(?:plot|semilogy|scatter|axhline|set_ylim|set_yscale)\((?!\))"
+    drawing = re.findall(calls, code)
+    assert not drawing, f"{path.name}: code cells draw {sorted(set(drawing))}"
 
 
 def test_the_chapter_template_executes(tmp_path):

@@ -6,9 +6,9 @@ import pytest
 import torch
 
 from eos_support.checks import positive_int
-from eos_support.curvature import top_eigen
 from eos_support.diagnostics import gauss_legendre
-from eos_support.sgd_diagnostics import expected_relative_progress, sample_minibatches
+from eos_support.diagnostics.curvature import top_eigen
+from eos_support.diagnostics.sgd import expected_relative_progress, sample_minibatches
 
 
 def test_positive_int_accepts_whole_numbers_and_names_the_argument():

@@ -14,8 +14,8 @@ import yaml
 
 from eos_support.book import registry
 from eos_support.book.claims import RECORD_KEYS, ClaimBook, ClaimsFailed, default_claims_dir, load_claims
+from eos_support.book.criteria import compare
 from eos_support.book.registry import RegistryError, agreement, item_outcome, parse
-from eos_support.criteria import compare
 
 REGISTRY = """
 items:
@@ -119,7 +119,7 @@ def test_a_claim_of_the_paper_needs_a_verdict_with_its_uncertainty(tmp_path, reg
     b = book(tmp_path, reg)
     with pytest.raises(RegistryError, match="not a check: decide it with claims.verdict"):
         b.check("converges", measured=0.0, holds=True)
-    with pytest.raises(TypeError, match="must be an eos_support.criteria.Verdict"):
+    with pytest.raises(TypeError, match="must be an eos_support.book.criteria.Verdict"):
         b.verdict("converges", True)
     data = yaml.safe_load(REGISTRY)
     del data["items"][0]["claims"][0]["uncertainty"]

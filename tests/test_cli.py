@@ -13,7 +13,7 @@ from conftest import TEST_REGISTRY, make_mini_book
 from eos_support.book import registry
 from eos_support.book.claims import ClaimBook
 from eos_support.book.cli import build_parser, main
-from eos_support.criteria import compare
+from eos_support.book.criteria import compare
 
 
 def run(argv, capsys):

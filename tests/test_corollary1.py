@@ -1,6 +1,6 @@
 """Corollary 1: (2/η)(RP(θᵗ) + 1) ≤ Lₜ = sup of λ_max(∇²f) on the segment [θᵗ, θᵗ⁺¹].
 
-Lₜ comes from :func:`eos_support.curvature.segment_sharpness` (a grid of warm-started Lanczos calls)
+Lₜ comes from :func:`eos_support.diagnostics.curvature.segment_sharpness` (a grid of warm-started Lanczos calls)
 and is checked against a closed form (a quadratic; a 2-D cosine valley whose sup is inside the
 segment) or a dense reference (eigenvalues of the dense Hessian at 2,001 points of the segment).
 """
@@ -15,9 +15,9 @@ from torch.func import hessian as dense_hessian
 from torch.func import vmap
 
 from cases import random_spd, smooth_cost
-from eos_support.curvature import segment_sharpness
 from eos_support.diagnostics import relative_progress
-from eos_support.toy import example2, gd, quadratic
+from eos_support.diagnostics.curvature import segment_sharpness
+from eos_support.examples.toy import example2, gd, quadratic
 
 
 def corollary1_lhs(f, theta, eta):

@@ -1,4 +1,4 @@
-"""eos_support.corollary1: Corollary 1 at the iterates a GD run stored, on a small network.
+"""eos_support.readings.corollary1: Corollary 1 at the iterates a GD run stored, on a small network.
 
 The selection of iterates is checked against the chapter's former code; each check against Definition 1
 computed afresh (the left side) and a dense-Hessian reference for Lₜ (the right side, which the check
@@ -13,11 +13,11 @@ import torch
 from torch.func import hessian as dense_hessian
 
 from cases import small_network
-from eos_support.corollary1 import check_run, checked_snapshots
-from eos_support.curvature import sharpness
 from eos_support.diagnostics import relative_progress
-from eos_support.objective import ModuleLoss
-from eos_support.phases import unstable_onset
+from eos_support.diagnostics.curvature import sharpness
+from eos_support.diagnostics.objective import ModuleLoss
+from eos_support.readings.corollary1 import check_run, checked_snapshots
+from eos_support.readings.phases import unstable_onset
 
 
 def former_checked_snapshots(run, k):
@@ -84,14 +84,14 @@ def unstable_network_run():
         snapshot_step=steps,
         snapshot=torch.stack([thetas[t] for t in steps]).numpy(),
     )
-    return f, SimpleNamespace(eta=eta, history=history), thetas
+    return f, SimpleNamespace(eta=eta, history=history, f=f), thetas
 
 
 def test_check_run_verifies_corollary1_with_a_lower_bound_on_Lt(unstable_network_run):
     f, run, thetas = unstable_network_run
     onset = unstable_onset(run)
     assert onset is not None, "the test run must have an unstable phase"
-    checks = check_run(f, run, per_run=3, points=5, iters=51, tol=1e-8)
+    checks = check_run(run, per_run=3, points=5, iters=51, tol=1e-8)
     assert 1 <= len(checks) <= 3
     for c in checks:
         assert c.step >= onset and c.eta == run.eta
@@ -100,3 +100,10 @@ def test_check_run_verifies_corollary1_with_a_lower_bound_on_Lt(unstable_network
         nxt = thetas[c.step] - run.eta * torch.func.grad(f)(thetas[c.step])
         assert c.Lt <= dense_segment_sup(f, thetas[c.step], nxt) + 1e-8
         assert "L_t ≥" in str(c) and f"t = {c.step:5d}" in str(c)
+
+
+def test_check_run_refuses_a_run_without_its_loss(unstable_network_run):
+    _, run, _ = unstable_network_run
+    recorded = SimpleNamespace(eta=run.eta, history=run.history, f=None)
+    with pytest.raises(ValueError, match="needs the run's loss f"):
+        check_run(recorded, per_run=1, points=3, iters=11, tol=1e-6)

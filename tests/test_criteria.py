@@ -1,4 +1,4 @@
-"""eos_support.criteria: verdicts decided only when clear of the threshold by more than the measured
+"""eos_support.book.criteria: verdicts decided only when clear of the threshold by more than the measured
 uncertainty; the block bootstrap and the rounding spread that measure it."""
 
 from __future__ import annotations
@@ -11,8 +11,8 @@ import torch
 from hypothesis import given
 from hypothesis import strategies as st
 
-from eos_support.criteria import all_of, any_of, bootstrap, compare, spread
-from eos_support.criteria.uncertainty import block_length, integrated_time, perturbed
+from eos_support.book.criteria import all_of, any_of, bootstrap, compare, spread
+from eos_support.readings.uncertainty import block_length, integrated_time, perturbed
 
 
 @pytest.mark.parametrize(

@@ -1,10 +1,10 @@
-"""The criteria of the chapter "Beyond the paper" (eos_support.criteria.beyond) on constructed monitor
+"""The criteria of the chapter "Beyond the paper" (eos_support.book.criteria.beyond) on constructed monitor
 histories: each criterion holds, fails and is inconclusive where it should."""
 
 import numpy as np
 import pytest
 
-from eos_support.criteria import beyond
+from eos_support.book.criteria import beyond
 
 HOVER = dict(reach=0.95, low=0.9, high=1.1, floor=0.7, ceiling=1.3)
 RP = dict(band=0.05, positive=0.2)
@@ -12,7 +12,7 @@ DS = dict(low=0.9, high=1.1)
 
 
 def history(rp_phase=None, ratio_after=None, ds_scaled=None, steps=600, every=10, cross=100, seed=0):
-    """A monitor history (:data:`eos_support.monitor.KEYS`) of a run whose sharpness crosses its threshold
+    """A monitor history (:data:`eos_support.monitor.edge_monitor.KEYS`) of a run whose sharpness crosses its threshold
     (1.0) at step ``cross``.
 
     Before: RP_u = −0.99, the sharpness at half the threshold. From ``cross`` on, the measurements'

@@ -1,4 +1,4 @@
-"""eos_support.criteria.causes: each criterion of chapter causes holds, fails and is inconclusive on
+"""eos_support.book.criteria.causes: each criterion of chapter causes holds, fails and is inconclusive on
 constructed stationary points, recomputations and run histories."""
 
 import math
@@ -6,8 +6,8 @@ import math
 import numpy as np
 import pytest
 
-from eos_support.criteria import causes
-from eos_support.proposition1 import NormalizedMinimum
+from eos_support.book.criteria import causes
+from eos_support.examples.proposition1 import NormalizedMinimum
 from histories import recorded_run
 
 EPS = [1e-1, 1e-2, 1e-3, 1e-4]

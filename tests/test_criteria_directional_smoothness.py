@@ -1,9 +1,9 @@
-"""eos_support.criteria.directional_smoothness on hand-made GD histories: each criterion holds, fails and
+"""eos_support.book.criteria.directional_smoothness on hand-made GD histories: each criterion holds, fails and
 is inconclusive."""
 
 import numpy as np
 
-from eos_support.criteria import directional_smoothness as ds_criteria
+from eos_support.book.criteria import directional_smoothness as ds_criteria
 from histories import recorded_run
 
 

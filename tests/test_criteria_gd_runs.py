@@ -1,10 +1,10 @@
-"""eos_support.criteria.gd_runs: the helpers the criteria of the GD runs share."""
+"""eos_support.book.criteria.gd_runs: the helpers the criteria of the GD runs share."""
 
 import numpy as np
 import pytest
 
-from eos_support.criteria import gd_runs
-from eos_support.criteria.verdict import compare
+from eos_support.book.criteria import gd_runs
+from eos_support.book.criteria.verdict import compare
 
 
 def test_crossing_uncertainty_is_noise_over_slope():

@@ -1,13 +1,13 @@
-"""eos_support.criteria.quadratics: each claim's criterion on constructed runs, one test per outcome
+"""eos_support.book.criteria.quadratics: each claim's criterion on constructed runs, one test per outcome
 (holds, fails, inconclusive: a statistic within its rounding spread of the threshold)."""
 
 import numpy as np
 import pytest
 import torch
 
-from eos_support.criteria import quadratics as criteria
-from eos_support.criteria import rounding
-from eos_support.toy import ThresholdSweep
+from eos_support.book.criteria import quadratics as criteria
+from eos_support.book.criteria import rounding
+from eos_support.examples.toy import ThresholdSweep
 
 HOLDS, FAILS, UNDECIDED = True, False, None
 

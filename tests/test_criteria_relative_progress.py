@@ -1,4 +1,4 @@
-"""eos_support.criteria.relative_progress on hand-made GD histories: each claim's criterion holds, fails
+"""eos_support.book.criteria.relative_progress on hand-made GD histories: each claim's criterion holds, fails
 and is inconclusive (the statistic within its measured uncertainty of the threshold)."""
 
 from types import SimpleNamespace
@@ -6,7 +6,7 @@ from types import SimpleNamespace
 import numpy as np
 import pytest
 
-from eos_support.criteria import relative_progress as rp_criteria
+from eos_support.book.criteria import relative_progress as rp_criteria
 from histories import recorded_run
 
 

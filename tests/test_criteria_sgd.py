@@ -1,9 +1,9 @@
-"""eos_support.criteria.sgd: each criterion of the chapter sgd on constructed histories, one test per outcome."""
+"""eos_support.book.criteria.sgd: each criterion of the chapter sgd on constructed histories, one test per outcome."""
 
 import numpy as np
 import pytest
 
-from eos_support.criteria import sgd
+from eos_support.book.criteria import sgd
 from histories import sgd_history, sgd_run
 
 EPOCHS = 40  # window: epoch ends 9..40 (32 of them) at transient 0.2

@@ -1,11 +1,11 @@
-"""eos_support.criteria.sharpness on hand-made GD histories: EoS A and B hold, fail and are inconclusive;
+"""eos_support.book.criteria.sharpness on hand-made GD histories: EoS A and B hold, fail and are inconclusive;
 the check of Corollary 1 holds and fails."""
 
 from types import SimpleNamespace
 
 import numpy as np
 
-from eos_support.criteria import sharpness as sh_criteria
+from eos_support.book.criteria import sharpness as sh_criteria
 from histories import recorded_run
 
 

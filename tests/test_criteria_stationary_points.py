@@ -1,11 +1,11 @@
-"""eos_support.criteria.stationary_points: each claim's criterion on constructed inputs, one test per
+"""eos_support.book.criteria.stationary_points: each claim's criterion on constructed inputs, one test per
 outcome (holds, fails, inconclusive: a statistic within its rounding spread of the threshold)."""
 
 import pytest
 
-from eos_support.criteria import stationary_points as criteria
-from eos_support.stationary import SaddleManifold
-from eos_support.toy import Arrivals
+from eos_support.book.criteria import stationary_points as criteria
+from eos_support.examples.stationary import SaddleManifold
+from eos_support.examples.toy import Arrivals
 
 HOLDS, FAILS, UNDECIDED = True, False, None
 

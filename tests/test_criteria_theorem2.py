@@ -1,4 +1,4 @@
-"""eos_support.criteria.theorem2 and .relu_depth on constructed histories: each criterion holds, fails and
+"""eos_support.book.criteria.theorem2 and .relu_depth on constructed histories: each criterion holds, fails and
 is inconclusive (its statistic within its bootstrap uncertainty of the threshold) where it should.
 
 The histories are :func:`histories.recorded_run`'s (stable phase, then RP alternating ±0.2 from the onset,
@@ -9,7 +9,7 @@ as they are.
 import numpy as np
 import pytest
 
-from eos_support.criteria import relu_depth, theorem2
+from eos_support.book.criteria import relu_depth, theorem2
 from histories import recorded_run
 
 T43 = {"min_steps": 50, "positive": 0.3, "tolerance": 0.05}

@@ -6,9 +6,9 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from cases import random_spd, small_network, smooth_cost
-from eos_support.curvature import hessian, hvp, lanczos, sharpness, top_eigen
-from eos_support.objective import ModuleLoss
-from eos_support.toy import example1, quadratic
+from eos_support.diagnostics.curvature import hessian, hvp, lanczos, sharpness, top_eigen
+from eos_support.diagnostics.objective import ModuleLoss
+from eos_support.examples.toy import example1, quadratic
 
 
 @settings(max_examples=20, deadline=None)
@@ -201,7 +201,7 @@ def test_lanczos_reads_nothing_back_to_the_host(monkeypatch):
 
 def counted(monkeypatch):
     """Count the Hessian-vector products top_eigen really computes."""
-    from eos_support import curvature
+    from eos_support.diagnostics import curvature
 
     calls, operator = [0], curvature.hessian_operator
 

@@ -14,8 +14,8 @@ from eos_support.diagnostics import (
     smoothness_profile,
     theorem2_rp,
 )
-from eos_support.sgd_diagnostics import expected_relative_progress
-from eos_support.toy import quadratic
+from eos_support.diagnostics.sgd import expected_relative_progress
+from eos_support.examples.toy import quadratic
 
 seeds = st.integers(0, 10_000)
 etas = st.floats(1e-3, 1.0)

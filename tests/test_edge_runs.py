@@ -1,4 +1,4 @@
-"""Optimizers at their edge with the monitor on a user's loop (eos_support.edge_runs)."""
+"""Optimizers at their edge with the monitor on a user's loop (eos_support.monitor.edge_runs)."""
 
 import dataclasses
 
@@ -7,9 +7,11 @@ import pytest
 import torch
 
 from cases import small_network
-from eos_support import edge_runs, profiles
-from eos_support.edge_runs import EdgeOptions, Snapshots, edge_onset, edge_statistics, first_reach, loader
-from eos_support.thresholds import Threshold
+from eos_support import profiles
+from eos_support.monitor import edge_runs
+from eos_support.monitor.edge_runs import EdgeOptions, Snapshots, edge_statistics, loader
+from eos_support.monitor.thresholds import Threshold
+from eos_support.readings.phases import edge_onset, first_reach
 from factories import profile_loader
 
 

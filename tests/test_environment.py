@@ -160,11 +160,9 @@ def test_readme_example_runs():
 def test_readme_architecture_names_every_module():
     """A reader finds every module of eos_support in the README's architecture table."""
     section = _readme().split("## Architecture", 1)[1].split("\n## ", 1)[0]
-    named = set(re.findall(r"`([a-z_0-9]+)/?`", section))
+    named = set(re.findall(r"`([a-z_0-9]+)(?:/|\.py)?`", section))
     package = REPO / "eos_support"
-    modules = {p.stem for p in package.glob("*.py") if p.stem != "__init__"}
-    modules |= {p.name for p in package.iterdir() if (p / "__init__.py").is_file()}
-    for sub in ("book", "train", "data", "profiles", "criteria"):
-        modules |= {p.stem for p in (package / sub).glob("*.py") if p.stem != "__init__"}
+    modules = {p.stem for p in package.rglob("*.py") if p.stem != "__init__"}
+    modules |= {p.parent.name for p in package.rglob("__init__.py") if p.parent != package}
     missing = sorted(modules - named)
     assert not missing, f"modules missing from the README's architecture section: {missing}"

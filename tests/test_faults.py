@@ -31,9 +31,9 @@ import fault_worker
 from cases import interrupt_once
 from conftest import HEADER, PARAMETERS, REPO, claimbook
 from eos_support.book.cli import main
-from eos_support.models import fully_connected
 from eos_support.train import train_gd, train_sgd
 from eos_support.train.gd import GDRule
+from eos_support.train.models import fully_connected
 from factories import dataset
 
 pytestmark = pytest.mark.slow  # fault injection in subprocesses: `pytest -m "not slow"` leaves it out

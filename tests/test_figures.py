@@ -10,8 +10,8 @@ import pytest  # noqa: E402
 import torch  # noqa: E402
 
 from eos_support import figures  # noqa: E402
-from eos_support.corollary1 import Corollary1Check  # noqa: E402
-from eos_support.curvature import SegmentSharpness  # noqa: E402
+from eos_support.diagnostics.curvature import SegmentSharpness  # noqa: E402
+from eos_support.readings.corollary1 import Corollary1Check  # noqa: E402
 from histories import recorded_run  # noqa: E402
 
 

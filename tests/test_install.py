@@ -16,10 +16,10 @@ from fresh_venv import build_wheel, fresh_venv, run
 pytestmark = pytest.mark.slow  # fresh virtual environments: `pytest -m "not slow"` leaves it out
 
 BOOK_MODULES = (
-    "eos_support.plots",
+    "eos_support.figures.plots",
     "eos_support.figures",
-    "eos_support.sgd_figures",
-    "eos_support.landscape",
+    "eos_support.figures.sgd",
+    "eos_support.figures.landscape",
     "eos_support.book",
 )
 """What needs the "book" extra; every other module of eos_support must work with the core alone."""
@@ -62,10 +62,10 @@ COMPUTE = """
 import torch
 from torch import nn
 
-from eos_support.curvature import sharpness
+from eos_support.diagnostics.curvature import sharpness
 from eos_support.data import Dataset
 from eos_support.diagnostics import relative_progress, theorem2_rp
-from eos_support.objective import ModuleLoss
+from eos_support.diagnostics.objective import ModuleLoss
 from eos_support.train import train_gd
 
 torch.set_default_dtype(torch.float64)
@@ -101,7 +101,7 @@ def test_the_environment_holds_the_core_and_no_book_package(survey):
 def test_every_computational_module_imports_with_the_core(survey):
     assert not survey["failed"], f"modules that need more than torch, numpy and tqdm: {survey['failed']}"
     assert {
-        "eos_support.curvature",
+        "eos_support.diagnostics.curvature",
         "eos_support.diagnostics",
         "eos_support.monitor",
         "eos_support.profiles",
@@ -120,7 +120,7 @@ def test_the_core_computes(core_python):
 
 
 @pytest.mark.parametrize(
-    "module", ["eos_support.plots", "eos_support.book", "eos_support.book.cli", "eos_support.book.chapter"]
+    "module", ["eos_support.figures.plots", "eos_support.book", "eos_support.book.cli", "eos_support.book.chapter"]
 )
 def test_book_modules_name_the_extra_they_need(core_python, module):
     result = run(core_python, "-c", f"import {module}")

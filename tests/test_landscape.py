@@ -1,4 +1,4 @@
-"""eos_support.landscape: the small-multiples figures draw what they say, and the widgets build
+"""eos_support.figures.landscape: the small-multiples figures draw what they say, and the widgets build
 without a kernel."""
 
 import matplotlib
@@ -10,8 +10,8 @@ import numpy as np  # noqa: E402
 import pytest  # noqa: E402
 import torch  # noqa: E402
 
-from eos_support import landscape  # noqa: E402
-from eos_support.toy import DIVERGED, ELSEWHERE, TwoWells, basins, example1, example3_tanh, gd  # noqa: E402
+from eos_support.examples.toy import DIVERGED, ELSEWHERE, TwoWells, basins, example1, example3_tanh, gd  # noqa: E402
+from eos_support.figures import landscape  # noqa: E402
 
 F64 = torch.float64
 BOX = dict(xlim=(-3, 3), ylim=(-0.3, 1.2))

@@ -4,7 +4,7 @@ import pytest
 import torch
 
 from eos_support.data import Dataset
-from eos_support.models import fully_connected, normalized_net
+from eos_support.train.models import fully_connected, normalized_net
 
 
 def params(model):

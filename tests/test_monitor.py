@@ -16,11 +16,11 @@ from torch import nn
 from torch.utils.data import DataLoader, TensorDataset
 
 from cases import small_network
-from eos_support.along import relative_progress_along
-from eos_support.curvature import hessian
 from eos_support.diagnostics import directional_smoothness, relative_progress
+from eos_support.diagnostics.along import relative_progress_along
+from eos_support.diagnostics.curvature import hessian
+from eos_support.diagnostics.objective import ModuleLoss
 from eos_support.monitor import BANDS, EdgeMonitor
-from eos_support.objective import ModuleLoss
 
 REPO = Path(__file__).resolve().parents[1]
 

@@ -5,10 +5,10 @@ import torch
 from torch import nn
 
 from cases import small_network
-from eos_support.curvature import hessian, hessian_operator, top_eigen
 from eos_support.data import Dataset
 from eos_support.diagnostics import relative_progress
-from eos_support.objective import ModuleLoss, loss_function
+from eos_support.diagnostics.curvature import hessian, hessian_operator, top_eigen
+from eos_support.diagnostics.objective import ModuleLoss, loss_function
 from eos_support.train import train_gd
 
 

@@ -1,4 +1,4 @@
-"""eos_support.phases: the unstable-phase rule that the relative-progress, directional-smoothness and
+"""eos_support.readings.phases: the unstable-phase rule that the relative-progress, directional-smoothness and
 sharpness chapters' claims rely on, on hand-made histories with known answers."""
 
 from types import SimpleNamespace
@@ -6,7 +6,7 @@ from types import SimpleNamespace
 import numpy as np
 import pytest
 
-from eos_support.phases import (
+from eos_support.readings.phases import (
     divergence,
     eta_name,
     for_each_step_size,

@@ -1,4 +1,4 @@
-"""eos_support.plots: the shared style and the 2/η line."""
+"""eos_support.figures.plots: the shared style and the 2/η line."""
 
 import matplotlib
 
@@ -7,7 +7,7 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 import pytest  # noqa: E402
 
-from eos_support import plots  # noqa: E402
+from eos_support.figures import plots  # noqa: E402
 
 
 def test_style_sets_readable_defaults():

@@ -15,7 +15,7 @@ from factories import profile_loader
 def test_both_profiles_have_the_same_experiments_with_valid_options():
     quick, paper = profiles.get("quick"), profiles.get("paper")
     assert set(quick.experiments) == set(paper.experiments)
-    from eos_support.edge_runs import EdgeOptions
+    from eos_support.monitor.edge_runs import EdgeOptions
 
     for prof in (quick, paper):
         for name, e in prof.experiments.items():
@@ -69,6 +69,23 @@ def test_a_profile_run_is_the_trainers_run_on_the_experiments_network(tmp_path, 
     assert run.source == "computed" and (run.history["loss"] == direct.history["loss"]).all()
     assert prof.run("e").source == "stored"  # cached in the profile's results folder
     assert prof.objective("e")(run.theta) == pytest.approx(float(run.history["loss"][-1]), rel=1e-5)
+
+
+def test_a_profile_run_carries_its_experiment_and_its_loss(tmp_path, monkeypatch):
+    """A chapter needs no second copy of f: the run's own is the loss it descended, from θ⁰ on, also when
+    the run comes back from the store."""
+    monkeypatch.setattr(profiles.profile, "_load", profile_loader())
+    experiment = dataclasses.replace(
+        profiles.get("quick")["experiment5"], n_train=32, width=8, options=dict(max_steps=4, sharpness_every=None)
+    )
+    prof = dataclasses.replace(profiles.get("quick", tmp_path), experiments={"e": experiment})
+    for run in (prof.run("e"), prof.run("e")):
+        assert run.experiment == "e"
+        reference = prof.objective("e")
+        assert torch.equal(run.f.theta0, reference.theta0)
+        assert float(run.f(run.f.theta0)) == float(run.history["loss"][0])
+        assert float(run.f(run.theta)) == pytest.approx(float(reference(run.theta)), rel=1e-12)
+    assert run.source == "stored"
 
 
 def test_a_run_from_a_moved_theta0_keeps_its_own_summary(tmp_path, monkeypatch):

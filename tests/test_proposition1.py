@@ -1,4 +1,4 @@
-"""eos_support.proposition1: Proposition 1's network, its GD run with ε = 0 and its stationary points
+"""eos_support.examples.proposition1: Proposition 1's network, its GD run with ε = 0 and its stationary points
 for ε > 0, against the chapter's former code and the proposition's identities."""
 
 import numpy as np
@@ -6,8 +6,7 @@ import pytest
 import torch
 from torch.func import grad
 
-from eos_support.criteria.uncertainty import perturbed
-from eos_support.proposition1 import (
+from eos_support.examples.proposition1 import (
     NormalizedMinimum,
     ScaleInvariantNet,
     largest_ratio,
@@ -23,6 +22,7 @@ from eos_support.proposition1 import (
     weakest_growth,
     weight_decay_gd,
 )
+from eos_support.readings.uncertainty import perturbed
 
 F64 = torch.float64
 

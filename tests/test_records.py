@@ -11,8 +11,8 @@ import yaml
 from conftest import REPO
 from eos_support.book import records
 from eos_support.book.claims import ClaimBook
+from eos_support.book.criteria import compare
 from eos_support.book.registry import parse
-from eos_support.criteria import compare
 from eos_support.profiles import summary
 from histories import recorded_run
 

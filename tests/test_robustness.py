@@ -47,7 +47,7 @@ def test_the_perturbation_moves_every_network_by_one_rounding_unit(tmp_path):
     import torch
 
     from eos_support import profiles
-    from eos_support.models import fully_connected
+    from eos_support.train.models import fully_connected
 
     model = fully_connected(3, depth=1, width=5, activation="tanh", num_classes=2, seed=0, device="cpu")
     before = [p.detach().clone() for p in model.parameters()]

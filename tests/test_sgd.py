@@ -9,16 +9,16 @@ from torch import nn
 from torch.func import grad, vmap
 
 from cases import interrupt_once, small_network
-from eos_support.curvature import hessian
-from eos_support.models import fully_connected
-from eos_support.objective import ModuleLoss
-from eos_support.sgd_diagnostics import (
+from eos_support.diagnostics.curvature import hessian
+from eos_support.diagnostics.objective import ModuleLoss
+from eos_support.diagnostics.sgd import (
     batch_gradients,
     expected_relative_progress,
     minibatch_gradients,
     sample_minibatches,
 )
 from eos_support.train import train_sgd
+from eos_support.train.models import fully_connected
 from eos_support.train.sgd import SGDRule
 from factories import dataset
 

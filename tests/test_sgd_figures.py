@@ -1,4 +1,4 @@
-"""eos_support.sgd_figures: Experiment 7's figure, the two sides of (5.1) and its error bound, on made-up
+"""eos_support.figures.sgd: Experiment 7's figure, the two sides of (5.1) and its error bound, on made-up
 SGD histories."""
 
 import matplotlib
@@ -7,7 +7,7 @@ matplotlib.use("Agg")
 
 import numpy as np  # noqa: E402
 
-from eos_support import sgd_figures  # noqa: E402
+from eos_support.figures import sgd as sgd_figures  # noqa: E402
 from test_sgd_summary import sgd_history, sgd_run  # noqa: E402
 
 

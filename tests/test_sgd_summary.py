@@ -1,13 +1,13 @@
-"""eos_support.sgd_summary: the SGD chapter's statistics over the window, by hand and against numpy."""
+"""eos_support.readings.sgd: the SGD chapter's statistics over the window, by hand and against numpy."""
 
 import numpy as np
 import pytest
 import torch
 
-from eos_support import sgd_summary
-from eos_support.objective import ModuleLoss
-from eos_support.sgd_diagnostics import expected_relative_progress, minibatch_gradients
-from eos_support.significance import run_chance, wilson_interval
+from eos_support.diagnostics.objective import ModuleLoss
+from eos_support.diagnostics.sgd import expected_relative_progress, minibatch_gradients
+from eos_support.readings import sgd as sgd_summary
+from eos_support.readings.significance import run_chance, wilson_interval
 from eos_support.train import SGDOptions
 from histories import sgd_history, sgd_run
 

@@ -1,4 +1,4 @@
-"""eos_support.significance: the Wilson interval by its defining inequality, run chances by enumeration."""
+"""eos_support.readings.significance: the Wilson interval by its defining inequality, run chances by enumeration."""
 
 import itertools
 import math
@@ -6,7 +6,7 @@ import math
 import numpy as np
 import pytest
 
-from eos_support.significance import Z95, longest_run, run_chance, wilson_interval
+from eos_support.readings.significance import Z95, longest_run, run_chance, wilson_interval
 
 
 @pytest.mark.parametrize("k, n", [(0, 10), (3, 10), (10, 10), (11, 20), (1, 1), (137, 400)])

@@ -1,4 +1,4 @@
-"""eos_support.stationary: Newton, saddle-free Newton and GD's linearisation, against closed forms."""
+"""eos_support.examples.stationary: Newton, saddle-free Newton and GD's linearisation, against closed forms."""
 
 import math
 
@@ -7,7 +7,7 @@ import pytest
 import torch
 from torch.func import grad, hessian
 
-from eos_support.stationary import (
+from eos_support.examples.stationary import (
     SaddleManifold,
     Stability,
     gd_mp,
@@ -19,7 +19,7 @@ from eos_support.stationary import (
     stability,
     stability_table,
 )
-from eos_support.toy import TwoWells
+from eos_support.examples.toy import TwoWells
 from histories import table_rows
 
 F64 = torch.float64

@@ -33,7 +33,7 @@ def test_the_figures_draw_a_recorded_run(tmp_path):
     pytest.importorskip("matplotlib")
     import matplotlib.pyplot as plt
 
-    from eos_support import plots
+    from eos_support.figures import plots
 
     summary.save(recorded_run(), tmp_path, "experiment3", "a")
     runs = {r.eta: r for r in summary.load(tmp_path, "experiment3").values()}

@@ -1,8 +1,8 @@
-"""eos_support.tables: Markdown tables that a notebook renders and a terminal prints as they are."""
+"""eos_support.readings.tables: Markdown tables that a notebook renders and a terminal prints as they are."""
 
 import pytest
 
-from eos_support.tables import Markdown, markdown_table
+from eos_support.readings.tables import Markdown, markdown_table
 from histories import table_rows
 
 

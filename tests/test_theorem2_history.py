@@ -1,4 +1,4 @@
-"""eos_support.theorem2: Theorem 2, Experiment 5 and (4.3) read off a run's history, against closed forms.
+"""eos_support.readings.theorem2: Theorem 2, Experiment 5 and (4.3) read off a run's history, against closed forms.
 
 On a quadratic ½θᵀPθ the directional smoothness L(θ; ητ∇f(θ)) = gᵀPg/‖g‖² does not depend on τ, so the
 profiles are flat and (4.3) is exact: the readers must report zero spread and zero error there.
@@ -12,8 +12,14 @@ import torch
 
 from cases import random_spd
 from eos_support.diagnostics import directional_smoothness, relative_progress, smoothness_profile
-from eos_support.theorem2 import approximation, approximation_table, identity_check, profile_spread, rp_precision
-from eos_support.toy import gd, quadratic
+from eos_support.examples.toy import gd, quadratic
+from eos_support.readings.theorem2 import (
+    approximation,
+    approximation_table,
+    identity_check,
+    profile_spread,
+    rp_precision,
+)
 from histories import recorded_run, table_rows
 
 

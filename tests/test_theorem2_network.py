@@ -7,9 +7,9 @@ import torch
 
 from eos_support.data import Dataset
 from eos_support.diagnostics import relative_progress, smoothness_profile, theorem2_rp
-from eos_support.models import fully_connected
-from eos_support.objective import ModuleLoss
+from eos_support.diagnostics.objective import ModuleLoss
 from eos_support.train import train_gd
+from eos_support.train.models import fully_connected
 
 TAUS = np.arange(1, 11) / 10
 

@@ -1,4 +1,4 @@
-"""Stability thresholds read from optimizers (eos_support.thresholds), checked against torch's own iterations."""
+"""Stability thresholds read from optimizers (eos_support.monitor.thresholds), checked against torch's iterations."""
 
 import math
 
@@ -7,7 +7,7 @@ import torch
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from eos_support.thresholds import adam_preconditioner, momentum_threshold, stability_threshold
+from eos_support.monitor.thresholds import adam_preconditioner, momentum_threshold, stability_threshold
 
 
 def _params():

@@ -1,12 +1,12 @@
-"""eos_support.toy: the paper's small costs, plain GD and basin maps, against closed forms."""
+"""eos_support.examples.toy: the paper's small costs, plain GD and basin maps, against closed forms."""
 
 import mpmath
 import pytest
 import torch
 from torch.func import grad, hessian, vmap
 
-from eos_support.criteria.rounding import with_perturbed
-from eos_support.toy import (
+from eos_support.book.criteria.rounding import with_perturbed
+from eos_support.examples.toy import (
     DIVERGED,
     ELSEWHERE,
     TwoWells,
@@ -278,7 +278,7 @@ def test_arrivals_counts_the_runs_that_end_at_a_point_and_recounts_the_closest()
 def test_basin_labels_keep_the_points_in_the_iterates_dtype():
     """Candidate limits given as Python numbers are compared in the iterates' float64, not rounded to
     torch's default float32 first (1/3 in float32 is 1e-8 away, far beyond a float64 tolerance)."""
-    from eos_support.toy import basin_labels
+    from eos_support.examples.toy import basin_labels
 
     ends = torch.tensor([[1 / 3, 0.0], [5.0, 5.0]], dtype=F64)
     for points in ([(1 / 3, 0.0)], {"third": (1 / 3, 0.0)}):

@@ -3,13 +3,13 @@ import pytest
 import torch
 
 from cases import interrupt_once
-from eos_support.curvature import top_eigen
 from eos_support.data import Dataset
 from eos_support.diagnostics import gd_step, smoothness_profile, theorem2_rp
-from eos_support.models import fully_connected
-from eos_support.objective import ModuleLoss
+from eos_support.diagnostics.curvature import top_eigen
+from eos_support.diagnostics.objective import ModuleLoss
 from eos_support.train import train_gd
 from eos_support.train.gd import GDRule
+from eos_support.train.models import fully_connected
 
 
 def tiny_data(n=64, d=6, classes=3, seed=0, dtype=torch.float64):

@@ -12,8 +12,8 @@ import pytest
 import yaml
 
 from conftest import REPO
-from eos_support import store
 from eos_support.book.runner import html_index
+from eos_support.train import store
 
 WORKFLOWS = REPO / ".github" / "workflows"
 

@@ -7,6 +7,6 @@ checked, and its verdict), :mod:`~eos_support.book.report` (claims and timings t
 (``eos-book``) and :mod:`~eos_support.book.sphinx_ext` (a Sphinx extension for the rendered pages).
 """
 
-from ..extras import require
+from ..system import require
 
 require(__name__, "yaml", "matplotlib", "IPython", "nbformat", "jupytext", "papermill")

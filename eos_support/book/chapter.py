@@ -20,7 +20,8 @@ from pathlib import Path
 
 import torch
 
-from .. import plots, profiles
+from ..figures import plots
+from .. import profiles
 from ..data.common import DEFAULT_DATA_DIR
 from .claims import ClaimBook
 from .toc import default_build_dir

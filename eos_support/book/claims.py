@@ -11,7 +11,7 @@ thresholds, evaluates the criterion on the numbers it has just computed and reco
     claims.finish()
 
 A claim of the paper (or beyond it) is recorded with :meth:`ClaimBook.verdict` from a
-:class:`~eos_support.criteria.verdict.Verdict`: the statistic, its measured uncertainty and the outcome, which
+:class:`~eos_support.book.criteria.verdict.Verdict`: the statistic, its measured uncertainty and the outcome, which
 is "inconclusive" when the statistic lies within its uncertainty of the threshold. A check of the code
 is recorded with :meth:`ClaimBook.check` and has no uncertainty. :meth:`ClaimBook.finish` writes
 ``<out_dir>/<chapter>.json`` and raises :class:`ClaimsFailed` when an outcome contradicts the expected
@@ -34,7 +34,7 @@ from pathlib import Path
 
 from .. import profiles
 from ..system import atomic_write, device_name
-from ..tables import Markdown
+from ..readings.tables import Markdown
 from . import registry as _registry
 from .report import claims_table, format_value
 from .toc import default_build_dir
@@ -187,14 +187,14 @@ class ClaimBook:
         return self._record(claim, measured, holds, None)
 
     def verdict(self, claim_id: str, verdict) -> Outcome:
-        """Record ``claim_id``'s :class:`~eos_support.criteria.verdict.Verdict`: its statistic, the statistic's
+        """Record ``claim_id``'s :class:`~eos_support.book.criteria.verdict.Verdict`: its statistic, the statistic's
         measured uncertainty, and the outcome (inconclusive when within the uncertainty of the threshold).
         """
-        from ..criteria import Verdict
+        from .criteria import Verdict
 
         claim = self._own(claim_id)
         if not isinstance(verdict, Verdict):
-            raise TypeError(f"verdict must be an eos_support.criteria.Verdict, got {type(verdict).__name__}")
+            raise TypeError(f"verdict must be an eos_support.book.criteria.Verdict, got {type(verdict).__name__}")
         if claim.kind == "check":
             return self._record(claim, verdict.detail or verdict.statistic, bool(verdict.holds), None)
         problem = _registry.unregistered_uncertainty(claim)

@@ -19,7 +19,7 @@ import subprocess
 from pathlib import Path
 
 from ..system import atomic_write, device_name
-from ..tables import Markdown
+from ..readings.tables import Markdown
 from .claims import load_claims
 from .report import claims_table
 
@@ -124,7 +124,7 @@ def disagreements(profile: str, folder=FOLDER, registry=None) -> list[str]:
 
 
 def figures(profile: str, experiments, folder=FOLDER) -> None:
-    """Draw the committed runs of each of ``experiments`` (:func:`eos_support.figures.recorded_runs`), one
+    """Draw the committed runs of each of ``experiments`` (:func:`eos_support.figures.networks.recorded_runs`), one
     figure per experiment, or say that the record has none.
     """
     import matplotlib.pyplot as plt

@@ -4,7 +4,7 @@ which expected outcome in each profile. Chapters read their criteria here; the s
 A claim's **outcome** is decided by its criterion alone: ``reproduced`` when it held, ``deviation``
 when it held only under the change of setting the registry states for that profile, ``not reproduced``
 when it did not hold, ``inconclusive`` when its statistic lies within its measured uncertainty of the
-threshold (:mod:`eos_support.criteria`), ``check`` for a sanity check of the code (which fails the
+threshold (:mod:`eos_support.book.criteria`), ``check`` for a sanity check of the code (which fails the
 chapter when it does not hold). Every claim that is not a check names, before the run, how its
 uncertainty is measured (``uncertainty``) and what would decide it if it came out inconclusive
 (``decide``).

@@ -6,7 +6,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from ..tables import Markdown, markdown_table
+from ..readings.tables import Markdown, markdown_table
 from .toc import toc_order
 
 

@@ -15,7 +15,7 @@ import json
 from pathlib import Path
 
 from ..system import atomic_write, device_name
-from ..tables import markdown_table
+from ..readings.tables import markdown_table
 from .claims import load_claims
 
 PERTURBATIONS = ({"theta0": 1}, {"threads": 1})

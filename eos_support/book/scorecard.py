@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from ..tables import Markdown, markdown_table
+from ..readings.tables import Markdown, markdown_table
 from .claims import load_claims, stale_chapters
 from ..profiles import NAMES as PROFILES
 from .registry import item_outcome, load

@@ -21,7 +21,7 @@ import numpy as np
 import torch
 
 from ..checks import positive_int
-from ..objective import LOSSES
+from ..diagnostics.objective import LOSSES
 from . import sources
 from .common import CIFAR10_CLASSES, CIFAR10_IMAGE, DatasetInvalid, DatasetUnavailable, data_dir
 from .npz import NpzSummary, read_npz, validate_npz

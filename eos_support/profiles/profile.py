@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from functools import lru_cache
 from pathlib import Path
 
@@ -11,10 +11,10 @@ import numpy as np
 import torch
 
 from ..data import load_dataset
-from ..models import fully_connected
-from ..objective import ModuleLoss
-from ..phases import eta_name
+from ..diagnostics.objective import ModuleLoss
+from ..readings.tables import eta_name
 from ..train import train_gd, train_sgd
+from ..train.models import fully_connected
 
 
 @dataclass(frozen=True)
@@ -94,7 +94,7 @@ class Profile:
         """One run of experiment ``name`` (at its only η unless ``eta`` is given); ``overrides`` replace options."""
         e = self[name]
         if e.trainer == "monitor":
-            from ..edge_runs import edge_run
+            from ..monitor.edge_runs import edge_run
 
             label = ", ".join([name, *(f"{k}={v}" for k, v in sorted(overrides.items()))])
             return self._summarised(name, label, edge_run(self, name, **overrides))
@@ -108,7 +108,9 @@ class Profile:
         trainer = {"gd": train_gd, "sgd": train_sgd}[e.trainer]
         seed = {"seed": e.seed} if e.trainer == "sgd" else {}
         options = {**e.options, **seed, **overrides}
-        run = trainer(model, data, e.loss, eta=eta, cache=self.results_dir, label=label, **options)
+        run = replace(
+            trainer(model, data, e.loss, eta=eta, cache=self.results_dir, label=label, **options), experiment=name
+        )
         extra = ", ".join(f"{k}={v}" for k, v in sorted(overrides.items()))
         return self._summarised(name, label + (f", {extra}" if extra else ""), run)
 
@@ -128,7 +130,7 @@ class Profile:
         """Experiment ``name``'s settings in words, for the chapter to print."""
         e = self[name]
         if e.trainer == "monitor":
-            from ..edge_runs import describe
+            from ..monitor.edge_runs import describe
 
             return describe(self, name)
         acts = ", ".join(a or "no activation" for a in e.activations)

@@ -18,8 +18,8 @@ import torch
 from torch.func import grad
 
 from ..checks import check_eta, positive_int
-from ..curvature import top_eigen
 from ..diagnostics import profile_from_gradient, relative_progress, theorem2_rp
+from ..diagnostics.curvature import top_eigen
 from ..system import device_name
 from .loop import gradient_loss_and_correct, schedule, train
 
@@ -33,7 +33,7 @@ class GDOptions:
     ``eta`` step size; ``max_steps`` T; ``acc_goal`` stop at this train accuracy (None: never);
     sharpness every ``sharpness_every`` steps by Lanczos warm-started at the previous eigenvector, at most
     ``sharpness_iters`` products per run (the warm attempt, then each restart of its cold fallback), to the
-    relative error bound ``sharpness_tol`` (:func:`~eos_support.curvature.top_eigen`); τ-profiles at
+    relative error bound ``sharpness_tol`` (:func:`~eos_support.diagnostics.curvature.top_eigen`); τ-profiles at
     ``taus`` every ``profile_every`` steps; RP and the right side of (4.2) in float64 every
     ``float64_every`` steps; θ itself every ``snapshot_every`` steps; the host checks for a stop every
     ``check_every`` steps; "diverged" when the loss is not finite or exceeds ``diverge_factor`` · f(θ⁰).
@@ -80,7 +80,7 @@ def train_gd(model, data, loss, options=None, *, cache=None, progress=None, labe
 
     ``history``: "loss", "accuracy" at steps 0..T; "rp", "ds" at steps 0..T−1 (RP(θᵗ), L(θᵗ; η∇f(θᵗ)));
     "sharpness" and its Lanczos error bound "sharpness_residual" (the ``bound`` of
-    :class:`~eos_support.curvature.Eigen`)
+    :class:`~eos_support.diagnostics.curvature.Eigen`)
     at "sharpness_step"; "profile" (rows) at
     "profile_step" for "taus"; "rp64" and "theorem2_rp64" (float64) at "float64_step"; θ ("snapshot",
     rows) at "snapshot_step".
@@ -242,7 +242,7 @@ class GDRule:
 
     def _sharpness(self, theta, eigvec, row):
         """λ_max(∇²f(θᵗ)) by Lanczos warm-started at the previous eigenvector (cold at the first call, and
-        wherever the warm start fails: :func:`~eos_support.curvature.top_eigen`); returns the new vector.
+        wherever the warm start fails: :func:`~eos_support.diagnostics.curvature.top_eigen`); returns the new vector.
         """
         o = self.options
         eig = top_eigen(self.f, theta, iters=o.sharpness_iters, tol=o.sharpness_tol, v0=eigvec)

@@ -14,15 +14,15 @@ import signal
 import sys
 import time
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
 import torch
 from torch.func import grad_and_value
 
-from ..objective import ModuleLoss
-from ..store import RunStore, behaviour, cache_root, fingerprint, loss_key, model_key
+from ..diagnostics.objective import ModuleLoss
+from .store import RunStore, behaviour, cache_root, fingerprint, loss_key, model_key
 
 SOURCES = ("computed", "stored", "resumed")
 
@@ -36,6 +36,9 @@ class Run:
     arrays (see the trainer); ``theta`` is the last iterate; ``goal_step`` the first step whose train
     accuracy reached ``options.acc_goal`` (GD); ``wall_s`` the loop's wall time; ``device`` where it ran;
     ``source`` is ``"computed"``, ``"stored"`` (read from the cache) or ``"resumed"`` (from a checkpoint).
+    What it was computed from: ``f``, the loss f(θ) it descended (a
+    :class:`~eos_support.diagnostics.objective.ModuleLoss`, θ⁰ = ``f.theta0``), and ``experiment``, the
+    profile's experiment that names its settings (None for a run trained outside a profile).
     """
 
     options: Any
@@ -46,6 +49,8 @@ class Run:
     wall_s: float
     device: str
     source: str
+    f: ModuleLoss | None = field(default=None, repr=False, compare=False)
+    experiment: str | None = None
 
     @property
     def eta(self) -> float:
@@ -58,8 +63,8 @@ class Run:
         return len(self.history["loss"]) - 1
 
 
-def run_from_state(options, state, source) -> Run:
-    """A :class:`Run` from a final state (as stored) and where it came from."""
+def run_from_state(options, state, source, f=None) -> Run:
+    """A :class:`Run` from a final state (as stored), where it came from and its loss ``f``."""
     return Run(
         options=options,
         status=state["status"],
@@ -69,13 +74,14 @@ def run_from_state(options, state, source) -> Run:
         wall_s=state["wall_s"],
         device=state["device"],
         source=source,
+        f=f,
     )
 
 
 def run_config(kind, f, theta0, data, loss, options, cache) -> dict:
     """What makes two runs the same run: the store's key. Checks that a cached run can be keyed.
 
-    ``f`` is the run's :class:`~eos_support.objective.ModuleLoss` and ``theta0`` its θ⁰.
+    ``f`` is the run's :class:`~eos_support.diagnostics.objective.ModuleLoss` and ``theta0`` its θ⁰.
     """
     config = dict(
         kind=kind,
@@ -124,7 +130,7 @@ def train(kind, rule, model, data, loss, options, cache, progress, checkpoint_s,
 
     ``kind`` ("gd", "sgd") and ``options`` name the run; ``rule`` is its step rule's class, built as
     ``rule(f, θ⁰, options)`` for f the ``loss`` of ``model`` on ``data``. ``cache``: None (compute, store
-    nothing), True or a folder (see :func:`eos_support.store.cache_root`). Checkpoints every
+    nothing), True or a folder (see :func:`eos_support.train.store.cache_root`). Checkpoints every
     ``checkpoint_s`` seconds and on an interrupt, which is then raised again.
     """
     f = ModuleLoss(model, data.x_train, data.y_train, loss)
@@ -133,7 +139,7 @@ def train(kind, rule, model, data, loss, options, cache, progress, checkpoint_s,
     root = cache_root(cache)
     store = RunStore(config, root) if root is not None else None
     if store is not None and (state := store.load()) is not None:
-        return run_from_state(options, state, "stored")
+        return run_from_state(options, state, "stored", f)
     rule, source = rule(f, theta0, options), "computed"
     if store is not None and (state := store.load_checkpoint()) is not None:
         rule.restore(state)
@@ -141,7 +147,7 @@ def train(kind, rule, model, data, loss, options, cache, progress, checkpoint_s,
     state = _loop(rule, store, progress, checkpoint_s, label)
     if store is not None:
         store.save(state)
-    return run_from_state(options, state, source)
+    return run_from_state(options, state, source, f)
 
 
 def _loop(rule, store, progress, checkpoint_s, label) -> dict:

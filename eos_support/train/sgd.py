@@ -11,7 +11,7 @@ import torch
 from torch.func import grad_and_value
 
 from ..checks import check_eta, positive_int
-from ..sgd_diagnostics import batch_gradients, sample_minibatches, sgd_progress_tensors
+from ..diagnostics.sgd import batch_gradients, sample_minibatches, sgd_progress_tensors
 from ..system import device_name
 from .loop import gradient_loss_and_correct, train
 
@@ -72,7 +72,7 @@ def train_sgd(model, data, loss, options=None, *, cache=None, progress=None, lab
     g is the mean gradient on one minibatch. At epoch 0 (θ⁰) and at every epoch end the run records the
     full-batch loss and accuracy, ‖∇f‖², and, from ``samples`` = M fresh minibatches of the same size,
     E[RP(θ)] (Definition 3) and the right side of (5.1) with their standard errors (see
-    :class:`eos_support.sgd_diagnostics.SGDProgress`).
+    :class:`eos_support.diagnostics.sgd.SGDProgress`).
 
     Returns a :class:`~eos_support.train.Run` with status "max_epochs" or "diverged" (a result, not an
     error). ``history`` holds, at the recorded epochs "epoch" (0..E) and SGD steps "step": the keys of
