@@ -152,9 +152,7 @@ class Timer:
         """Seconds per step of a monitored run, its sharpness records excluded (they are counted apart)."""
 
         def measure():
-            from eos_support.monitor.edge_runs import edge_run
-
-            run = edge_run(self.P, name, steps=self.K, sharpness_every=self.K * 10, snapshot_every=None)
+            run = self.P.run(name, steps=self.K, sharpness_every=self.K * 10, snapshot_every=None)
             return run.wall_s / self.K if hasattr(run, "wall_s") else None
 
         return self.once(("monitor", name), measure)

@@ -8,6 +8,7 @@ import torch
 
 from cases import small_network
 from eos_support import profiles
+from eos_support.figures.monitor import plot_smoothness
 from eos_support.monitor import edge_runs
 from eos_support.monitor.edge_runs import EdgeOptions, Snapshots, edge_statistics, loader
 from eos_support.monitor.thresholds import Threshold
@@ -139,7 +140,7 @@ def test_plot_smoothness_draws_l_against_the_threshold_and_against_its_own_edge(
     matplotlib.use("Agg")
     h = _history([0.5, np.nan, 1.2, np.nan, 0.8, np.nan], [5, 6, 4, 3, 3.5, 3])
     h["sharpness"] = h["ratio"] * 2.0
-    fig = edge_runs.plot_smoothness(h, Threshold(2.0, "hessian", "(2 + 2β)/η", "test"), (0.9, 1.1))
+    fig = plot_smoothness(h, Threshold(2.0, "hessian", "(2 + 2β)/η", "test"), (0.9, 1.1))
     top, low = fig.axes
     assert [a.get_ylabel() for a in (top, low)] == ["curvature", "(η_u/2)·L"]
     assert np.allclose(low.get_lines()[0].get_ydata(), h["ds"] * h["eta_u"] / 2)  # 1 × 4/2
@@ -155,7 +156,7 @@ def test_plot_smoothness_draws_l_against_the_threshold_and_against_its_own_edge(
 @pytest.mark.parametrize("options, threshold", [(dict(momentum=0.9), 3.8 / 0.1), (dict(optimizer="Adam"), 38 / 0.1)])
 def test_a_full_batch_run_records_every_step_against_its_threshold(monkeypatch, options, threshold):
     prof = tiny_profile(monkeypatch, snapshot_every=2, **options)
-    run = edge_runs.edge_run(prof, "e")
+    run = prof.run("e")
     h = run.history
     assert list(h["step"]) == list(range(6)) and run.full is None
     assert np.isfinite(h["sharpness"][::2]).all() and np.isnan(h["sharpness"][1::2]).all()
@@ -165,7 +166,7 @@ def test_a_full_batch_run_records_every_step_against_its_threshold(monkeypatch, 
 
 def test_the_probe_loss_is_the_training_loss_of_the_full_batch(monkeypatch):
     prof = tiny_profile(monkeypatch, momentum=0.9, snapshot_every=1)
-    run = edge_runs.edge_run(prof, "e")
+    run = prof.run("e")
     f = prof.objective("e")
     for t, theta, _ in run.snapshots:
         assert run.history["loss"][t] == pytest.approx(float(f(theta)), rel=1e-6)
@@ -173,7 +174,7 @@ def test_the_probe_loss_is_the_training_loss_of_the_full_batch(monkeypatch):
 
 def test_a_minibatch_run_measures_the_batch_and_the_full_batch_sharpness(monkeypatch):
     prof = tiny_profile(monkeypatch, batch_size=8)
-    run = edge_runs.edge_run(prof, "e")
+    run = prof.run("e")
     assert run.threshold.sharpness == "batch" and run.threshold.value == pytest.approx(2 / 0.1)
     assert list(run.full["step"]) == [0, 2, 4] and np.isfinite(run.full["sharpness"]).all()
     assert len(run.history["step"]) == 6
@@ -181,7 +182,7 @@ def test_a_minibatch_run_measures_the_batch_and_the_full_batch_sharpness(monkeyp
 
 def test_batch_and_full_pairs_the_two_sharpnesses_at_the_same_steps(monkeypatch):
     prof = tiny_profile(monkeypatch, batch_size=8)
-    run = edge_runs.edge_run(prof, "e")
+    run = prof.run("e")
     both = edge_runs.batch_and_full(run)
     assert list(both["step"]) == [0, 2, 4]
     assert both["full"] == pytest.approx(run.full["sharpness"] * 0.1 / 2)
@@ -192,8 +193,8 @@ def test_batch_and_full_pairs_the_two_sharpnesses_at_the_same_steps(monkeypatch)
 
 def test_theorem2_along_the_updates_of_a_run_is_an_identity_in_float64(monkeypatch):
     prof = tiny_profile(monkeypatch, momentum=0.9, snapshot_every=2)
-    run = edge_runs.edge_run(prof, "e")
-    both = edge_runs.theorem2_along(prof, "e", run.snapshots)
+    run = prof.run("e")
+    both = edge_runs.theorem2_along(run)
     assert list(both["step"]) == [0, 2, 4]
     assert both["identity"] == pytest.approx(both["rp"], abs=1e-9)
     assert both["rp"] == pytest.approx(run.history["rp"][[0, 2, 4]], rel=1e-3, abs=1e-4)  # float32 vs float64
@@ -204,3 +205,24 @@ def test_describe_names_the_optimizer_and_batches(monkeypatch):
     text = edge_runs.describe(prof, "e")
     assert text.startswith("Beyond: tiny, profile 'quick'") and "heavy-ball momentum β = 0.9" in text
     assert "full batch" in text
+
+
+def test_a_monitored_run_is_stored_and_read_back_like_the_others(monkeypatch, tmp_path):
+    prof = dataclasses.replace(tiny_profile(monkeypatch, momentum=0.9, snapshot_every=2), results_dir=tmp_path)
+    first, again = prof.run("e"), prof.run("e")
+    assert (first.source, again.source) == ("computed", "stored") and list(tmp_path.glob("*.pt"))
+    assert first.history.keys() == again.history.keys()
+    for key in first.history:
+        np.testing.assert_array_equal(first.history[key], again.history[key])
+        assert first.history[key].dtype == again.history[key].dtype
+    assert (again.threshold, again.summary, again.options) == (first.threshold, first.summary, first.options)
+    assert [s[0] for s in again.snapshots] == [0, 2, 4]
+    assert all(torch.equal(a, b) for s, r in zip(first.snapshots, again.snapshots) for a, b in zip(s[1:], r[1:]))
+    assert again.experiment == "e" and torch.equal(again.f.theta0, prof.objective("e").theta0)
+    other = dataclasses.replace(prof, experiments={"e": dataclasses.replace(prof["e"], etas=(0.05,))})
+    assert other.run("e").source == "computed"  # another setting is another run
+
+
+def test_edge_run_is_the_profile_s_run(monkeypatch):
+    prof = tiny_profile(monkeypatch, momentum=0.9)
+    np.testing.assert_array_equal(edge_runs.edge_run(prof, "e").history["loss"], prof.run("e").history["loss"])

@@ -1,207 +1,46 @@
-"""Optimizers at their own edge of stability, trained by the loop a user writes with an EdgeMonitor.
+"""Optimizers at their own edge of stability: what the monitored runs of "Beyond the paper" show.
 
-For the chapter "Beyond the paper". An experiment ``beyond-*`` of a profile (:mod:`eos_support.profiles`)
-names the network and the data; its ``options`` are the fields of :class:`EdgeOptions` besides η.
-:func:`edge_run` builds the optimizer and trains with ::
-
-    for x, y in loader:
-        optimizer.zero_grad()
-        loss(model(x), y).backward()
-        optimizer.step()
-
-while an :class:`~eos_support.monitor.edge_monitor.EdgeMonitor` records, on the whole training set, f(θᵗ), RP_u and
-L(θᵗ; u) for the update u = θᵗ − θᵗ⁺¹ the optimizer took, and the sharpness its threshold refers to.
-:func:`theorem2_along` checks Theorem 2 for that u in float64; :func:`edge_summary` (from
-:func:`~eos_support.readings.phases.first_reach`, :func:`~eos_support.readings.phases.edge_onset`,
-:func:`edge_statistics`) and :func:`batch_and_full` read a run's
-edge off its records; :func:`eos_support.figures.monitor.plot_smoothness` draws L(θᵗ; u) against the
-threshold and against 2/η_u.
+An experiment ``beyond-*`` of a profile (:mod:`eos_support.profiles`) names the network and the data; its
+``options`` are the fields of :class:`~eos_support.train.monitored.EdgeOptions` besides η, and ``Profile.run``
+trains it by :func:`eos_support.train.monitored.train_monitored` (the user's loop with an
+:class:`~eos_support.monitor.edge_monitor.EdgeMonitor`). :func:`theorem2_along` checks Theorem 2 for that u in
+float64; :func:`edge_summary` (from :func:`~eos_support.readings.phases.first_reach`,
+:func:`~eos_support.readings.phases.edge_onset`, :func:`edge_statistics`) and :func:`batch_and_full` read a run's
+edge off its records; :func:`eos_support.figures.monitor.plot_smoothness` draws L(θᵗ; u) against the threshold and
+against 2/η_u.
 """
 
 from __future__ import annotations
 
 import copy
-import time
-from dataclasses import dataclass
 
 import numpy as np
-import torch
-from torch.utils.data import BatchSampler, DataLoader, RandomSampler, SequentialSampler, TensorDataset
 
-from ..checks import check_eta, positive_int
 from ..diagnostics.along import relative_progress_along, theorem2_rp_along
-from ..diagnostics.objective import ModuleLoss, loss_function
+from ..diagnostics.objective import ModuleLoss
 from ..readings.phases import edge_onset, first_reach
-from .edge_monitor import EdgeMonitor
-from .thresholds import Threshold
-
-OPTIMIZERS = ("SGD", "Adam")
-
-
-@dataclass(frozen=True)
-class EdgeOptions:
-    """One monitored run of ``optimizer`` ("SGD" or "Adam") with step size ``eta``.
-
-    ``momentum``: heavy ball's β (SGD); ``betas``: Adam's (β₁, β₂). ``steps`` optimizer steps on
-    minibatches of ``batch_size`` examples (None: the full batch), reshuffled from ``seed`` every epoch.
-    The monitor records every ``every`` steps and measures the sharpness every ``sharpness_every`` (a
-    multiple of ``every``); (t, θᵗ, θᵗ⁺¹) is kept every ``snapshot_every`` steps (None: never).
-    """
-
-    eta: float
-    optimizer: str = "SGD"
-    momentum: float = 0.0
-    betas: tuple[float, float] = (0.9, 0.999)
-    steps: int = 500
-    batch_size: int | None = None
-    every: int = 1
-    sharpness_every: int = 10
-    snapshot_every: int | None = None
-    seed: int = 0
-
-    def __post_init__(self):
-        object.__setattr__(self, "eta", check_eta(self.eta))
-        object.__setattr__(self, "betas", tuple(float(b) for b in self.betas))
-        if self.optimizer not in OPTIMIZERS:
-            raise ValueError(f"optimizer must be one of {OPTIMIZERS}, got {self.optimizer!r}")
-        if not 0 <= self.momentum < 1 or not all(0 <= b < 1 for b in self.betas):
-            raise ValueError(f"momentum and betas must lie in [0, 1), got {self.momentum} and {self.betas}")
-        for name in ("steps", "every", "sharpness_every", "batch_size", "snapshot_every"):
-            optional = name in ("batch_size", "snapshot_every")
-            object.__setattr__(self, name, positive_int(name, getattr(self, name), allow_none=optional))
-        if self.sharpness_every % self.every:
-            raise ValueError(f"sharpness_every ({self.sharpness_every}) must be a multiple of every ({self.every})")
-
-    def make_optimizer(self, params):
-        """``torch.optim.SGD(lr=η, momentum=β)`` or ``torch.optim.Adam(lr=η, betas=betas)`` on ``params``."""
-        if self.optimizer == "Adam":
-            return torch.optim.Adam(params, lr=self.eta, betas=self.betas)
-        return torch.optim.SGD(params, lr=self.eta, momentum=self.momentum)
-
-
-@dataclass(frozen=True)
-class EdgeRun:
-    """What the monitor recorded in one run.
-
-    ``history``: the monitor's records (:data:`~eos_support.monitor.edge_monitor.KEYS`), f on the whole training set;
-    ``threshold``: the optimizer's :class:`~eos_support.monitor.thresholds.Threshold`; ``summary``: the monitor's
-    line; ``full``: for a minibatch run, a second monitor's records with λ_max of the full-batch loss
-    (else None); ``snapshots``: (t, θᵗ, θᵗ⁺¹) tuples; ``wall_s``: the loop's wall time.
-    """
-
-    options: EdgeOptions
-    history: dict
-    threshold: Threshold
-    summary: str
-    full: dict | None
-    snapshots: tuple
-    wall_s: float
-
-
-def loader(x, y, batch_size=None, seed=0):
-    """A DataLoader over (x, y): the whole set in order (``batch_size`` None), or minibatches.
-
-    Minibatches of ``batch_size`` are drawn without replacement, reshuffled every epoch from ``seed``; the
-    last incomplete one is dropped.
-    """
-    data = TensorDataset(x, y)
-    if batch_size is None:
-        sampler = BatchSampler(SequentialSampler(data), len(data), drop_last=False)
-    else:
-        sampler = BatchSampler(RandomSampler(data, generator=torch.Generator().manual_seed(seed)), batch_size, True)
-    return DataLoader(data, sampler=sampler, batch_size=None)
-
-
-def train(model, optimizer, batches, loss, steps):
-    """The loop a user writes, for ``steps`` optimizer steps over as many epochs of ``batches`` as it takes."""
-    criterion = loss_function(loss)
-    t = 0
-    while t < steps:
-        for x, y in batches:
-            optimizer.zero_grad()
-            criterion(model(x), y).backward()
-            optimizer.step()
-            t += 1
-            if t == steps:
-                return
-
-
-class Snapshots:
-    """(t, θᵗ, θᵗ⁺¹) every ``every`` steps of ``optimizer`` (t from 0), read by its step hooks until :meth:`close`."""
-
-    def __init__(self, optimizer, params, every=None):
-        self.params, self.every, self.t, self.kept = params, every, 0, []
-        self.handles = [optimizer.register_step_pre_hook(self._before), optimizer.register_step_post_hook(self._after)]
-
-    def _flat(self):
-        return torch.cat([p.detach().reshape(-1) for p in self.params]).clone()
-
-    def _before(self, *_):
-        if self.every and self.t % self.every == 0:
-            self.kept.append((self.t, self._flat()))
-
-    def _after(self, *_):
-        if self.kept and self.kept[-1][0] == self.t:
-            self.kept[-1] += (self._flat(),)
-        self.t += 1
-
-    def close(self):
-        """Remove the hooks; returns the snapshots as a tuple."""
-        for handle in self.handles:
-            handle.remove()
-        return tuple(self.kept)
+from ..train.monitored import OPTIMIZERS, EdgeOptions, EdgeRun, Snapshots, loader, train  # noqa: F401 - their old home
 
 
 def edge_run(prof, name, **overrides) -> EdgeRun:
-    """Experiment ``name`` of profile ``prof`` trained by :func:`train` with an EdgeMonitor attached.
-
-    ``overrides`` replace fields of its :class:`EdgeOptions`. The monitor's probe is the whole training
-    set; a minibatch run measures the batch sharpness on that set cut into batches of ``batch_size``, and
-    λ_max of the full-batch loss with a second monitor every ``sharpness_every`` steps.
-    """
-    e = prof[name]
-    o = EdgeOptions(eta=e.etas[0], **{**e.options, **overrides})
-    data, model = prof.network(name)
-    x, y, b = data.x_train, data.y_train, o.batch_size
-    optimizer = o.make_optimizer(model.parameters())
-    start = time.perf_counter()
-    full = None
-    if b is None:
-        mon = EdgeMonitor(model, optimizer, (x, y), e.loss, every=o.every, sharpness_every=o.sharpness_every)
-    else:
-        probe = [(x[i : i + b], y[i : i + b]) for i in range(0, len(x) - b + 1, b)]
-        mon = EdgeMonitor(
-            model, optimizer, probe, e.loss, every=o.every, sharpness_every=o.sharpness_every, sharpness="batch"
-        )
-        full = EdgeMonitor(model, optimizer, (x, y), e.loss, every=o.sharpness_every, sharpness_every=o.sharpness_every)
-    snapshots = Snapshots(optimizer, list(model.parameters()), o.snapshot_every)
-    train(model, optimizer, loader(x, y, b, o.seed), e.loss, o.steps)
-    for monitor in (mon, full):
-        if monitor is not None:
-            monitor.close()
-    return EdgeRun(
-        o,
-        mon.history,
-        mon.threshold_info,
-        mon.summary(),
-        None if full is None else full.history,
-        snapshots.close(),
-        time.perf_counter() - start,
-    )
+    """Experiment ``name`` of profile ``prof``: ``prof.run(name, **overrides)`` (its earlier home)."""
+    return prof.run(name, **overrides)
 
 
-def theorem2_along(prof, name, snapshots, nodes=64):
-    """Both sides of Theorem 2 along u = θᵗ − θᵗ⁺¹ at each snapshot, in float64.
+def theorem2_along(run, nodes=64):
+    """Both sides of Theorem 2 along u = θᵗ − θᵗ⁺¹ at each of ``run``'s snapshots, in float64.
 
-    On experiment ``name``'s training loss f: ``rp`` is RP_u(θᵗ) (Definition 1 along u) and ``identity``
+    On the run's training loss f (``run.f``): ``rp`` is RP_u(θᵗ) (Definition 1 along u) and ``identity``
     is −1 + (‖u‖²/⟨∇f(θᵗ), u⟩) ∫₀¹ τ L(θᵗ; τu) dτ by ``nodes``-point Gauss–Legendre quadrature. Returns
     {"step", "rp", "identity"} as arrays.
     """
-    data, model = prof.network(name)
-    y = data.y_train.double() if data.y_train.is_floating_point() else data.y_train
-    f = ModuleLoss(copy.deepcopy(model).double(), data.x_train.double(), y, prof[name].loss)
+    if run.f is None:
+        raise ValueError("theorem2_along needs the run's loss f: pass the EdgeRun that Profile.run returned")
+    g = run.f
+    y = g.targets.double() if g.targets.is_floating_point() else g.targets
+    f = ModuleLoss(copy.deepcopy(g.model).double(), g.inputs.double(), y, g.loss)
     rows = []
-    for t, theta, theta_next in snapshots:
+    for t, theta, theta_next in run.snapshots:
         theta, u = theta.double(), theta.double() - theta_next.double()
         rows.append((t, relative_progress_along(f, theta, u), theorem2_rp_along(f, theta, u, nodes, chunk_size=16)))
     step, rp, identity = (np.array(column) for column in zip(*rows))

@@ -15,6 +15,10 @@ from ..diagnostics.objective import ModuleLoss
 from ..readings.tables import eta_name
 from ..train import train_gd, train_sgd
 from ..train.models import fully_connected
+from ..train.monitored import train_monitored
+
+TRAINERS = {"gd": train_gd, "sgd": train_sgd, "monitor": train_monitored}
+"""The trainer of each kind of experiment: every run goes through the run store by the same path."""
 
 
 @dataclass(frozen=True)
@@ -23,8 +27,9 @@ class Experiment:
 
     The networks are Cohen et al.'s fully connected ones (``depths`` hidden layers of ``width`` units,
     each of ``activations``) on the first ``n_train`` images with ``loss``, initialised from ``seed``,
-    trained by ``trainer`` ("gd" or "sgd") at each of ``etas`` with the trainer's ``options`` (fields of
-    :class:`~eos_support.train.GDOptions` or :class:`~eos_support.train.SGDOptions` besides η).
+    trained by ``trainer`` ("gd", "sgd" or "monitor", the keys of ``profile.TRAINERS``) at each of ``etas``
+    with the trainer's ``options`` (fields of :class:`~eos_support.train.GDOptions`,
+    :class:`~eos_support.train.SGDOptions` or :class:`~eos_support.train.monitored.EdgeOptions` besides η).
     ``extra`` holds the chapter's settings that are not training options (grids, sample counts);
     ``note`` says why the setting differs from the paper's.
     """
@@ -93,11 +98,6 @@ class Profile:
     def run(self, name, eta=None, activation=None, depth=None, **overrides):
         """One run of experiment ``name`` (at its only η unless ``eta`` is given); ``overrides`` replace options."""
         e = self[name]
-        if e.trainer == "monitor":
-            from ..monitor.edge_runs import edge_run
-
-            label = ", ".join([name, *(f"{k}={v}" for k, v in sorted(overrides.items()))])
-            return self._summarised(name, label, edge_run(self, name, **overrides))
         if eta is None:
             if len(e.etas) != 1:
                 raise ValueError(f"{name} has several step sizes {e.etas}: pass eta=")
@@ -105,7 +105,7 @@ class Profile:
         data, model = self.network(name, activation, depth)
         act = e.activations[0] if activation is None else activation
         label = f"{act or 'linear'}, depth {depth or e.depths[0]}, η = {eta_name(eta)}"
-        trainer = {"gd": train_gd, "sgd": train_sgd}[e.trainer]
+        trainer = TRAINERS[e.trainer]
         seed = {"seed": e.seed} if e.trainer == "sgd" else {}
         options = {**e.options, **seed, **overrides}
         run = replace(

@@ -19,7 +19,7 @@ def _beyond(item, n_train, eta, options, batch_sizes=None, note="") -> Experimen
     """An experiment of the chapter "Beyond the paper" (:mod:`eos_support.monitor.edge_runs`).
 
     The tanh network of Experiments 2–5 on the squared loss, trained at ``eta`` by a user's loop with an
-    EdgeMonitor; ``options`` are the fields of :class:`~eos_support.monitor.edge_runs.EdgeOptions`, ``batch_sizes``
+    EdgeMonitor; ``options`` are the fields of :class:`~eos_support.train.monitored.EdgeOptions`, ``batch_sizes``
     the minibatch sizes the chapter compares.
     """
     extra = {} if batch_sizes is None else dict(batch_sizes=batch_sizes)

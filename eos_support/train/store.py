@@ -48,6 +48,12 @@ COMPUTING_MODULES = (
     "train/loop.py",
     "train/gd.py",
     "train/sgd.py",
+    "train/monitored.py",
+    "diagnostics/along.py",
+    "monitor/edge_monitor.py",
+    "monitor/probe.py",
+    "monitor/thresholds.py",
+    "monitor/distributed.py",
 )
 """The modules whose code decides a run's numbers; the model's own code enters through :func:`model_key`."""
 
