@@ -13,15 +13,14 @@ from eos_support.monitor import edge_runs
 from eos_support.monitor.edge_runs import EdgeOptions, Snapshots, edge_statistics, loader
 from eos_support.monitor.thresholds import Threshold
 from eos_support.readings.phases import edge_onset, first_reach
-from factories import profile_loader
+from factories import npz_profile
 
 
 def _flat(model):
     return torch.cat([p.detach().reshape(-1) for p in model.parameters()])
 
 
-def tiny_profile(monkeypatch, **options):
-    monkeypatch.setattr(profiles.profile, "_load", profile_loader())
+def tiny_profile(folder, **options):
     e = profiles.Experiment(
         "Beyond: tiny",
         24,
@@ -31,7 +30,7 @@ def tiny_profile(monkeypatch, **options):
         width=8,
         trainer="monitor",
     )
-    return dataclasses.replace(profiles.get("quick"), experiments={"e": e})
+    return dataclasses.replace(npz_profile(folder), experiments={"e": e})
 
 
 # -- options, optimizer, loader, loop ------------------------------------------------------------------
@@ -154,8 +153,8 @@ def test_plot_smoothness_draws_l_against_the_threshold_and_against_its_own_edge(
 
 
 @pytest.mark.parametrize("options, threshold", [(dict(momentum=0.9), 3.8 / 0.1), (dict(optimizer="Adam"), 38 / 0.1)])
-def test_a_full_batch_run_records_every_step_against_its_threshold(monkeypatch, options, threshold):
-    prof = tiny_profile(monkeypatch, snapshot_every=2, **options)
+def test_a_full_batch_run_records_every_step_against_its_threshold(tmp_path, options, threshold):
+    prof = tiny_profile(tmp_path, snapshot_every=2, **options)
     run = prof.run("e")
     h = run.history
     assert list(h["step"]) == list(range(6)) and run.full is None
@@ -164,24 +163,24 @@ def test_a_full_batch_run_records_every_step_against_its_threshold(monkeypatch, 
     assert [s[0] for s in run.snapshots] == [0, 2, 4]
 
 
-def test_the_probe_loss_is_the_training_loss_of_the_full_batch(monkeypatch):
-    prof = tiny_profile(monkeypatch, momentum=0.9, snapshot_every=1)
+def test_the_probe_loss_is_the_training_loss_of_the_full_batch(tmp_path):
+    prof = tiny_profile(tmp_path, momentum=0.9, snapshot_every=1)
     run = prof.run("e")
     f = prof.objective("e")
     for t, theta, _ in run.snapshots:
         assert run.history["loss"][t] == pytest.approx(float(f(theta)), rel=1e-6)
 
 
-def test_a_minibatch_run_measures_the_batch_and_the_full_batch_sharpness(monkeypatch):
-    prof = tiny_profile(monkeypatch, batch_size=8)
+def test_a_minibatch_run_measures_the_batch_and_the_full_batch_sharpness(tmp_path):
+    prof = tiny_profile(tmp_path, batch_size=8)
     run = prof.run("e")
     assert run.threshold.sharpness == "batch" and run.threshold.value == pytest.approx(2 / 0.1)
     assert list(run.full["step"]) == [0, 2, 4] and np.isfinite(run.full["sharpness"]).all()
     assert len(run.history["step"]) == 6
 
 
-def test_batch_and_full_pairs_the_two_sharpnesses_at_the_same_steps(monkeypatch):
-    prof = tiny_profile(monkeypatch, batch_size=8)
+def test_batch_and_full_pairs_the_two_sharpnesses_at_the_same_steps(tmp_path):
+    prof = tiny_profile(tmp_path, batch_size=8)
     run = prof.run("e")
     both = edge_runs.batch_and_full(run)
     assert list(both["step"]) == [0, 2, 4]
@@ -191,8 +190,8 @@ def test_batch_and_full_pairs_the_two_sharpnesses_at_the_same_steps(monkeypatch)
     assert both["full_over_batch_late"] == pytest.approx(both["full"][2] / both["batch"][2])
 
 
-def test_theorem2_along_the_updates_of_a_run_is_an_identity_in_float64(monkeypatch):
-    prof = tiny_profile(monkeypatch, momentum=0.9, snapshot_every=2)
+def test_theorem2_along_the_updates_of_a_run_is_an_identity_in_float64(tmp_path):
+    prof = tiny_profile(tmp_path, momentum=0.9, snapshot_every=2)
     run = prof.run("e")
     both = edge_runs.theorem2_along(run)
     assert list(both["step"]) == [0, 2, 4]
@@ -200,15 +199,15 @@ def test_theorem2_along_the_updates_of_a_run_is_an_identity_in_float64(monkeypat
     assert both["rp"] == pytest.approx(run.history["rp"][[0, 2, 4]], rel=1e-3, abs=1e-4)  # float32 vs float64
 
 
-def test_describe_names_the_optimizer_and_batches(monkeypatch):
-    prof = tiny_profile(monkeypatch, momentum=0.9)
+def test_describe_names_the_optimizer_and_batches(tmp_path):
+    prof = tiny_profile(tmp_path, momentum=0.9)
     text = edge_runs.describe(prof, "e")
     assert text.startswith("Beyond: tiny, profile 'quick'") and "heavy-ball momentum β = 0.9" in text
     assert "full batch" in text
 
 
-def test_a_monitored_run_is_stored_and_read_back_like_the_others(monkeypatch, tmp_path):
-    prof = dataclasses.replace(tiny_profile(monkeypatch, momentum=0.9, snapshot_every=2), results_dir=tmp_path)
+def test_a_monitored_run_is_stored_and_read_back_like_the_others(tmp_path):
+    prof = dataclasses.replace(tiny_profile(tmp_path, momentum=0.9, snapshot_every=2), results_dir=tmp_path)
     first, again = prof.run("e"), prof.run("e")
     assert (first.source, again.source) == ("computed", "stored") and list(tmp_path.glob("*.pt"))
     assert first.history.keys() == again.history.keys()
@@ -223,6 +222,6 @@ def test_a_monitored_run_is_stored_and_read_back_like_the_others(monkeypatch, tm
     assert other.run("e").source == "computed"  # another setting is another run
 
 
-def test_edge_run_is_the_profile_s_run(monkeypatch):
-    prof = tiny_profile(monkeypatch, momentum=0.9)
+def test_edge_run_is_the_profile_s_run(tmp_path):
+    prof = tiny_profile(tmp_path, momentum=0.9)
     np.testing.assert_array_equal(edge_runs.edge_run(prof, "e").history["loss"], prof.run("e").history["loss"])

@@ -9,7 +9,7 @@ import torch
 from eos_support import profiles
 from eos_support.profiles import summary
 from eos_support.train import GDOptions, SGDOptions, train_gd
-from factories import profile_loader
+from factories import npz_profile
 
 
 def test_both_profiles_have_the_same_experiments_with_valid_options():
@@ -57,12 +57,12 @@ def test_unknown_names_are_named():
         profiles.get("quick").run("experiment3")
 
 
-def test_a_profile_run_is_the_trainers_run_on_the_experiments_network(tmp_path, monkeypatch):
-    monkeypatch.setattr(profiles.profile, "_load", profile_loader())
+def test_a_profile_run_is_the_trainers_run_on_the_experiments_network(tmp_path):
+    base = npz_profile(tmp_path)
     experiment = dataclasses.replace(
         profiles.get("quick")["experiment5"], n_train=32, width=8, options=dict(max_steps=6, sharpness_every=None)
     )
-    prof = dataclasses.replace(profiles.get("quick", tmp_path), experiments={"e": experiment})
+    prof = dataclasses.replace(dataclasses.replace(base, results_dir=tmp_path), experiments={"e": experiment})
     run = prof.run("e")
     data, model = prof.network("e")
     direct = train_gd(model, data, "ce", eta=experiment.etas[0], max_steps=6, sharpness_every=None)
@@ -71,14 +71,14 @@ def test_a_profile_run_is_the_trainers_run_on_the_experiments_network(tmp_path, 
     assert prof.objective("e")(run.theta) == pytest.approx(float(run.history["loss"][-1]), rel=1e-5)
 
 
-def test_a_profile_run_carries_its_experiment_and_its_loss(tmp_path, monkeypatch):
+def test_a_profile_run_carries_its_experiment_and_its_loss(tmp_path):
     """A chapter needs no second copy of f: the run's own is the loss it descended, from θ⁰ on, also when
     the run comes back from the store."""
-    monkeypatch.setattr(profiles.profile, "_load", profile_loader())
+    base = npz_profile(tmp_path)
     experiment = dataclasses.replace(
         profiles.get("quick")["experiment5"], n_train=32, width=8, options=dict(max_steps=4, sharpness_every=None)
     )
-    prof = dataclasses.replace(profiles.get("quick", tmp_path), experiments={"e": experiment})
+    prof = dataclasses.replace(dataclasses.replace(base, results_dir=tmp_path), experiments={"e": experiment})
     for run in (prof.run("e"), prof.run("e")):
         assert run.experiment == "e"
         reference = prof.objective("e")
@@ -88,13 +88,15 @@ def test_a_profile_run_carries_its_experiment_and_its_loss(tmp_path, monkeypatch
     assert run.source == "stored"
 
 
-def test_a_run_from_a_moved_theta0_keeps_its_own_summary(tmp_path, monkeypatch):
-    monkeypatch.setattr(profiles.profile, "_load", profile_loader())
+def test_a_run_from_a_moved_theta0_keeps_its_own_summary(tmp_path):
+    base = npz_profile(tmp_path)
     experiment = dataclasses.replace(
         profiles.get("quick")["experiment5"], n_train=32, width=8, options=dict(max_steps=4, sharpness_every=None)
     )
     prof = dataclasses.replace(
-        profiles.get("quick", tmp_path / "results"), experiments={"e": experiment}, summaries_dir=tmp_path / "runs"
+        dataclasses.replace(base, results_dir=tmp_path / "results"),
+        experiments={"e": experiment},
+        summaries_dir=tmp_path / "runs",
     )
     run, rerun = prof.run("e"), dataclasses.replace(prof, theta0_seed=1).run("e")
     written = summary.load(tmp_path / "runs", "e")
