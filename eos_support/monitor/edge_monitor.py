@@ -24,6 +24,7 @@ from torch.func import grad_and_value
 from ..checks import positive_int
 from ..diagnostics.along import progress_along
 from ..diagnostics.curvature import top_eigen
+from ..train.history import History
 from .distributed import ranks_for, unwrap
 from .probe import Probe, as_batches, preconditioned_sharpness
 from .thresholds import adam_preconditioner, default_sharpness, gradient_step_size, stability_threshold
@@ -284,8 +285,9 @@ class EdgeMonitor:
 
     @property
     def history(self):
-        """{key: 1-D float64 array} for :data:`KEYS`, one entry per record; NaN where not
-        measured.
+        """The records as a frozen :class:`~eos_support.train.history.History`: a 1-D float64 array for each
+        of :data:`KEYS`, one entry per record, NaN where not measured (``history.at("sharpness")`` reads
+        the measured ones with their steps).
         """
         if self._pending:  # device values of the new records reach the host here, in one transfer
             values = torch.stack([row[1] for row in self._pending]).double().cpu().numpy()
@@ -296,7 +298,7 @@ class EdgeMonitor:
         out = dict(zip(KEYS[:-1], table.T))
         out["step"] = out["step"].astype(np.int64)
         out["ratio"] = out["sharpness"] / out["threshold"]
-        return out
+        return History(out)
 
     @property
     def threshold(self):

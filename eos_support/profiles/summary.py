@@ -21,6 +21,7 @@ from types import SimpleNamespace
 import numpy as np
 
 from ..system import atomic_write
+from ..train.history import History
 
 _NAME = re.compile(r"[^A-Za-z0-9_.=-]+")
 
@@ -81,7 +82,7 @@ class RecordedRun:
     wall_s: float | None
     device: str | None
     options: SimpleNamespace
-    history: dict
+    history: History
     source: str = "record"
 
     @property
@@ -97,7 +98,7 @@ def read(path) -> RecordedRun:
         history = {k.removeprefix("history."): data[k] for k in data.files if k.startswith("history.")}
     options = SimpleNamespace(**(meta["options"] or {}))
     keys = ("label", "eta", "status", "goal_step", "wall_s", "device")
-    return RecordedRun(**{k: meta[k] for k in keys}, options=options, history=history)
+    return RecordedRun(**{k: meta[k] for k in keys}, options=options, history=History(history))
 
 
 def load(folder, experiment: str) -> dict[str, RecordedRun]:

@@ -12,14 +12,15 @@ from typing import NamedTuple
 
 import numpy as np
 
+from ..train.history import series
 from .tables import eta_name, markdown_table
 
 
 def sharpness_crossing(run):
     """The first step whose measured sharpness exceeds 2/η (condition (1.2) fails); None if none does."""
-    h = run.history
-    above = np.flatnonzero(h["sharpness"] > 2 / run.eta)
-    return None if len(above) == 0 else int(h["sharpness_step"][above[0]])
+    sharp = series(run.history, "sharpness")
+    above = np.flatnonzero(sharp.values > 2 / run.eta)
+    return None if len(above) == 0 else int(sharp.steps[above[0]])
 
 
 def first_rise(steps, rising, start):
@@ -53,10 +54,9 @@ def first_reach(history, reach=1.0):
     Adam's first measurements, while v̂ holds a gradient or two, can start above the threshold: they do
     not count. None if the sharpness never rises to it.
     """
-    measured = np.flatnonzero(np.isfinite(history["ratio"]))
-    ratio = history["ratio"][measured]
-    hits = np.flatnonzero((ratio[1:] >= reach) & (ratio[:-1] < reach)) + 1
-    return None if len(hits) == 0 else int(history["step"][measured[hits[0]]])
+    ratio = series(history, "ratio")
+    hits = np.flatnonzero((ratio.values[1:] >= reach) & (ratio.values[:-1] < reach)) + 1
+    return None if len(hits) == 0 else int(ratio.steps[hits[0]])
 
 
 def edge_onset(history):

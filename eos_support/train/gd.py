@@ -21,6 +21,7 @@ from ..checks import check_eta, positive_int
 from ..diagnostics import profile_from_gradient, relative_progress, theorem2_rp
 from ..diagnostics.curvature import top_eigen
 from ..system import device_name
+from .history import PERIODIC
 from .loop import gradient_loss_and_correct, schedule, train
 
 GD_STATUSES = ("acc_goal", "max_steps", "diverged")
@@ -96,13 +97,6 @@ def train_gd(model, data, loss, options=None, *, cache=None, progress=None, labe
 
 _Cursor = namedtuple("_Cursor", "t theta prev eigvec")
 """Where the run stands: the next step t, θᵗ, (f, ∇f, ‖∇f‖²) at θᵗ⁻¹, and the Lanczos warm start."""
-
-PERIODIC = {
-    "sharpness": ("sharpness", "sharpness_residual"),
-    "profile": ("profile",),
-    "float64": ("rp64", "theorem2_rp64"),
-    "snapshot": ("snapshot",),
-}
 
 
 class GDRule:

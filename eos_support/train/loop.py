@@ -13,15 +13,14 @@ import dataclasses
 import signal
 import sys
 import time
-from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-import numpy as np
 import torch
 from torch.func import grad_and_value
 
 from ..diagnostics.objective import ModuleLoss
+from .history import History
 from .store import RunStore, behaviour, cache_root, fingerprint, loss_key, model_key
 
 SOURCES = ("computed", "stored", "resumed")
@@ -32,10 +31,11 @@ class Run:
     """A finished (or diverged) run.
 
     ``options`` are the trainer's options (:class:`~eos_support.train.GDOptions` or
-    :class:`~eos_support.train.SGDOptions`); ``status`` says why it stopped; ``history`` holds numpy
-    arrays (see the trainer); ``theta`` is the last iterate; ``goal_step`` the first step whose train
-    accuracy reached ``options.acc_goal`` (GD); ``wall_s`` the loop's wall time; ``device`` where it ran;
-    ``source`` is ``"computed"``, ``"stored"`` (read from the cache) or ``"resumed"`` (from a checkpoint).
+    :class:`~eos_support.train.SGDOptions`); ``status`` says why it stopped; ``history`` is the frozen
+    :class:`~eos_support.train.history.History` of its records (see the trainer); ``theta`` is the last iterate;
+    ``goal_step`` the first step whose train accuracy reached ``options.acc_goal`` (GD); ``wall_s`` the loop's
+    wall time; ``device`` where it ran; ``source`` is ``"computed"``, ``"stored"`` (read from the cache) or
+    ``"resumed"`` (from a checkpoint).
     What it was computed from: ``f``, the loss f(θ) it descended (a
     :class:`~eos_support.diagnostics.objective.ModuleLoss`, θ⁰ = ``f.theta0``), and ``experiment``, the
     profile's experiment that names its settings (None for a run trained outside a profile).
@@ -43,7 +43,7 @@ class Run:
 
     options: Any
     status: str
-    history: Mapping[str, np.ndarray]
+    history: History
     theta: torch.Tensor
     goal_step: int | None
     wall_s: float
@@ -68,7 +68,7 @@ def run_from_state(options, state, source, f=None) -> Run:
     return Run(
         options=options,
         status=state["status"],
-        history={k: v.numpy() for k, v in state["history"].items()},
+        history=History({k: v.numpy() for k, v in state["history"].items()}),
         theta=state["theta"],
         goal_step=state["goal_step"],
         wall_s=state["wall_s"],

@@ -28,6 +28,7 @@ from ..checks import check_eta, positive_int
 from ..diagnostics.objective import ModuleLoss, loss_function
 from ..monitor.edge_monitor import EdgeMonitor
 from ..monitor.thresholds import Threshold
+from .history import History
 from .loop import run_config
 from .store import RunStore, cache_root
 
@@ -88,10 +89,10 @@ class EdgeRun:
     """
 
     options: EdgeOptions
-    history: dict
+    history: History
     threshold: Threshold
     summary: str
-    full: dict | None
+    full: History | None
     snapshots: tuple
     wall_s: float
     source: str = "computed"
@@ -210,7 +211,7 @@ def _tensors(history):
 
 def _from_state(options, state, source, f) -> EdgeRun:
     """An :class:`EdgeRun` from its stored state."""
-    as_numpy = lambda h: None if h is None else {k: v.numpy() for k, v in h.items()}  # noqa: E731
+    as_numpy = lambda h: None if h is None else History({k: v.numpy() for k, v in h.items()})  # noqa: E731
     return EdgeRun(
         options=options,
         history=as_numpy(state["history"]),

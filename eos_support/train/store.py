@@ -49,6 +49,7 @@ COMPUTING_MODULES = (
     "train/gd.py",
     "train/sgd.py",
     "train/monitored.py",
+    "train/history.py",
     "diagnostics/along.py",
     "monitor/edge_monitor.py",
     "monitor/probe.py",
