@@ -237,6 +237,14 @@ def test_chapters_take_everything_from_their_parameters(path):
 
 
 @pytest.mark.parametrize("path", sorted((Path(__file__).parents[1] / "book").glob("*.md")), ids=lambda p: p.stem)
+def test_chapters_rebuild_no_loss(path):
+    """A run carries the loss it descended (``run.f``): no chapter builds a second copy to match to it."""
+    code = "\n".join(chapter_cells(path))
+    for forbidden in ("ModuleLoss(", ".objective(", "loss_function("):
+        assert forbidden not in code, f"{path.name}: a code cell builds a loss with {forbidden}"
+
+
+@pytest.mark.parametrize("path", sorted((Path(__file__).parents[1] / "book").glob("*.md")), ids=lambda p: p.stem)
 def test_chapters_draw_no_figure_inline(path):
     """A chapter's figures come from eos_support.figures: its cells call a figure function and show it."""
     code = "\n".join(chapter_cells(path))
