@@ -48,6 +48,7 @@ def test_a_record_layout_reads_its_measured_rows_with_their_steps():
 
 def test_every_run_s_history_is_a_history_also_from_the_store(tmp_path):
     data = dataset(24, 5, 3)
+
     def model():
         torch.manual_seed(0)
         return nn.Linear(5, 3)
