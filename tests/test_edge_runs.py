@@ -225,3 +225,9 @@ def test_a_monitored_run_is_stored_and_read_back_like_the_others(tmp_path):
 def test_edge_run_is_the_profile_s_run(tmp_path):
     prof = tiny_profile(tmp_path, momentum=0.9)
     np.testing.assert_array_equal(edge_runs.edge_run(prof, "e").history["loss"], prof.run("e").history["loss"])
+
+
+def test_theorem2_along_refuses_a_run_without_its_loss(tmp_path):
+    run = dataclasses.replace(tiny_profile(tmp_path, momentum=0.9, snapshot_every=2).run("e"), f=None)
+    with pytest.raises(ValueError, match="needs the run's loss f"):
+        edge_runs.theorem2_along(run)
