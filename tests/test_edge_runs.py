@@ -6,13 +6,15 @@ import numpy as np
 import pytest
 import torch
 
-from cases import small_network
+import factories
+from cases import interrupt_once, small_network
 from eos_support import profiles
 from eos_support.figures.monitor import plot_smoothness
 from eos_support.monitor import edge_runs
 from eos_support.monitor.edge_runs import EdgeOptions, Snapshots, edge_statistics, loader
 from eos_support.monitor.thresholds import Threshold
 from eos_support.readings.phases import edge_onset, first_reach
+from eos_support.train.monitored import MonitoredRule, train_monitored
 from factories import npz_profile
 
 
@@ -220,6 +222,39 @@ def test_a_monitored_run_is_stored_and_read_back_like_the_others(tmp_path):
     assert again.experiment == "e" and torch.equal(again.f.theta0, prof.objective("e").theta0)
     other = dataclasses.replace(prof, experiments={"e": dataclasses.replace(prof["e"], etas=(0.05,))})
     assert other.run("e").source == "computed"  # another setting is another run
+
+
+@pytest.mark.parametrize(
+    "options", [dict(momentum=0.9), dict(optimizer="Adam", eta=0.01), dict(batch_size=6, every=2, sharpness_every=4)]
+)
+def test_an_interrupted_monitored_run_resumes_with_identical_records(tmp_path, monkeypatch, options):
+    model, _, _ = small_network()
+    data = factories.dataset(n=20, features=4, dtype=torch.float64)
+    fields = dict(eta=0.1, steps=11, sharpness_every=2, snapshot_every=3, progress=False) | options
+    reference = train_monitored(model, data, "ce", **fields)
+    interrupt_once(monkeypatch, MonitoredRule, lambda rule: rule.t, 7)  # mid-epoch for batches of 6
+    with pytest.raises(KeyboardInterrupt):
+        train_monitored(model, data, "ce", cache=tmp_path, checkpoint_s=0.0, **fields)
+    assert list(tmp_path.glob("*.partial.pt"))
+    resumed = train_monitored(model, data, "ce", cache=tmp_path, **fields)
+    assert resumed.source == "resumed" and not list(tmp_path.glob("*.partial.pt"))
+    for ours, theirs in [(reference.history, resumed.history), (reference.full, resumed.full)]:
+        assert (ours is None) == (theirs is None)
+        for key in ours or {}:
+            np.testing.assert_array_equal(ours[key], theirs[key], err_msg=key)
+    assert [s[0] for s in resumed.snapshots] == [0, 3, 6, 9]
+    assert all(torch.equal(a, b) for s, r in zip(reference.snapshots, resumed.snapshots) for a, b in zip(s[1:], r[1:]))
+    assert resumed.summary == reference.summary
+
+
+def test_the_user_s_model_stays_at_theta0_and_a_batch_larger_than_the_set_is_refused():
+    model, _, _ = small_network()
+    data = factories.dataset(n=20, features=4, dtype=torch.float64)
+    before = _flat(model)
+    train_monitored(model, data, "ce", eta=0.1, steps=3, progress=False)
+    assert torch.equal(_flat(model), before)
+    with pytest.raises(ValueError, match="batch_size must be at most the 20 training examples"):
+        train_monitored(model, data, "ce", eta=0.1, steps=3, batch_size=21)
 
 
 def test_edge_run_is_the_profile_s_run(tmp_path):

@@ -343,6 +343,33 @@ def test_steps_count_from_the_monitor_and_close_removes_the_hooks():
     assert not opt._optimizer_step_post_hooks
 
 
+def test_a_monitor_saved_with_the_model_and_optimizer_continues_with_identical_records():
+    model, x, y = small_network()
+    batches = [(x[:10], y[:10]), (x[10:], y[10:])]
+    opt = torch.optim.SGD(model.parameters(), lr=0.5, momentum=0.9)
+    reference = EdgeMonitor(model, opt, (x, y), every=2, sharpness_every=4)
+    start = (copy.deepcopy(model.state_dict()), copy.deepcopy(opt.state_dict()))
+    _loop(model, opt, batches, 12)
+
+    reference.close()
+    model.load_state_dict(start[0]), opt.load_state_dict(start[1])
+    first = EdgeMonitor(model, opt, (x, y), every=2, sharpness_every=4)
+    _loop(model, opt, batches, 6)
+    saved = copy.deepcopy((model.state_dict(), opt.state_dict(), first.state_dict()))
+    first.close()
+    model2, _, _ = small_network(seed=1)  # another process: a fresh model, optimizer and monitor
+    opt2 = torch.optim.SGD(model2.parameters(), lr=0.5, momentum=0.9)
+    model2.load_state_dict(saved[0]), opt2.load_state_dict(saved[1])
+    second = EdgeMonitor(model2, opt2, (x, y), every=2, sharpness_every=4)
+    second.load_state_dict(saved[2])
+    _loop(model2, opt2, batches, 6)  # steps 6..11 see batches 0, 1, 0, … as in the reference's loop
+    for key, value in reference.history.items():
+        np.testing.assert_array_equal(value, second.history[key], err_msg=key)
+    assert list(second.history["step"]) == [0, 2, 4, 6, 8, 10]
+    with pytest.raises(ValueError, match="fresh monitor"):
+        second.load_state_dict(saved[2])
+
+
 def test_the_threshold_follows_a_learning_rate_schedule_and_zero_steps_give_nan():
     model, x, y = small_network()
     opt = torch.optim.SGD(model.parameters(), lr=0.4, momentum=0.5)

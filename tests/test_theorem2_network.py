@@ -39,7 +39,7 @@ def test_float32_profile_equals_smoothness_profile_on_the_snapshot(tmp_path, act
     assert list(h["profile_step"]) == list(h["snapshot_step"]) == [0, 4, 8, 12]
     f = ModuleLoss(tiny_net(data, activation), data.x_train, data.y_train, "ce")
     for row, theta in enumerate(h["snapshot"]):
-        expected = smoothness_profile(f, torch.as_tensor(theta), eta, TAUS).numpy()
+        expected = smoothness_profile(f, torch.tensor(theta), eta, TAUS).numpy()
         assert h["profile"][row].dtype == np.float32
         assert np.allclose(h["profile"][row], expected, rtol=1e-4, atol=1e-5)
 

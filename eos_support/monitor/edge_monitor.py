@@ -283,18 +283,45 @@ class EdgeMonitor:
         self._eigvec = eig.vector
         return eig.value
 
+    def _records(self):
+        """The records so far as a float64 table, a row per record and a column per key but the ratio."""
+        if self._pending:  # device values of the new records reach the host here, in one transfer
+            values = torch.stack([row[1] for row in self._pending]).double().cpu().numpy()
+            for row, (loss, rp, ds, eta_u) in zip(self._pending, values):
+                self._host.append((row[0], loss, rp, ds, eta_u, row[2], row[3]))
+            self._pending = []
+        return np.array(self._host, dtype=np.float64).reshape(-1, len(KEYS) - 1)
+
+    def state_dict(self):
+        """What the monitor has counted and recorded, and its Lanczos warm start, as tensors: saved beside the
+        model's and the optimizer's state dicts, it lets :meth:`load_state_dict` continue an interrupted run
+        with exactly the records an uninterrupted one would make.
+        """
+        return dict(
+            t=self._t,
+            records=torch.from_numpy(self._records()),
+            eigvec=None if self._eigvec is None else self._eigvec.detach().cpu(),
+        )
+
+    def load_state_dict(self, state):
+        """Continue from a :meth:`state_dict`: the step count, the records and the warm start."""
+        if self._t or self._host or self._pending:
+            raise ValueError("load_state_dict needs a fresh monitor: this one has already counted steps")
+        records = state["records"]
+        if records.dim() != 2 or records.shape[1] != len(KEYS) - 1:
+            raise ValueError(f"records must be a table with {len(KEYS) - 1} columns, got shape {tuple(records.shape)}")
+        self._t = int(state["t"])
+        self._host = [tuple(row) for row in records.double().tolist()]
+        eigvec = state["eigvec"]
+        self._eigvec = None if eigvec is None else eigvec.to(self.params[0])
+
     @property
     def history(self):
         """The records as a frozen :class:`~eos_support.train.history.History`: a 1-D float64 array for each
         of :data:`KEYS`, one entry per record, NaN where not measured (``history.at("sharpness")`` reads
         the measured ones with their steps).
         """
-        if self._pending:  # device values of the new records reach the host here, in one transfer
-            values = torch.stack([row[1] for row in self._pending]).double().cpu().numpy()
-            for row, (loss, rp, ds, eta_u) in zip(self._pending, values):
-                self._host.append((row[0], loss, rp, ds, eta_u, row[2], row[3]))
-            self._pending = []
-        table = np.array(self._host, dtype=np.float64).reshape(-1, len(KEYS) - 1)
+        table = self._records()
         out = dict(zip(KEYS[:-1], table.T))
         out["step"] = out["step"].astype(np.int64)
         out["ratio"] = out["sharpness"] / out["threshold"]

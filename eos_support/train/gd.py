@@ -22,7 +22,7 @@ from ..diagnostics import profile_from_gradient, relative_progress, theorem2_rp
 from ..diagnostics.curvature import top_eigen
 from ..system import device_name
 from .history import PERIODIC
-from .loop import gradient_loss_and_correct, schedule, train
+from .loop import gradient_loss_and_correct, run_from_state, schedule, train
 
 GD_STATUSES = ("acc_goal", "max_steps", "diverged")
 
@@ -92,7 +92,8 @@ def train_gd(model, data, loss, options=None, *, cache=None, progress=None, labe
     """
     options = dataclasses.replace(options, **fields) if options is not None else GDOptions(**fields)
     label = label or f"η = {options.eta:.4g}"
-    return train("gd", GDRule, model, data, loss, options, cache, progress, checkpoint_s, label)
+    result = train("gd", GDRule, model, data, loss, options, cache, progress, checkpoint_s, label)
+    return run_from_state(options, *result)
 
 
 _Cursor = namedtuple("_Cursor", "t theta prev eigvec")

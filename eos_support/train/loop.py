@@ -125,13 +125,15 @@ def sigterm_as_interrupt():
             signal.signal(signal.SIGTERM, previous)
 
 
-def train(kind, rule, model, data, loss, options, cache, progress, checkpoint_s, label) -> Run:
+def train(kind, rule, model, data, loss, options, cache, progress, checkpoint_s, label):
     """The stored run if the cache has it; else run the step rule to its end, resuming its checkpoint.
 
-    ``kind`` ("gd", "sgd") and ``options`` name the run; ``rule`` is its step rule's class, built as
+    ``kind`` ("gd", "sgd", "monitor") and ``options`` name the run; ``rule`` is its step rule's class, built as
     ``rule(f, θ⁰, options)`` for f the ``loss`` of ``model`` on ``data``. ``cache``: None (compute, store
     nothing), True or a folder (see :func:`eos_support.train.store.cache_root`). Checkpoints every
-    ``checkpoint_s`` seconds and on an interrupt, which is then raised again.
+    ``checkpoint_s`` seconds and on an interrupt, which is then raised again. Returns the run's final state,
+    where it came from ("computed", "stored" or "resumed") and f: the trainer's result is made of them
+    (:func:`run_from_state`).
     """
     f = ModuleLoss(model, data.x_train, data.y_train, loss)
     theta0 = f.theta0
@@ -139,7 +141,7 @@ def train(kind, rule, model, data, loss, options, cache, progress, checkpoint_s,
     root = cache_root(cache)
     store = RunStore(config, root) if root is not None else None
     if store is not None and (state := store.load()) is not None:
-        return run_from_state(options, state, "stored", f)
+        return state, "stored", f
     rule, source = rule(f, theta0, options), "computed"
     if store is not None and (state := store.load_checkpoint()) is not None:
         rule.restore(state)
@@ -147,7 +149,7 @@ def train(kind, rule, model, data, loss, options, cache, progress, checkpoint_s,
     state = _loop(rule, store, progress, checkpoint_s, label)
     if store is not None:
         store.save(state)
-    return run_from_state(options, state, source, f)
+    return state, source, f
 
 
 def _loop(rule, store, progress, checkpoint_s, label) -> dict:

@@ -10,15 +10,14 @@ attached: the runs of "Beyond the paper", stored and keyed like GD's and SGD's.
 
 while the monitor records, on the whole training set, f(θᵗ), RP_u and L(θᵗ; u) for the update
 u = θᵗ − θᵗ⁺¹ the optimizer took, and the sharpness its threshold refers to. A finished run is kept in the
-run store (:mod:`eos_support.train.store`) under a key of everything that decides its numbers; the loop
-lives in the user's optimizer, so an interrupted run starts again from θ⁰ rather than from a checkpoint.
+run store (:mod:`eos_support.train.store`) under a key of everything that decides its numbers, and an
+interrupted one resumes from its checkpoint (:class:`MonitoredRule`).
 """
 
 from __future__ import annotations
 
 import copy
 import dataclasses
-import time
 from dataclasses import dataclass, field
 
 import torch
@@ -28,9 +27,8 @@ from ..checks import check_eta, positive_int
 from ..diagnostics.objective import ModuleLoss, loss_function
 from ..monitor.edge_monitor import EdgeMonitor
 from ..monitor.thresholds import Threshold
+from . import loop
 from .history import History
-from .loop import run_config
-from .store import RunStore, cache_root
 
 OPTIMIZERS = ("SGD", "Adam")
 
@@ -159,54 +157,131 @@ class Snapshots:
         return tuple(self.kept)
 
 
-def train_monitored(model, data, loss, options=None, *, cache=None, label=None, **fields) -> EdgeRun:
-    """Train ``model`` on ``data`` by :func:`train` with an EdgeMonitor attached; an :class:`EdgeRun`.
+def train_monitored(
+    model, data, loss, options=None, *, cache=None, progress=None, label=None, checkpoint_s=30.0, **fields
+) -> EdgeRun:
+    """Train a copy of ``model`` on ``data`` as :func:`train` does, with an EdgeMonitor attached; an :class:`EdgeRun`.
 
     ``options`` is an :class:`EdgeOptions`; keyword ``fields`` build one or replace some of its fields.
     The monitor's probe is the whole training set; a minibatch run measures the batch sharpness on that
     set cut into batches of ``batch_size``, and λ_max of the full-batch loss with a second monitor every
-    ``sharpness_every`` steps. ``cache``: as for :func:`~eos_support.train.train_gd` (a stored run is
-    returned without training, so ``model`` then stays at θ⁰). ``label`` names the run in messages.
+    ``sharpness_every`` steps. ``model`` itself stays at θ⁰. Caching, reuse and resumption as for
+    :func:`~eos_support.train.train_gd`: a checkpoint (the model's, the optimizer's and the monitors' state
+    dicts and the loader's place) every ``checkpoint_s`` seconds and on an interrupt.
     """
-    del label  # the monitor prints no progress bar of its own
     o = dataclasses.replace(options, **fields) if options is not None else EdgeOptions(**fields)
-    x, y, b = data.x_train, data.y_train, o.batch_size
-    f = ModuleLoss(copy.deepcopy(model), x, y, loss)
-    root = cache_root(cache)
-    store = RunStore(run_config("monitor", f, f.theta0, data, loss, o, cache), root) if root is not None else None
-    if store is not None and (state := store.load()) is not None:
-        return _from_state(o, state, "stored", f)
-    optimizer = o.make_optimizer(model.parameters())
-    start = time.perf_counter()
-    full = None
-    if b is None:
-        mon = EdgeMonitor(model, optimizer, (x, y), loss, every=o.every, sharpness_every=o.sharpness_every)
-    else:
-        probe = [(x[i : i + b], y[i : i + b]) for i in range(0, len(x) - b + 1, b)]
-        mon = EdgeMonitor(
-            model, optimizer, probe, loss, every=o.every, sharpness_every=o.sharpness_every, sharpness="batch"
+    n = len(data.y_train)
+    if o.batch_size is not None and o.batch_size > n:
+        raise ValueError(f"batch_size must be at most the {n} training examples, got {o.batch_size}")
+    label = label or f"{o.optimizer} η = {o.eta:.4g}"
+    state, source, f = loop.train("monitor", MonitoredRule, model, data, loss, o, cache, progress, checkpoint_s, label)
+    return _from_state(o, state, source, f)
+
+
+class MonitoredRule:
+    """One optimizer step of :func:`train`'s loop at a time on a copy of f's model, the monitors attached;
+    plugs into :func:`eos_support.train.loop.train`.
+    """
+
+    unit = "step"
+
+    def __init__(self, f, theta0, options):
+        o, x, y, b = options, f.inputs, f.targets, options.batch_size
+        self.options, self.total, self.t, self.status, self.wall_s = o, o.steps, 0, None, 0.0
+        self.model = copy.deepcopy(f.model)
+        self.optimizer = o.make_optimizer(self.model.parameters())
+        self.criterion = f.loss
+        sharpness = dict(every=o.every, sharpness_every=o.sharpness_every)
+        if b is None:
+            self.monitors = [EdgeMonitor(self.model, self.optimizer, (x, y), f.loss, **sharpness)]
+        else:
+            probe = [(x[i : i + b], y[i : i + b]) for i in range(0, len(x) - b + 1, b)]
+            every = o.sharpness_every
+            self.monitors = [
+                EdgeMonitor(self.model, self.optimizer, probe, f.loss, **sharpness, sharpness="batch"),
+                EdgeMonitor(self.model, self.optimizer, (x, y), f.loss, every=every, sharpness_every=every),
+            ]
+        self.snapshots = Snapshots(self.optimizer, list(self.model.parameters()), o.snapshot_every)
+        self.batches = loader(x, y, b, o.seed)
+        self.sampler = getattr(self.batches.sampler.sampler, "generator", None)  # None: the full batch, in order
+        self.epoch, self.epoch_start, self.in_epoch = None, None, 0  # the epoch's iterator, its RNG state, steps in it
+        self.stepping = False
+
+    @property
+    def position(self):
+        """The steps done: where the progress bar starts."""
+        return self.t
+
+    # -- checkpoints ------------------------------------------------------------------------
+    def checkpoint(self):
+        """The model's, the optimizer's and the monitors' state dicts, the snapshots and the loader's place
+        (its RNG state at the epoch's start and the steps taken in the epoch); None before the first step
+        and in the middle of one (an interrupt there leaves the previous checkpoint).
+        """
+        if self.t == 0 or self.stepping or self.status is not None:
+            return None
+        return dict(
+            t=self.t,
+            model=self.model.state_dict(),
+            optimizer=self.optimizer.state_dict(),
+            monitors=[m.state_dict() for m in self.monitors],
+            snapshots=[list(s) for s in self.snapshots.kept],
+            epoch_start=self.epoch_start,
+            in_epoch=self.in_epoch,
+            wall_s=self.wall_s,
         )
-        full = EdgeMonitor(model, optimizer, (x, y), loss, every=o.sharpness_every, sharpness_every=o.sharpness_every)
-    snapshots = Snapshots(optimizer, list(model.parameters()), o.snapshot_every)
-    train(model, optimizer, loader(x, y, b, o.seed), loss, o.steps)
-    for monitor in (mon, full):
-        if monitor is not None:
+
+    def restore(self, state):
+        """Continue from a checkpoint's state (see :meth:`checkpoint`)."""
+        self.model.load_state_dict(state["model"])
+        self.optimizer.load_state_dict(state["optimizer"])
+        for monitor, saved in zip(self.monitors, state["monitors"], strict=True):
+            monitor.load_state_dict(saved)
+        self.snapshots.kept = [tuple(s) for s in state["snapshots"]]
+        self.t = self.snapshots.t = state["t"]
+        self.wall_s = state["wall_s"]
+        if self.sampler is not None:
+            self.sampler.set_state(state["epoch_start"])
+        self.epoch_start, self.epoch = state["epoch_start"], iter(self.batches)
+        for _ in range(state["in_epoch"]):
+            next(self.epoch)
+        self.in_epoch = state["in_epoch"]
+
+    def final(self):
+        """The monitors' records, the threshold, the summary and the snapshots."""
+        main, full = self.monitors[0], self.monitors[1] if len(self.monitors) > 1 else None
+        for monitor in self.monitors:
             monitor.close()
-    state = {
-        "history": _tensors(mon.history),
-        "threshold": dataclasses.asdict(mon.threshold_info),
-        "summary": mon.summary(),
-        "full": None if full is None else _tensors(full.history),
-        "snapshots": [list(s) for s in snapshots.close()],
-        "wall_s": time.perf_counter() - start,
-    }
-    if store is not None:
-        store.save(state)
-    return _from_state(o, state, "computed", f)
+        return {
+            "history": _tensors(main.history),
+            "threshold": dataclasses.asdict(main.threshold_info),
+            "summary": main.summary(),
+            "full": None if full is None else _tensors(full.history),
+            "snapshots": [list(s) for s in self.snapshots.close()],
+            "wall_s": self.wall_s,
+        }
+
+    # -- one step ---------------------------------------------------------------------------
+    def advance(self):
+        """One step of the user's loop on the next minibatch (a new epoch where the last one ended)."""
+        self.stepping = True
+        batch = next(self.epoch, None) if self.epoch is not None else None
+        if batch is None:
+            self.epoch_start = None if self.sampler is None else self.sampler.get_state()
+            self.epoch, self.in_epoch = iter(self.batches), 0
+            batch = next(self.epoch)
+        x, y = batch
+        self.optimizer.zero_grad()
+        self.criterion(self.model(x), y).backward()
+        self.optimizer.step()
+        self.in_epoch, self.t = self.in_epoch + 1, self.t + 1
+        if self.t == self.total:
+            self.status = "steps"
+        self.stepping = False
 
 
 def _tensors(history):
-    return {k: torch.as_tensor(v) for k, v in history.items()}
+    return {k: torch.tensor(v) for k, v in history.items()}
 
 
 def _from_state(options, state, source, f) -> EdgeRun:

@@ -13,7 +13,7 @@ from torch.func import grad_and_value
 from ..checks import check_eta, positive_int
 from ..diagnostics.sgd import batch_gradients, sample_minibatches, sgd_progress_tensors
 from ..system import device_name
-from .loop import gradient_loss_and_correct, train
+from .loop import gradient_loss_and_correct, run_from_state, train
 
 SGD_STATUSES = ("max_epochs", "diverged")
 SGD_HISTORY = (
@@ -84,7 +84,8 @@ def train_sgd(model, data, loss, options=None, *, cache=None, progress=None, lab
     if options.batch_size > n:
         raise ValueError(f"batch_size must be at most the {n} training examples, got {options.batch_size}")
     label = label or f"SGD η = {options.eta:.4g}"
-    return train("sgd", SGDRule, model, data, loss, options, cache, progress, checkpoint_s, label)
+    result = train("sgd", SGDRule, model, data, loss, options, cache, progress, checkpoint_s, label)
+    return run_from_state(options, *result)
 
 
 def _sgd_seed(seed, epoch, stream):
