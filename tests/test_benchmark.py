@@ -6,6 +6,9 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+import torch
+
 REPO = Path(__file__).resolve().parents[1]
 
 
@@ -40,3 +43,16 @@ def test_benchmark_smoke_runs_and_every_fast_path_agrees_with_the_reference(tmp_
         assert r["met"] != "error", r
     assert record_path.with_suffix(".md").read_text().count("\n|") >= len(record["rows"]) + 1
     assert record["git"]["commit"] is None or len(record["git"]["commit"]) == 40
+
+
+def test_the_warm_start_comparison_counts_products_against_a_known_spectrum():
+    sys.path.insert(0, str(REPO))
+    from benchmarks.warm_starts import STRATEGIES, krylov
+
+    A = torch.diag(torch.tensor([1.0, 2.0, 3.0, 4.0, 10.0, 9.0], dtype=torch.float64))
+    top = torch.eye(6, dtype=torch.float64)[4]
+    starts = [torch.ones(6, dtype=torch.float64), torch.arange(6.0, dtype=torch.float64), top.flip(0)]
+    for m, k in STRATEGIES.values():
+        stop, good, vectors = krylov(lambda v: A @ v, starts[:m], k, 10.0, max_products=6, stop_early=False)
+        assert good <= stop <= 6 and abs(float(vectors[0] @ top)) == pytest.approx(1.0)
+    assert krylov(lambda v: A @ v, [top], 1, 10.0, max_products=6)[:2] == (1, 1)  # the eigenvector itself: one product
