@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+import gc
 import json
 import re
 import shutil
@@ -200,6 +202,39 @@ def test_execute_rejects_bad_requests(mini_book):
         runner.execute(mini_book, profile="huge")
     with pytest.raises(toc.BookError, match="timeout"):
         runner.execute(mini_book, timeout=0)
+
+
+def _abandon(error):
+    """A task that fails with ``error`` and is never awaited: asyncio logs it when it is collected."""
+    loop = asyncio.new_event_loop()
+
+    async def cell():
+        raise error
+
+    task = loop.create_task(cell())
+    loop.run_until_complete(asyncio.sleep(0.01))
+    del task
+    gc.collect()
+    loop.close()
+
+
+def test_an_interrupt_prints_no_traceback_for_the_cell_it_abandoned(mini_book, tmp_path, monkeypatch, caplog):
+    """Ctrl-C shuts the kernel down under a cell that nbclient still awaits; asyncio would print that cell's
+    DeadKernelError as "Task exception was never retrieved" with a traceback (seen in CI), other errors not."""
+    import papermill
+    from nbclient.exceptions import DeadKernelError
+
+    def interrupted(*args, **kwargs):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(papermill, "execute_notebook", interrupted)
+    with pytest.raises(KeyboardInterrupt):
+        runner.execute(mini_book, tmp_path / "build", progress=False)
+    with caplog.at_level("ERROR", logger="asyncio"):
+        _abandon(DeadKernelError("Kernel died"))
+        assert not caplog.records
+        _abandon(ValueError("a real error"))
+    assert [r.exc_info[0] for r in caplog.records] == [ValueError]
 
 
 def chapter_cells(path):

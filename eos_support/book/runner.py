@@ -27,6 +27,7 @@ from __future__ import annotations
 import contextlib
 import datetime as _dt
 import json
+import logging
 import os
 import shutil
 import subprocess
@@ -147,6 +148,16 @@ def writable_folder(path, what="build folder") -> Path:
     return path
 
 
+def _not_an_abandoned_cell(record) -> bool:
+    """A logging filter: False for asyncio's "Task exception was never retrieved" about a cell whose kernel
+    died (nbclient's DeadKernelError) while no one awaited it any more. After Ctrl-C the clean-up shuts the
+    kernel down under the running cell, and the process is ending because the user asked it to; a kernel
+    that dies during an execution is the chapter's error, reported once as such.
+    """
+    error = record.exc_info[1] if record.exc_info else None
+    return not (type(error).__name__ == "DeadKernelError" and type(error).__module__.startswith("nbclient"))
+
+
 def _kernel_writing_to(log_path: Path):
     """A kernel manager whose kernels write their own stderr (start-up notices, the noise of a shutdown
     on Ctrl-C) to ``log_path`` instead of the terminal; a chapter's output still reaches its notebook.
@@ -184,6 +195,7 @@ def _execute_one(chapter, root, build_dir, staging, parameters, timeout, progres
             result.warnings.append("no cell tagged 'parameters': papermill put the parameters at the top")
         nbformat.write(nb, source_nb)
         target.parent.mkdir(parents=True, exist_ok=True)
+        logging.getLogger("asyncio").addFilter(_not_an_abandoned_cell)  # added once, however many chapters
         papermill.execute_notebook(
             str(source_nb),
             str(output_nb),
