@@ -51,7 +51,7 @@ def test_float64_columns_equal_the_core_functions_at_every_checked_step(tmp_path
     assert list(h["float64_step"]) == list(h["snapshot_step"]) == [0, 5, 10]
     f64 = ModuleLoss(tiny_net(data, "tanh"), data.x_train.double(), data.y_train, "ce")
     for row, theta in enumerate(h["snapshot"]):
-        theta = torch.as_tensor(theta).double()  # the float32 iterate, evaluated in float64
+        theta = torch.tensor(theta).double()  # the float32 iterate, evaluated in float64
         assert h["rp64"][row] == pytest.approx(relative_progress(f64, theta, eta), rel=1e-12, abs=1e-14)
         assert h["theorem2_rp64"][row] == pytest.approx(theorem2_rp(f64, theta, eta), rel=1e-12, abs=1e-14)
     # the chapter's claim: (4.2) to six digits or better at every checked iterate
