@@ -54,6 +54,7 @@ def test_a_record_carries_claims_runs_and_where_it_ran(tmp_path):
     assert meta["reductions"] == {"e5": "τ every 20"} and len(meta["commit"]) >= 7
     text = records.outcomes("paper", "relative_progress", tmp_path / "records").data
     assert "data: npz:x.npz" in text and "τ every 20" in text and "0.01 ± 0.01 (<= 0.05)" in text
+    assert "did not show" not in text
     run = records.runs("paper", "experiment3", tmp_path / "records")["tanh, depth 2, η = 2/60"]
     assert run.eta == pytest.approx(2 / 60) and run.source == "record"
     assert records.disagreements("paper", tmp_path / "records", REGISTRY) == []
@@ -66,6 +67,8 @@ def test_a_record_that_disagrees_with_the_registry_is_named(tmp_path):
     )
     problems = records.disagreements("paper", folder, REGISTRY)
     assert any("oscillates: outcome 'not reproduced'" in p for p in problems)
+    text = records.outcomes("paper", "relative_progress", folder).data
+    assert "these claims of the paper did not show" in text and text.endswith("- Experiment 3: *RP ≈ 0*")
     assert any(p.startswith("sane:") for p in problems)
 
 

@@ -85,7 +85,9 @@ def read(profile: str, folder=FOLDER) -> dict | None:
 
 
 def outcomes(profile: str, chapter: str, folder=FOLDER) -> Markdown:
-    """The chapter's claims in ``profile``'s committed record, with where and how it was executed."""
+    """The chapter's claims in ``profile``'s committed record, with where and how it was executed, and the
+    claims of the paper that did not show in it, named in words.
+    """
     meta = read(profile, folder)
     own = [r for r in load_claims(Path(folder) / profile / "claims") if r.get("chapter") == chapter]
     if meta is None or not own:
@@ -99,7 +101,15 @@ def outcomes(profile: str, chapter: str, folder=FOLDER) -> Markdown:
     )
     reductions = [f"- {name}: {why}" for name, why in meta.get("reductions", {}).items()]
     parts = [head] + (["Measured less often than the paper's settings:", "\n".join(reductions)] if reductions else [])
-    return Markdown("\n\n".join(parts + [claims_table(own)]))
+    missed = [f"- {r.get('paper_item')}: *{r.get('claim')}*" for r in own if r.get("outcome") == "not reproduced"]
+    if missed:
+        missed.insert(
+            0,
+            f"What the {profile} profile showed where it differs from the paper: on this data, in these "
+            "settings, these claims of the paper did not show (the registry's note on each records the "
+            "observation):\n",
+        )
+    return Markdown("\n\n".join(parts + [claims_table(own)] + (["\n".join(missed)] if missed else [])))
 
 
 def disagreements(profile: str, folder=FOLDER, registry=None) -> list[str]:
