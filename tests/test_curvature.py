@@ -196,6 +196,26 @@ def test_lanczos_reads_nothing_back_to_the_host(monkeypatch):
         lanczos(matvec, torch.ones(12, dtype=torch.float64), 8)
 
 
+def test_the_host_checked_recurrence_draws_a_fresh_direction_only_at_a_breakdown():
+    # top_eigen's runs read β on the host and skip the sync-free path's fresh direction at every product:
+    # the same numbers without a breakdown, an orthonormal basis and an exact T with one.
+    from eos_support.diagnostics.curvature import _Krylov
+
+    P = random_spd(30, seed=3, dtype=torch.float64)
+    u = torch.randn(30, generator=torch.Generator().manual_seed(4), dtype=torch.float64)
+    v0 = torch.randn(30, generator=torch.Generator().manual_seed(5), dtype=torch.float64)
+    for matvec, steps in ((lambda v: P @ v, 12), (lambda v: u * (u @ v) + 2 * v, 6)):  # rank one: a breakdown
+        free, read = (_Krylov(matvec, v0, steps, torch.Generator().manual_seed(1), h).extend(steps) for h in (0, 1))
+        Q = read.Q[: read.j + 1]
+        assert torch.allclose(Q @ Q.T, torch.eye(steps + 1, dtype=torch.float64), atol=1e-12)
+        T = torch.diag(read.alpha) + torch.diag(read.beta[:-1], 1) + torch.diag(read.beta[:-1], -1)
+        assert torch.allclose(Q[:-1] @ torch.stack([matvec(q) for q in Q[:-1]]).T, T, atol=1e-12)
+        if steps == 12:
+            assert torch.equal(free.Q, read.Q) and torch.equal(free.beta, read.beta)
+        else:
+            assert float(read.beta[1]) == 0.0
+
+
 # -- warm starts: the residual test after every product, and the cold fallback (issue 21) ---------
 
 

@@ -79,17 +79,21 @@ def _fresh_direction(basis, coverage, generator):
 
 
 class _Krylov:
-    """A Lanczos recurrence with full reorthogonalisation, extended on demand, free of host reads.
+    """A Lanczos recurrence with full reorthogonalisation, extended on demand.
 
     Holds the orthonormal basis Q (rows), the tridiagonal coefficients α and β, ‖T‖'s running lower
     bound ``scale`` and ``coverage`` (‖Qᵀeₖ‖², for :func:`_fresh_direction`). A breakdown (the Krylov
     space is invariant: A a multiple of the identity, rank one, zero, or d = 2) sets β = 0 and continues
-    from a fresh direction orthogonal to the basis, which keeps T block-diagonal and exact.
+    from a fresh direction orthogonal to the basis, which keeps T block-diagonal and exact. ``host_reads``
+    False: free of host reads, so a fresh direction is drawn at every product and kept at a breakdown
+    only; True: the breakdown test reads β (one read a product) and draws a fresh direction only at a
+    breakdown, which saves two thirds of the reorthogonalisation (the same numbers unless one occurs).
     """
 
-    def __init__(self, matvec, v0, steps, generator):
+    def __init__(self, matvec, v0, steps, generator, host_reads=False):
         d = v0.numel()
         self.matvec, self.generator, self.steps, self.j = matvec, generator, min(int(steps), d), 0
+        self.host_reads = host_reads
         like = dict(dtype=v0.dtype, device=v0.device)
         self.Q = torch.zeros(self.steps + 1, d, **like)
         self.alpha, self.beta = torch.zeros(self.steps, **like), torch.zeros(self.steps, **like)
@@ -111,8 +115,13 @@ class _Krylov:
             self.scale = torch.maximum(self.scale, alpha[j].abs() + b)
             broke = b <= self.breakdown * self.scale  # an invariant subspace (0 <= 0 for a zero operator)
             beta[j] = torch.where(broke, torch.zeros_like(b), b)
-            fresh = _fresh_direction(basis, self.coverage, self.generator)
-            Q[j + 1] = torch.where(broke, fresh, w / b.clamp_min(torch.finfo(b.dtype).tiny))
+            if not self.host_reads:
+                fresh = _fresh_direction(basis, self.coverage, self.generator)
+                Q[j + 1] = torch.where(broke, fresh, w / b.clamp_min(torch.finfo(b.dtype).tiny))
+            elif bool(broke):
+                Q[j + 1] = _fresh_direction(basis, self.coverage, self.generator)
+            else:
+                Q[j + 1] = w / b
             self.j = j + 1
         return self
 
@@ -172,7 +181,7 @@ def _cycle(matvec, start, steps, tol, generator, warm=False):
     is the whole space. A ``warm`` run gives up (not converged) at a breakdown: an invariant Krylov space
     of the start vector, e.g. an eigenvector of another eigenvalue, says nothing of the top one.
     """
-    K, d = _Krylov(matvec, start, steps, generator), start.numel()
+    K, d = _Krylov(matvec, start, steps, generator, host_reads=True), start.numel()
     eps, previous = torch.finfo(start.dtype).eps, math.nan
     while K.j < K.steps:
         alpha, beta = torch.stack([K.extend(1).alpha[: K.j], K.beta[: K.j]]).double().cpu()
