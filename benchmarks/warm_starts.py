@@ -1,7 +1,9 @@
 """Warm starts of the sharpness tracker compared along a GD run at the edge of stability (issue 21, row 2p).
 
 Along the quick profile's Experiment 3 run at η = 2/5, every ``--every`` steps from ``--first``, each
-strategy starts from the previous call's top Ritz vectors u₁, u₂, u₃ and spends Hessian-vector products
+strategy starts from the previous call's top Ritz vectors u₁, u₂, u₃, or from what the trajectory gives
+for free: the period-two direction (θᵗ⁻¹ − θᵗ⁻²) − (θᵗ⁻² − θᵗ⁻³) of GD's oscillation along the top
+eigenvector, or the secant ∇f(θᵗ⁻¹) − ∇f(θᵗ⁻²) ≈ ∇²f·(θᵗ⁻¹ − θᵗ⁻²). It spends Hessian-vector products
 one at a time on a growing Krylov space, with Rayleigh–Ritz after each product; the table gives the
 products until the top Ritz value is within 1e-4 of the truth (float64 Lanczos, 40 products to 1e-10)
 and until the residual rule (the relative residual, or its Kato–Temple refinement) says so. A Krylov
@@ -24,12 +26,15 @@ from eos_support.diagnostics.curvature import hessian_operator, top_eigen
 
 TOL = 1e-4
 STRATEGIES = {
-    "Lanczos from u1": (1, 1),
-    "block (u1, u2)": (2, 2),
-    "block (u1, u2, u3)": (3, 3),
-    "(u1, u2), top residual": (2, 1),
+    "Lanczos from u1": (("u1",), 1),
+    "block (u1, u2)": (("u1", "u2"), 2),
+    "block (u1, u2, u3)": (("u1", "u2", "u3"), 3),
+    "(u1, u2), top residual": (("u1", "u2"), 1),
+    "Lanczos from the oscillation": (("oscillation",), 1),
+    "Lanczos from the secant": (("secant",), 1),
+    "(u1, oscillation), top residual": (("u1", "oscillation"), 1),
 }
-"""name: (how many of u₁, u₂, u₃ start the space, how many top Ritz vectors' residuals extend it)."""
+"""name: (the vectors that start the space, how many top Ritz vectors' residuals extend it)."""
 
 
 def _ritz(Q, AQ):
@@ -42,6 +47,7 @@ def krylov(A, starts, k, truth, max_products, stop_early=True):
     """Grow span(starts) by the residuals of the top ``k`` Ritz vectors, one product at a time.
 
     Returns (products until the rule stops, products until the true error ≤ TOL, top three Ritz vectors).
+    It ends early once the space is invariant (every residual lies in it): its Ritz pairs are then exact.
     """
     Q = torch.zeros(0, starts[0].numel(), dtype=starts[0].dtype)
     AQ, pending, stop, good = torch.zeros_like(Q), list(starts), None, None
@@ -49,6 +55,8 @@ def krylov(A, starts, k, truth, max_products, stop_early=True):
         if not pending:
             values, S = _ritz(Q, AQ)
             pending = [S[:, -i] @ AQ - float(values[-i]) * (S[:, -i] @ Q) for i in range(1, min(k, len(values)) + 1)]
+            if all(float((r - Q.T @ (Q @ r)).norm()) < 1e-6 for r in pending):
+                break
         w = pending.pop(0)
         for _ in range(2):
             w = w - Q.T @ (Q @ w)
@@ -85,6 +93,7 @@ def main():
     f = profiles.get("quick", tempfile.mkdtemp()).objective("experiment3")
     eta, df, f64 = 2 / 5, grad(f), f.on(f.inputs.double(), f.targets)
     theta, U, table = f.theta0.clone(), None, {name: [] for name in STRATEGIES}
+    thetas, grads = [], []  # the last three iterates and their gradients
     print("| step | λ_max | " + " | ".join(f"{name}: true / rule" for name in STRATEGIES) + " |")
     print("|---" * (2 + len(STRATEGIES)) + "|")
     for t in range(args.first + args.every * args.calls + 1):
@@ -92,15 +101,21 @@ def main():
             truth = top_eigen(f64, theta.double(), iters=40, tol=1e-10, v0=None if U is None else U[0].double())
             A = hessian_operator(f, theta)
             if U is not None:
+                oscillation = (thetas[-1] - thetas[-2]) - (thetas[-2] - thetas[-3])
+                secant = grads[-1] - grads[-2]
+                free = dict(zip(("u1", "u2", "u3"), U), oscillation=oscillation / oscillation.norm())
+                free["secant"] = secant / secant.norm()
                 cells = []
-                for name, (m, k) in STRATEGIES.items():
-                    stop, good, _ = krylov(A, U[:m], k, truth.value, args.max_products)
+                for name, (starts, k) in STRATEGIES.items():
+                    stop, good, _ = krylov(A, [free[s] for s in starts], k, truth.value, args.max_products)
                     table[name].append((good, stop))
                     cells.append(f"{good} / {stop}")
                 print(f"| {t} | {truth.value:.3f} | " + " | ".join(cells) + " |", flush=True)
             start = [truth.vector.to(theta.dtype)] + ([] if U is None else U[1:3])
             U = [u.detach() for u in krylov(A, start, 3, truth.value, 20, stop_early=False)[2]]
-        theta = (theta - eta * df(theta)).detach()
+        g = df(theta).detach()
+        thetas, grads = (thetas + [theta])[-3:], (grads + [g])[-3:]
+        theta = (theta - eta * g).detach()
     for name, rows in table.items():
         print(f"{name}: {sum(g for g, _ in rows)} products to the true error, {sum(s for _, s in rows)} to the rule")
 

@@ -51,8 +51,10 @@ def test_the_warm_start_comparison_counts_products_against_a_known_spectrum():
 
     A = torch.diag(torch.tensor([1.0, 2.0, 3.0, 4.0, 10.0, 9.0], dtype=torch.float64))
     top = torch.eye(6, dtype=torch.float64)[4]
-    starts = [torch.ones(6, dtype=torch.float64), torch.arange(6.0, dtype=torch.float64), top.flip(0)]
-    for m, k in STRATEGIES.values():
-        stop, good, vectors = krylov(lambda v: A @ v, starts[:m], k, 10.0, max_products=6, stop_early=False)
+    ones, ramp = torch.ones(6, dtype=torch.float64), torch.arange(6.0, dtype=torch.float64)
+    free = dict(u1=ones, u2=ramp, u3=top.flip(0), oscillation=ramp.flip(0), secant=ones + ramp)
+    for starts, k in STRATEGIES.values():
+        space = [free[s] for s in starts]
+        stop, good, vectors = krylov(lambda v: A @ v, space, k, 10.0, max_products=6, stop_early=False)
         assert good <= stop <= 6 and abs(float(vectors[0] @ top)) == pytest.approx(1.0)
     assert krylov(lambda v: A @ v, [top], 1, 10.0, max_products=6)[:2] == (1, 1)  # the eigenvector itself: one product
