@@ -11,7 +11,7 @@ import numpy as np
 from .profile import Experiment
 
 SGD_ETAS = (2 / 50, 2 / 100, 2 / 150)
-PRIOR = "the quick profile's step sizes on the paper's data, longer runs; not yet run, its expectations are priors"
+PRIOR = "the quick profile's step sizes on the paper's data, with longer runs (the paper has no such experiment)"
 EDGE = "η chosen in short exploratory runs so that the optimizer reaches its threshold within the run"
 
 
