@@ -101,15 +101,15 @@ def outcomes(profile: str, chapter: str, folder=FOLDER) -> Markdown:
     )
     reductions = [f"- {name}: {why}" for name, why in meta.get("reductions", {}).items()]
     parts = [head] + (["Measured less often than the paper's settings:", "\n".join(reductions)] if reductions else [])
+    parts.append(claims_table(own))
     missed = [f"- {r.get('paper_item')}: *{r.get('claim')}*" for r in own if r.get("outcome") == "not reproduced"]
     if missed:
-        missed.insert(
-            0,
-            f"What the {profile} profile showed where it differs from the paper: on this data, in these "
-            "settings, these claims of the paper did not show (the registry's note on each records the "
-            "observation):\n",
+        parts.append(
+            f"What the {profile} profile showed where it differs from the paper: on this data, in these settings, "
+            "these claims of the paper did not show (the registry's note on each records the observation):\n\n"
+            + "\n".join(missed)
         )
-    return Markdown("\n\n".join(parts + [claims_table(own)] + (["\n".join(missed)] if missed else [])))
+    return Markdown("\n\n".join(parts))
 
 
 def disagreements(profile: str, folder=FOLDER, registry=None) -> list[str]:

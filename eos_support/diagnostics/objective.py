@@ -193,3 +193,8 @@ class ModuleLoss:
         other = object.__new__(ModuleLoss)
         other.__dict__.update(self.__dict__, inputs=inputs, targets=targets)
         return other
+
+    def float64(self):
+        """The same model and loss on the inputs and floating targets cast to float64 (class indices stay)."""
+        targets = self.targets.double() if self.targets.is_floating_point() else self.targets
+        return self.on(self.inputs.double(), targets)

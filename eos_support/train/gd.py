@@ -125,8 +125,7 @@ class GDRule:
         self.n = len(f.targets)
         self.df = grad(f)
         if self.steps["float64"]:
-            y = f.targets if f.targets.dim() == 1 else f.targets.double()
-            self.f64 = f.on(f.inputs.double(), y)
+            self.f64 = f.float64()
 
     def _allocate(self, theta0):
         T, n, dt, dev = self.total, {k: len(v) for k, v in self.steps.items()}, theta0.dtype, theta0.device
