@@ -10,6 +10,7 @@ for one rank, and computes the one-process references with :func:`train` without
 import functools
 import json
 import sys
+import warnings
 from datetime import timedelta
 from pathlib import Path
 
@@ -226,12 +227,26 @@ def errors(world, rank):
     return out
 
 
+def nonfinite_hessian(world, rank):
+    """The "momentum" scenario monitored on a loss whose Hessian is not finite where f and ∇f are (|0·out|^1.5)."""
+
+    def loss(out, y):
+        return nn.functional.cross_entropy(out, y) + (0 * out).abs().pow(1.5).sum()
+
+    with warnings.catch_warnings(record=True) as seen:
+        warnings.simplefilter("always")
+        mon = train("momentum", shard("momentum", world, rank), world, rank, wrap=DistributedDataParallel, loss=loss)[2]
+    h = history(mon)
+    return dict(sharpness=h["sharpness"], loss=h["loss"], warned=sum("not finite" in str(w.message) for w in seen))
+
+
 def results(world, rank):
     """Everything this rank checks, in a process group of ``world`` ranks that is initialized already."""
     out = {name: monitored(name, world, rank) for name in SCENARIOS}
     # the plain model on every rank, each training on the whole global batch: θ replicated without DDP
     out["plain"] = dict(history=history(train("momentum", shard("momentum", world, rank))[2]))
     out["errors"] = errors(world, rank)
+    out["nonfinite_hessian"] = nonfinite_hessian(world, rank)
     return out
 
 

@@ -139,6 +139,16 @@ def test_a_rank_that_raises_stops_every_rank_with_an_error_that_names_it(ranks):
         assert errors["alive"] == world  # after every failure the ranks still meet in the same all-reduce
 
 
+def test_a_hessian_that_is_not_finite_is_nan_on_every_rank_and_the_loop_goes_on(ranks):
+    # every rank sees the same global products: all of them record NaN together, none waits in a collective
+    _, results = ranks
+    for rank, r in enumerate(results):
+        case = r["nonfinite_hessian"]
+        assert len(case["loss"]) == worker.STEPS and np.isfinite(case["loss"]).all()
+        assert np.isnan(case["sharpness"]).all()
+        assert (case["warned"] > 0) == (rank == 0)  # rank 0 speaks for all
+
+
 def test_the_readmes_ddp_example_runs_with_torchrun_on_two_processes(tmp_path):
     text = (REPO / "README.md").read_text()
     assert "torchrun --standalone --nproc-per-node 2 monitor_ddp.py" in text

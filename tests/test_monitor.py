@@ -507,3 +507,23 @@ def test_a_diverging_run_is_recorded_not_stopped():
     mon.close()
     assert len(h["step"]) == 40 and not np.isfinite(h["loss"][-1])
     assert np.isnan(h["sharpness"][~np.isfinite(h["loss"])]).all()
+
+
+def test_a_hessian_that_is_not_finite_where_the_loss_is_records_nan_and_warns():
+    # |r|^1.5 at r = 0: f and ∇f finite, ∇²f not. Lanczos used to raise inside the user's optimizer.step().
+    torch.manual_seed(0)
+    x, y = torch.randn(32, 4), torch.stack([torch.zeros(32), torch.ones(32)], 1)
+    model = nn.Linear(4, 2)
+    with torch.no_grad():
+        model.weight.zero_(), model.bias.zero_()
+    opt = torch.optim.SGD(model.parameters(), lr=0.1)
+
+    def loss(out, target):
+        return (out - target).abs().pow(1.5).mean()
+
+    mon = EdgeMonitor(model, opt, (x, y), loss, every=1, sharpness_every=1)
+    with pytest.warns(UserWarning, match="Hessian-vector product of the probe loss is not finite"):
+        _loop(model, opt, [(x, y)], 5, loss=loss)
+    h = mon.history
+    mon.close()
+    assert len(h["step"]) == 5 and np.isfinite(h["loss"]).all() and np.isnan(h["sharpness"]).all()

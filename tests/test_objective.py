@@ -74,6 +74,16 @@ def bn_network(seed=0, dtype=torch.float64):
     return model, x, y
 
 
+def test_float64_casts_the_buffers_too():
+    # BatchNorm's running statistics stayed float32 under a float64 θ, and evaluation raised a dtype error
+    model, x, y = bn_network(dtype=torch.float32)
+    f = ModuleLoss(model.eval(), x, y)
+    f64 = f.float64()
+    assert f64(f.theta0.double()).dtype == torch.float64
+    assert float(f64(f.theta0.double())) == pytest.approx(float(f(f.theta0)), rel=1e-5)
+    assert f.buffers["1.running_mean"].dtype == torch.float32  # the original is untouched
+
+
 def _state(model):
     return {k: v.clone() for k, v in model.state_dict().items()}
 

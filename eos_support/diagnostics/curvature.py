@@ -11,6 +11,10 @@ from torch.func import hessian as _hessian
 from ..checks import check_finite, check_theta, positive_int, scalar
 
 
+class NonFiniteHessian(ValueError):
+    """A Hessian-vector product ∇²f(θ)v that is not finite: the loss or its derivatives overflow at θ."""
+
+
 def hessian_operator(f, theta):
     """V ↦ ∇²f(θ) v, by reverse-over-reverse differentiation (no Hessian is formed).
 
@@ -186,7 +190,7 @@ def _cycle(matvec, start, steps, tol, generator, warm=False):
     while K.j < K.steps:
         alpha, beta = torch.stack([K.extend(1).alpha[: K.j], K.beta[: K.j]]).double().cpu()
         if not bool(torch.isfinite(alpha).all() and torch.isfinite(beta).all()):
-            raise ValueError(
+            raise NonFiniteHessian(
                 "the Hessian-vector product ∇²f(θ)v is not finite at this θ (the loss or its derivatives "
                 "overflow or are undefined there): evaluate the sharpness at a point where f is smooth"
             )
@@ -238,7 +242,7 @@ def top_eigen(f, theta, iters=20, tol=1e-5, v0=None, max_restarts=10, seed=0):
     the last Ritz vector, until the test is met or ``max_restarts`` restarts are spent; the same numbers
     as ``top_eigen(f, θ, v0=None)``. ``hvps`` counts every product, the warm attempt's included. The host
     reads T's coefficients once per product (:func:`lanczos` reads nothing); a non-finite
-    Hessian-vector product raises ``ValueError``.
+    Hessian-vector product raises :class:`NonFiniteHessian` (a ``ValueError``).
     """
     theta = check_finite(check_theta(theta), "the sharpness")
     iters = positive_int("iters", iters)

@@ -195,6 +195,10 @@ class ModuleLoss:
         return other
 
     def float64(self):
-        """The same model and loss on the inputs and floating targets cast to float64 (class indices stay)."""
+        """The same model and loss in float64: the inputs, floating targets and floating buffers (BatchNorm's
+        running statistics) cast; class indices and counters stay. Evaluate it at a float64 θ.
+        """
         targets = self.targets.double() if self.targets.is_floating_point() else self.targets
-        return self.on(self.inputs.double(), targets)
+        other = self.on(self.inputs.double(), targets)
+        other.buffers = {name: b.double() if b.is_floating_point() else b for name, b in self.buffers.items()}
+        return other

@@ -23,7 +23,7 @@ from torch.func import grad_and_value
 
 from ..checks import positive_int
 from ..diagnostics.along import progress_along
-from ..diagnostics.curvature import top_eigen
+from ..diagnostics.curvature import NonFiniteHessian, top_eigen
 from ..train.history import History
 from .distributed import ranks_for, unwrap
 from .probe import Probe, as_batches, preconditioned_sharpness
@@ -275,11 +275,21 @@ class EdgeMonitor:
             return float(total / count)
         f = self.ranks.spread(self.probe, what)
         with self.ranks.guard(what, theta.numel(), theta):
-            if self.kind == "preconditioned":
-                P = adam_preconditioner(self.optimizer, self.params).to(theta)
-                eig = preconditioned_sharpness(f, theta, P, v0=self._eigvec, **self.lanczos)
-            else:
-                eig = top_eigen(f, theta, v0=self._eigvec, **self.lanczos)
+            try:  # every rank sees the same global products, so all of them land here together
+                if self.kind == "preconditioned":
+                    P = adam_preconditioner(self.optimizer, self.params).to(theta)
+                    eig = preconditioned_sharpness(f, theta, P, v0=self._eigvec, **self.lanczos)
+                else:
+                    eig = top_eigen(f, theta, v0=self._eigvec, **self.lanczos)
+            except NonFiniteHessian:  # f and ∇f finite, ∇²f not: recorded as NaN, the user's loop goes on
+                if self.ranks.main:
+                    warnings.warn(
+                        "a Hessian-vector product of the probe loss is not finite (the loss's "
+                        "second derivatives overflow there, often on the way to a divergence): the sharpness "
+                        "is recorded as NaN",
+                        stacklevel=2,
+                    )
+                return float("nan")
         self._eigvec = eig.vector
         return eig.value
 

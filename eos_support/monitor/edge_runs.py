@@ -12,12 +12,12 @@ against 2/η_u.
 
 from __future__ import annotations
 
-import copy
+import math
 
 import numpy as np
+import torch
 
 from ..diagnostics.along import relative_progress_along, theorem2_rp_along
-from ..diagnostics.objective import ModuleLoss
 from ..readings.phases import edge_onset, first_reach
 from ..train.monitored import OPTIMIZERS, EdgeOptions, EdgeRun, Snapshots, loader, train  # noqa: F401 - their old home
 
@@ -32,18 +32,18 @@ def theorem2_along(run, nodes=64):
 
     On the run's training loss f (``run.f``): ``rp`` is RP_u(θᵗ) (Definition 1 along u) and ``identity``
     is −1 + (‖u‖²/⟨∇f(θᵗ), u⟩) ∫₀¹ τ L(θᵗ; τu) dτ by ``nodes``-point Gauss–Legendre quadrature. Returns
-    {"step", "rp", "identity"} as arrays.
+    {"step", "rp", "identity"} as arrays; a snapshot whose θᵗ⁺¹ is not finite (a diverging run's last
+    update) is left out.
     """
     if run.f is None:
         raise ValueError("theorem2_along needs the run's loss f: pass the EdgeRun that Profile.run returned")
-    g = run.f
-    y = g.targets.double() if g.targets.is_floating_point() else g.targets
-    f = ModuleLoss(copy.deepcopy(g.model).double(), g.inputs.double(), y, g.loss)
-    rows = []
+    f, rows = run.f.float64(), []
     for t, theta, theta_next in run.snapshots:
+        if not bool(torch.isfinite(theta_next).all()):  # a diverging run's last update: no number to check
+            continue
         theta, u = theta.double(), theta.double() - theta_next.double()
         rows.append((t, relative_progress_along(f, theta, u), theorem2_rp_along(f, theta, u, nodes, chunk_size=16)))
-    step, rp, identity = (np.array(column) for column in zip(*rows))
+    step, rp, identity = (np.array(column) for column in zip(*rows)) if rows else ([], [], [])
     return {"step": step.astype(np.int64), "rp": rp, "identity": identity}
 
 
@@ -115,21 +115,23 @@ def describe_edge(label, summary, reach):
 
 
 def batch_and_full(run):
-    """A minibatch run's two sharpnesses over 2/η, at the steps where both were measured.
+    """A minibatch run's two sharpnesses over 2/η, at the steps where both were measured and are finite.
 
     {"step", "batch" (batch sharpness/(2/η)), "full" (λ_max of the full-batch loss/(2/η)), "lambda_max",
     "full_over_batch" (λ_max/batch sharpness)}, and the median of each over the second half of the run
-    as "<key>_late".
+    as "<key>_late" (NaN when no measurement lies there: a run that diverged before).
     """
     h, full = run.history, run.full
-    measured = np.isfinite(h["sharpness"])
-    step = h["step"][measured]
-    if not np.array_equal(step, full["step"]):
-        raise ValueError("the batch and full-batch sharpnesses were not measured at the same steps")
-    batch, ratio, lam = h["ratio"][measured], full["ratio"], full["sharpness"]
+    if not np.isin(full["step"], h["step"]).all():
+        raise ValueError("the full-batch sharpness was measured at steps the run's monitor did not record")
+    batch_ok, full_ok = np.isfinite(h["sharpness"]), np.isfinite(full["sharpness"])
+    step, i, j = np.intersect1d(h["step"][batch_ok], full["step"][full_ok], assume_unique=True, return_indices=True)
+    batch, ratio, lam = h["ratio"][batch_ok][i], full["ratio"][full_ok][j], full["sharpness"][full_ok][j]
     late = step >= run.options.steps / 2
     out = {"step": step, "batch": batch, "full": ratio, "lambda_max": lam, "full_over_batch": ratio / batch}
-    late_medians = {f"{key}_late": float(np.median(out[key][late])) for key in list(out)[1:]}
+    late_medians = {
+        f"{key}_late": float(np.median(out[key][late])) if late.any() else math.nan for key in list(out)[1:]
+    }
     return out | late_medians
 
 

@@ -81,7 +81,9 @@ class EdgeRun:
     ``history``: the monitor's records (:data:`~eos_support.monitor.edge_monitor.KEYS`), f on the whole training set;
     ``threshold``: the optimizer's :class:`~eos_support.monitor.thresholds.Threshold`; ``summary``: the monitor's
     line; ``full``: for a minibatch run, a second monitor's records with λ_max of the full-batch loss
-    (else None); ``snapshots``: (t, θᵗ, θᵗ⁺¹) tuples; ``wall_s``: the loop's wall time. As for a
+    (else None); ``snapshots``: (t, θᵗ, θᵗ⁺¹) tuples; ``wall_s``: the loop's wall time; ``status``:
+    "max_steps" (all of them taken) or "diverged" (the loss of the step's batch was not finite: the run
+    stopped there, with its records so far). As for a
     :class:`~eos_support.train.Run`: ``source`` ("computed" or "stored"), ``f`` the training loss at θ⁰ on
     (a copy of the model taken before the loop moved it) and the profile's ``experiment``.
     """
@@ -93,6 +95,7 @@ class EdgeRun:
     full: History | None
     snapshots: tuple
     wall_s: float
+    status: str
     source: str = "computed"
     f: ModuleLoss | None = field(default=None, repr=False, compare=False)
     experiment: str | None = None
@@ -259,6 +262,7 @@ class MonitoredRule:
             "full": None if full is None else _tensors(full.history),
             "snapshots": [list(s) for s in self.snapshots.close()],
             "wall_s": self.wall_s,
+            "status": self.status,
         }
 
     # -- one step ---------------------------------------------------------------------------
@@ -272,11 +276,15 @@ class MonitoredRule:
             batch = next(self.epoch)
         x, y = batch
         self.optimizer.zero_grad()
-        self.criterion(self.model(x), y).backward()
+        loss = self.criterion(self.model(x), y)
+        if not bool(torch.isfinite(loss)):  # diverged: a result, kept with the records so far, not a crash
+            self.status, self.stepping = "diverged", False
+            return
+        loss.backward()
         self.optimizer.step()
         self.in_epoch, self.t = self.in_epoch + 1, self.t + 1
         if self.t == self.total:
-            self.status = "steps"
+            self.status = "max_steps"
         self.stepping = False
 
 
@@ -295,6 +303,7 @@ def _from_state(options, state, source, f) -> EdgeRun:
         full=as_numpy(state["full"]),
         snapshots=tuple(tuple(s) for s in state["snapshots"]),
         wall_s=state["wall_s"],
+        status=state["status"],
         source=source,
         f=f,
     )
