@@ -14,6 +14,7 @@ import contextlib
 import importlib.util
 import os
 import signal
+import subprocess
 import sys
 import tempfile
 import threading
@@ -33,6 +34,18 @@ def require(module: str, *packages: str, extra: str = "book") -> None:
             f'pip install "eos-book[{extra}]" (in a clone of the repository: pip install -e ".[{extra}]")',
             name=missing[0],
         )
+
+
+def git_commit(root) -> str:
+    """The commit checked out at ``root`` (" (with uncommitted changes)" appended where the tree differs from
+    it), or "unknown" outside a git repository: where a result was computed.
+    """
+    try:
+        out = subprocess.run(["git", "rev-parse", "HEAD"], cwd=root, capture_output=True, text=True, timeout=30)
+        dirty = subprocess.run(["git", "status", "--porcelain"], cwd=root, capture_output=True, text=True, timeout=30)
+    except (OSError, subprocess.SubprocessError):
+        return "unknown"
+    return out.stdout.strip() + (" (with uncommitted changes)" if dirty.stdout.strip() else "") or "unknown"
 
 
 def device_name(device=None) -> str:

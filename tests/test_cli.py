@@ -141,6 +141,8 @@ def test_execute_names_the_failing_chapter_and_cell(executed_mini_book):
     assert list(timings) == ["good", "bad", "scorecard"]
     assert timings["bad"]["ok"] is False and timings["good"]["ok"] is True
     assert timings["good"]["device"] == "cpu" or timings["good"]["device"].startswith("cuda:")
+    assert isinstance(timings["good"]["threads"], int) and timings["good"]["threads"] >= 1
+    assert timings["good"]["commit"]  # a record names it (eos-book record); "unknown" outside git
 
 
 def test_every_chapter_has_a_kernel_log(executed_mini_book):

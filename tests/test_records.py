@@ -10,7 +10,7 @@ import yaml
 
 from conftest import REPO
 from eos_support.book import records
-from eos_support.book.claims import ClaimBook
+from eos_support.book.claims import ClaimBook, load_claims
 from eos_support.book.criteria import compare
 from eos_support.book.registry import parse
 from eos_support.profiles import summary
@@ -28,19 +28,26 @@ items:
       - {id: oscillates, claim: "RP ≈ 0", criterion: "|median| ≤ band", uncertainty: "bootstrap", decide: "more steps",
          expected: {quick: reproduced, paper: reproduced}}
       - {id: sane, kind: check, claim: "identity", criterion: "< 1e-9", expected: {quick: check, paper: check}}
+  - item: Beyond
+    where: "beyond the paper"
+    quote: "RP along any update"
+    chapter: beyond
+    claims:
+      - {id: any-u, kind: check, claim: "identity along u", criterion: "< 1e-9", expected: {quick: check, paper: check}}
 """
     )
 )
 
 
-def a_build(tmp_path, statistic=0.01, check=True):
+def a_build(tmp_path, statistic=0.01, check=True, **where):
+    """A build of relative_progress in the paper profile; ``where`` (commit, threads, date) goes to its timing."""
     build = tmp_path / "build"
     claims = ClaimBook("relative_progress", "paper", build / "claims", device="cpu", registry=REGISTRY)
     claims.verdict("oscillates", compare(statistic, 0.05, "<=", 0.01, "bootstrap"))
     claims.check("sane", measured=0.0, holds=check)
     claims.write()
     summary.save(recorded_run(eta=2 / 60), build / "runs", "experiment3", "tanh, depth 2, η = 2/60")
-    (build / "timings.json").write_text(json.dumps({"relative_progress": {"seconds": 60.0, "ok": True}}))
+    (build / "timings.json").write_text(json.dumps({"relative_progress": {"seconds": 60.0, "ok": True, **where}}))
     return build
 
 
@@ -51,13 +58,48 @@ def test_a_record_carries_claims_runs_and_where_it_ran(tmp_path):
     )
     meta = json.loads(path.read_text())
     assert meta["profile"] == "paper" and meta["data"] == "npz:x.npz" and meta["torch"] and meta["cpu"]
-    assert meta["reductions"] == {"e5": "τ every 20"} and len(meta["commit"]) >= 7
+    assert meta["reductions"] == {"e5": "τ every 20"} and len(meta["chapters"]["relative_progress"]["commit"]) >= 7
     text = records.outcomes("paper", "relative_progress", tmp_path / "records").data
     assert "data: npz:x.npz" in text and "τ every 20" in text and "0.01 ± 0.01 (<= 0.05)" in text
     assert "did not show" not in text
     run = records.runs("paper", "experiment3", tmp_path / "records")["tanh, depth 2, η = 2/60"]
     assert run.eta == pytest.approx(2 / 60) and run.source == "record"
     assert records.disagreements("paper", tmp_path / "records", REGISTRY) == []
+
+
+def test_a_record_grows_by_chapter_each_named_with_its_own_execution(tmp_path):
+    # a chapter executed later, at another commit, used to give the whole record its commit and threads
+    folder, old, new = tmp_path / "records", "a" * 40, "b" * 40
+    first = a_build(tmp_path / "one", commit=old, threads=1, date="2026-12-06T10:00:00+00:00")
+    records.write(REPO, first, "paper", folder / "paper", data_source="x", reductions={})
+    build = tmp_path / "two" / "build"
+    claims = ClaimBook("beyond", "paper", build / "claims", device="cpu", registry=REGISTRY)
+    claims.check("any-u", measured=0.0, holds=True)
+    claims.write()
+    timing = {"seconds": 5.0, "ok": True, "commit": new, "threads": 2, "date": "2026-12-07T10:00:00+00:00"}
+    (build / "timings.json").write_text(json.dumps({"beyond": timing}))
+    records.write(REPO, build, "paper", folder / "paper", data_source="x", reductions={})
+    meta = records.read("paper", folder)
+    assert meta["chapters"]["relative_progress"] == {"commit": old, "threads": 1, "date": "2026-12-06T10:00:00+00:00"}
+    assert meta["chapters"]["beyond"]["commit"] == new and meta["chapters"]["beyond"]["threads"] == 2
+    assert set(json.loads((folder / "paper" / "timings.json").read_text())) == {"relative_progress", "beyond"}
+    assert {r["chapter"] for r in load_claims(folder / "paper" / "claims")} == {"relative_progress", "beyond"}
+    assert "2 threads" in records.outcomes("paper", "beyond", folder).data and f"commit {new[:12]}" in (
+        records.outcomes("paper", "beyond", folder).data
+    )
+    assert f"commit {old[:12]}" in records.outcomes("paper", "relative_progress", folder).data
+    with pytest.raises(ValueError, match=r"executed elsewhere \(data: 'x' in the record, 'y' here\)"):
+        records.write(REPO, build, "paper", folder / "paper", data_source="y", reductions={})
+
+
+def test_a_record_of_one_commit_for_all_its_chapters_reads_as_each_chapters_execution(tmp_path):
+    folder = tmp_path / "records"
+    records.write(REPO, a_build(tmp_path), "paper", folder / "paper", data_source="x", reductions={})
+    meta = json.loads((folder / "paper" / "record.json").read_text())
+    execution = meta.pop("chapters")["relative_progress"]
+    (folder / "paper" / "record.json").write_text(json.dumps(meta | execution))  # the format before 2026-12-07
+    assert records.read("paper", folder)["chapters"] == {"relative_progress": execution}
+    assert f"commit {execution['commit'][:12]}" in records.outcomes("paper", "relative_progress", folder).data
 
 
 def test_a_record_that_disagrees_with_the_registry_is_named(tmp_path):

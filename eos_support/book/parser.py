@@ -216,12 +216,13 @@ SUBCOMMANDS = {
     "record": (
         "commit a profile's execution: its claims, run summaries and timings",
         """
-        Copy the claims of PROFILE from BUILD_DIR/claims, the summaries of the runs the chapters used
-        (BUILD_DIR/runs) and the chapters' timings to DIR (default book/records/PROFILE), with record.json:
-        the machine, the date, the commit, torch's version, the data source and each experiment's note on how
-        its setting departs from the paper's (reductions of measurement density included). The scorecard's
-        column for that profile, and each chapter's section on it, read the record. Exit code 1 if the build
-        folder holds no claims of that profile.""",
+        Add the chapters of PROFILE in BUILD_DIR to the record in DIR (default book/records/PROFILE): their
+        claims (BUILD_DIR/claims), the summaries of the runs they used (BUILD_DIR/runs) and their timings, with
+        record.json: the machine, torch's version, the data source, each experiment's note on how its setting
+        departs from the paper's (reductions of measurement density included), and for each chapter the commit,
+        date and torch threads of its execution. A chapter already recorded is replaced. The scorecard's column
+        for that profile, and each chapter's section on it, read the record. Exit code 1 if the build folder
+        holds no claims of that profile, or was executed on another machine, torch or data than the record.""",
         (_add_common, _add_record),
     ),
     "notebooks": (

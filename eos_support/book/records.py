@@ -3,10 +3,11 @@
 A profile that this machine cannot execute on every build (the paper profile: hours on 2 CPU cores)
 is executed once, and its products are committed: every chapter's claims (``claims/``), the summaries
 of the runs its figures need (``runs/``, :mod:`eos_support.profiles.summary`), each chapter's wall time
-(``timings.json``) and ``record.json``: the machine, the date, the commit, torch's version, the data
-source and each reduction of measurement density against the paper's settings. ``eos-book record``
-writes it from a build folder; the scorecard's column for that profile and each chapter's section on it
-read it (:func:`outcomes`, :func:`runs`).
+(``timings.json``) and ``record.json``: where the record was executed (the device, the CPU, torch's and
+Python's versions, the data source), each reduction of measurement density against the paper's settings,
+and for each chapter the commit, the date and the torch threads of its execution. ``eos-book record``
+adds a build folder's chapters to it; the scorecard's column for that profile and each chapter's section
+on it read it (:func:`outcomes`, :func:`runs`).
 """
 
 from __future__ import annotations
@@ -15,25 +16,18 @@ import datetime as _dt
 import json
 import platform
 import shutil
-import subprocess
 from pathlib import Path
 
-from ..system import atomic_write, device_name
 from ..readings.tables import Markdown
+from ..system import atomic_write, device_name, git_commit
 from .claims import load_claims
-from .report import claims_table
+from .report import claims_table, load_json
 
 FOLDER = Path("records")
 """Where a chapter finds the records: ``records/<profile>`` beside it (``book/`` and its staged copy)."""
 
-
-def _commit(root) -> str:
-    try:
-        out = subprocess.run(["git", "rev-parse", "HEAD"], cwd=root, capture_output=True, text=True, timeout=30)
-        dirty = subprocess.run(["git", "status", "--porcelain"], cwd=root, capture_output=True, text=True, timeout=30)
-    except (OSError, subprocess.SubprocessError):
-        return "unknown"
-    return out.stdout.strip() + (" (with uncommitted changes)" if dirty.stdout.strip() else "") or "unknown"
+MACHINE = ("device", "cpu", "torch", "python", "data")
+"""What every chapter of one record shares: a build that differs in one of them starts a record of its own."""
 
 
 def _cpu() -> str:
@@ -47,41 +41,75 @@ def _cpu() -> str:
 
 
 def write(root, build_dir, profile: str, out, *, data_source: str, reductions: dict) -> Path:
-    """Copy ``build_dir``'s claims, run summaries and timings of ``profile`` to ``out`` with ``record.json``."""
+    """Add ``build_dir``'s chapters of ``profile`` to the record in ``out``: their claims, run summaries and
+    timings, and in ``record.json`` the commit, date and torch threads of each one's execution (from the
+    build's ``timings.json``; where it does not name them, the commit at ``root`` and this process's threads).
+
+    A chapter already in the record is replaced. A build on another device, CPU, torch, Python or data
+    than the record's raises ``ValueError``: one record, one machine.
+    """
     import torch
 
     build_dir, out = Path(build_dir), Path(out)
     records = [r for r in load_claims(build_dir / "claims") if r.get("profile") == profile]
     if not records:
         raise ValueError(f"no claims of the {profile} profile in {build_dir / 'claims'}: execute it first")
-    (out / "claims").mkdir(parents=True, exist_ok=True)
-    for chapter in sorted({r["chapter"] for r in records}):
-        shutil.copy2(build_dir / "claims" / f"{chapter}.json", out / "claims" / f"{chapter}.json")
-    if (build_dir / "runs").is_dir():
-        shutil.copytree(build_dir / "runs", out / "runs", dirs_exist_ok=True)
-    if (build_dir / "timings.json").is_file():
-        shutil.copy2(build_dir / "timings.json", out / "timings.json")
-    meta = {
-        "profile": profile,
-        "date": _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"),
-        "commit": _commit(root),
+    machine = {
         "device": device_name(),
         "cpu": _cpu(),
-        "threads": torch.get_num_threads(),
         "torch": torch.__version__,
         "python": platform.python_version(),
         "data": data_source,
-        "reductions": reductions,
     }
+    before = _read(out)
+    mine = {"profile": profile, **machine}
+    if before is not None and (differ := {k: (before.get(k), v) for k, v in mine.items() if before.get(k) != v}):
+        named = "; ".join(f"{k}: {was!r} in the record, {now!r} here" for k, (was, now) in differ.items())
+        raise ValueError(
+            f"the record in {out} was executed elsewhere ({named}): execute every chapter where it was, or "
+            f"move {out} away and record this execution as a new record"
+        )
+    timings = load_json(build_dir / "timings.json", {})
+    chapters, now = dict(before["chapters"]) if before else {}, _dt.datetime.now(_dt.timezone.utc)
+    (out / "claims").mkdir(parents=True, exist_ok=True)
+    for chapter in sorted({r["chapter"] for r in records}):
+        shutil.copy2(build_dir / "claims" / f"{chapter}.json", out / "claims" / f"{chapter}.json")
+        timing = timings.get(chapter, {})
+        chapters[chapter] = {
+            "commit": timing.get("commit") or git_commit(root),
+            "date": timing.get("date") or now.isoformat(timespec="seconds"),
+            "threads": timing.get("threads") or torch.get_num_threads(),
+        }
+    if (build_dir / "runs").is_dir():
+        shutil.copytree(build_dir / "runs", out / "runs", dirs_exist_ok=True)
+    recorded = load_json(out / "timings.json", {}) | {c: t for c, t in timings.items() if c in chapters}
+    atomic_write(out / "timings.json", json.dumps(recorded, indent=1) + "\n")
+    meta = {**mine, "reductions": reductions, "chapters": dict(sorted(chapters.items()))}
     path = out / "record.json"
     atomic_write(path, json.dumps(meta, indent=1, ensure_ascii=False) + "\n")
     return path
 
 
 def read(profile: str, folder=FOLDER) -> dict | None:
-    """``record.json`` of ``profile``'s committed record, or None when there is none."""
-    path = Path(folder) / profile / "record.json"
-    return json.loads(path.read_text(encoding="utf-8")) if path.is_file() else None
+    """``record.json`` of ``profile``'s committed record, or None when there is none.
+
+    A record written before chapters had their own entries (one commit, date and thread count at its top)
+    reads as that entry for each of its chapters.
+    """
+    return _read(Path(folder) / profile)
+
+
+def _read(record):
+    """The ``record.json`` in the folder ``record`` (see :func:`read`), or None."""
+    path = Path(record) / "record.json"
+    if not path.is_file():
+        return None
+    meta = json.loads(path.read_text(encoding="utf-8"))
+    if "chapters" not in meta:
+        execution = {key: meta.pop(key) for key in ("commit", "date", "threads")}
+        own = {r.get("chapter") for r in load_claims(Path(record) / "claims")}
+        meta["chapters"] = {chapter: dict(execution) for chapter in sorted(own)}
+    return meta
 
 
 def outcomes(profile: str, chapter: str, folder=FOLDER) -> Markdown:
@@ -90,14 +118,15 @@ def outcomes(profile: str, chapter: str, folder=FOLDER) -> Markdown:
     """
     meta = read(profile, folder)
     own = [r for r in load_claims(Path(folder) / profile / "claims") if r.get("chapter") == chapter]
-    if meta is None or not own:
+    if meta is None or not own or chapter not in meta["chapters"]:
         return Markdown(
             f"*The {profile} profile has no committed record of this chapter yet* (`book/records/{profile}/`): "
             "its outcomes show here, and on the scorecard, once an execution of it is committed."
         )
+    run = meta["chapters"][chapter]
     head = (
-        f"The {profile} profile, executed on {meta['device']} ({meta['cpu']}, {meta['threads']} threads, torch "
-        f"{meta['torch']}) on {meta['date'][:10]}, commit {meta['commit'][:12]}; data: {meta['data']}."
+        f"The {profile} profile, executed on {meta['device']} ({meta['cpu']}, {run['threads']} threads, torch "
+        f"{meta['torch']}) on {run['date'][:10]}, commit {run['commit'][:12]}; data: {meta['data']}."
     )
     reductions = [f"- {name}: {why}" for name, why in meta.get("reductions", {}).items()]
     parts = [head] + (["Measured less often than the paper's settings:", "\n".join(reductions)] if reductions else [])

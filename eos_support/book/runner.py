@@ -13,7 +13,8 @@ Folders under ``<build>`` (default ``_build`` in the project root):
 - ``book/``      the staged book; its HTML lands in ``book/_build/html``
 - ``claims/``    one JSON file of claim records per chapter (:mod:`eos_support.book.claims`)
 - ``results/``   the chapters' run cache (``eos-book --results-dir`` moves it)
-- ``timings.json`` wall time, device, profile and status of each chapter's last execution
+- ``timings.json`` wall time, device, commit, torch threads, profile and status of each chapter's last
+  execution
 
 Every notebook chapter receives the papermill parameters ``profile``, ``claims_dir``,
 ``results_dir`` and ``data`` (its first code cell, tagged ``parameters``, must define them); the
@@ -38,7 +39,7 @@ from pathlib import Path
 
 from ..data.common import data_dir
 from ..profiles import check_name, paper_dataset
-from ..system import atomic_write, device_name
+from ..system import atomic_write, device_name, git_commit
 from .notebook import drop_widget_state, error_line, hide_injected, locate_failure
 from .report import load_json
 from .stage import stage
@@ -117,14 +118,16 @@ def _chapter_lock(build_dir: Path, name: str, log):
             fcntl.flock(fh, fcntl.LOCK_UN)
 
 
-def _record_timing(build_dir: Path, result: ChapterResult, profile: str, device: str) -> None:
+def _record_timing(build_dir: Path, result: ChapterResult, profile: str, where: dict) -> None:
+    """The chapter's entry in ``timings.json``: its wall time and status, the date, and ``where`` it ran
+    (device, commit, torch threads: what a committed record names, :func:`eos_support.book.records.write`)."""
     path = build_dir / "timings.json"
     table = load_json(path, {})
     if not isinstance(table, dict):
         table = {}
     table[result.chapter] = {
         "seconds": round(result.seconds, 2),
-        "device": device,
+        **where,
         "profile": profile,
         "ok": result.ok,
         "date": _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"),
@@ -285,7 +288,9 @@ def execute(
     claims_dir = build_dir / "claims"
     claims_dir.mkdir(exist_ok=True)
     data = {"paper": paper_dataset(), "dir": str(data_dir())}
-    device = device_name()
+    import torch
+
+    where = {"device": device_name(), "commit": git_commit(root), "threads": torch.get_num_threads()}
     log = log or tqdm.write
     if progress is None:
         progress = sys.stderr.isatty()
@@ -303,7 +308,7 @@ def execute(
             result = _execute_one(chapter, root, build_dir, staging, parameters, timeout, progress)
             if not result.ok:
                 mark_stale(claims_dir, chapter.name, since=result.started)
-            _record_timing(build_dir, result, profile, device)
+            _record_timing(build_dir, result, profile, where)
         log(f"[eos-book] {result.describe()}")
         results.append(result)
     return results
