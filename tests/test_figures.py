@@ -52,6 +52,12 @@ def test_remark4(runs):
     assert labelled([[ax_g, ax_d]]) and ax_g.get_xscale() == "log" and ax_d.get_yscale() == "log"
     assert [t.get_text() for t in ax_g.get_xticklabels()] == ["2/8", "2/4"]
     assert levels(ax_d) == [pytest.approx(diverging.history["loss"][0] * 1e3)]
+    # the line and its label follow the run's own cut (the label said 10³ whatever the option)
+    cut = recorded_run(eta=100.0, steps=3)
+    cut.options.diverge_factor = 50.0
+    _, (_, ax_d) = figures.remark4(runs, cut, recorded_run(eta=100.0, steps=30))
+    assert levels(ax_d) == [pytest.approx(diverging.history["loss"][0] * 50)]
+    assert "50 · f(θ⁰)" in [t.get_text() for t in ax_d.get_legend().get_texts()]
 
 
 def test_smoothness_figures(runs):

@@ -89,7 +89,8 @@ def remark4(runs, diverging, continued):
     color = COLORS[len(runs) % len(COLORS)]
     ax_d.plot(np.arange(len(hc["loss"])), hc["loss"], color=color, alpha=0.45, linewidth=1, label="not stopped")
     ax_d.plot(np.arange(len(h["loss"])), h["loss"], color=color, label=eta_label(diverging.eta))
-    reference_lines(ax_d, h["loss"][0] * diverging.options.diverge_factor, label="10³ · f(θ⁰)")
+    factor = diverging.options.diverge_factor
+    reference_lines(ax_d, h["loss"][0] * factor, label=f"{factor:g} · f(θ⁰)")
     ax_d.set_yscale("log")
     ax_d.set(xlabel="step t", ylabel="loss f(θᵗ)")
     ax_d.legend(loc="lower right")
