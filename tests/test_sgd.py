@@ -20,6 +20,7 @@ from eos_support.diagnostics.sgd import (
 from eos_support.train import train_sgd
 from eos_support.train.models import fully_connected
 from eos_support.train.sgd import SGDRule
+from eos_support.train.store import RunStore
 from factories import dataset
 
 N, B = 12, 4  # a finite sum of 12 terms, minibatches of 4
@@ -200,6 +201,24 @@ def test_train_sgd_resumes_after_an_interrupt_with_identical_history(tmp_path, m
         assert value.shape == resumed.history[key].shape
         assert ((value == resumed.history[key]) | (value != value)).all(), key
     assert not list(tmp_path.glob("*.partial.pt"))
+
+
+def test_a_full_disk_costs_the_cache_never_the_run(tmp_path, monkeypatch):
+    # an OSError (ENOSPC) while checkpointing used to end a run of hours, and one while storing lost its result
+    data = toy_data()
+    reference = train_sgd(toy_model(), data, "ce", eta=0.5, cache=None, **OPTIONS)
+
+    def full(self, state):
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr(RunStore, "save_checkpoint", full)
+    monkeypatch.setattr(RunStore, "save", full)
+    with pytest.warns(UserWarning, match="could not write the") as seen:
+        run = train_sgd(toy_model(), data, "ce", eta=0.5, cache=tmp_path, checkpoint_s=0.0, **OPTIONS)
+    said = [str(w.message) for w in seen]
+    assert any("the checkpoint" in m for m in said) and any("the finished run" in m for m in said)
+    assert "No space left on device" in str(seen[0].message) and str(tmp_path) in str(seen[0].message)
+    assert run.source == "computed" and torch.equal(run.theta, reference.theta) and not list(tmp_path.glob("*.pt"))
 
 
 def test_train_sgd_divergence_is_a_status(tmp_path):

@@ -13,6 +13,7 @@ import dataclasses
 import signal
 import sys
 import time
+import warnings
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -148,8 +149,20 @@ def train(kind, rule, model, data, loss, options, cache, progress, checkpoint_s,
         source = "resumed"
     state = _loop(rule, store, progress, checkpoint_s, label)
     if store is not None:
-        store.save(state)
+        _keep(store.save, state, store, "finished run")
     return state, source, f
+
+
+def _keep(save, state, store, what) -> None:
+    """``save(state)``; a disk that refuses it (full, read-only) costs the cached copy, never the run: a warning."""
+    try:
+        save(state)
+    except OSError as error:
+        warnings.warn(
+            f"could not write the {what} to the run cache {store.root} ({error}): the run goes on, only its "
+            "cached copy is lost; free space there or pass another cache folder (results_dir)",
+            stacklevel=4,
+        )
 
 
 def _loop(rule, store, progress, checkpoint_s, label) -> dict:
@@ -167,7 +180,7 @@ def _loop(rule, store, progress, checkpoint_s, label) -> dict:
         rule.wall_s += now - tick
         tick = now
         if store is not None and (state := rule.checkpoint()) is not None:
-            store.save_checkpoint(state)
+            _keep(store.save_checkpoint, state, store, "checkpoint")
 
     try:
         with sigterm_as_interrupt():
