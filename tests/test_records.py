@@ -99,6 +99,9 @@ def test_a_record_of_one_commit_for_all_its_chapters_reads_as_each_chapters_exec
     execution = meta.pop("chapters")["relative_progress"]
     (folder / "paper" / "record.json").write_text(json.dumps(meta | execution))  # the format before 2026-12-07
     assert records.read("paper", folder)["chapters"] == {"relative_progress": execution}
+    timings = {"relative_progress": {"seconds": 60.0, "date": "2026-12-06T13:18:36+00:00"}}
+    (folder / "paper" / "timings.json").write_text(json.dumps(timings))  # the execution's own date
+    assert records.read("paper", folder)["chapters"]["relative_progress"]["date"] == "2026-12-06T13:18:36+00:00"
     assert f"commit {execution['commit'][:12]}" in records.outcomes("paper", "relative_progress", folder).data
 
 
@@ -110,7 +113,7 @@ def test_a_record_that_disagrees_with_the_registry_is_named(tmp_path):
     problems = records.disagreements("paper", folder, REGISTRY)
     assert any("oscillates: outcome 'not reproduced'" in p for p in problems)
     text = records.outcomes("paper", "relative_progress", folder).data
-    assert "these claims of the paper did not show" in text and text.endswith("- Experiment 3: *RP ≈ 0*")
+    assert "these claims did not show" in text and text.endswith("- Experiment 3: *RP ≈ 0*")
     assert any(p.startswith("sane:") for p in problems)
 
 
@@ -127,6 +130,15 @@ def test_no_record_says_so(tmp_path):
 def test_the_committed_records_agree_with_the_registry(profile):
     assert records.disagreements(profile, REPO / "book" / "records") == []
     assert records.read(profile, REPO / "book" / "records")["profile"] == profile
+
+
+def test_the_paper_record_has_an_outcome_for_every_paper_item():
+    # Issue 21: the scorecard's paper column shows an outcome for every item, none "not run".
+    from eos_support.book.claims import load_claims
+    from eos_support.book.registry import load
+
+    recorded = {r.get("paper_item") for r in load_claims(REPO / "book" / "records" / "paper" / "claims")}
+    assert [item.item for item in load().items if item.item not in recorded] == []
 
 
 def test_the_chapters_draw_the_committed_runs_of_each_kind(tmp_path, capsys):

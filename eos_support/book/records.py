@@ -94,7 +94,7 @@ def read(profile: str, folder=FOLDER) -> dict | None:
     """``record.json`` of ``profile``'s committed record, or None when there is none.
 
     A record written before chapters had their own entries (one commit, date and thread count at its top)
-    reads as that entry for each of its chapters.
+    reads as that entry for each of its chapters, dated by the chapter's timing where the record has one.
     """
     return _read(Path(folder) / profile)
 
@@ -108,7 +108,11 @@ def _read(record):
     if "chapters" not in meta:
         execution = {key: meta.pop(key) for key in ("commit", "date", "threads")}
         own = {r.get("chapter") for r in load_claims(Path(record) / "claims")}
-        meta["chapters"] = {chapter: dict(execution) for chapter in sorted(own)}
+        timings = load_json(Path(record) / "timings.json", {})
+        meta["chapters"] = {
+            chapter: execution | {"date": timings.get(chapter, {}).get("date") or execution["date"]}
+            for chapter in sorted(own)
+        }
     return meta
 
 
@@ -129,13 +133,13 @@ def outcomes(profile: str, chapter: str, folder=FOLDER) -> Markdown:
         f"{meta['torch']}) on {run['date'][:10]}, commit {run['commit'][:12]}; data: {meta['data']}."
     )
     reductions = [f"- {name}: {why}" for name, why in meta.get("reductions", {}).items()]
-    parts = [head] + (["Measured less often than the paper's settings:", "\n".join(reductions)] if reductions else [])
+    parts = [head] + (["Where its settings depart from the paper's (measurement densities included):", "\n".join(reductions)] if reductions else [])
     parts.append(claims_table(own))
     missed = [f"- {r.get('paper_item')}: *{r.get('claim')}*" for r in own if r.get("outcome") == "not reproduced"]
     if missed:
         parts.append(
-            f"What the {profile} profile showed where it differs from the paper: on this data, in these settings, "
-            "these claims of the paper did not show (the registry's note on each records the observation):\n\n"
+            f"What the {profile} profile showed where it differs from the claims: on this data, in these settings, "
+            "these claims did not show (the registry's note on each records the observation):\n\n"
             + "\n".join(missed)
         )
     return Markdown("\n\n".join(parts))
