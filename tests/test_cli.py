@@ -176,12 +176,20 @@ def test_no_progress_bars_in_a_log_file(tmp_path):
     import contextlib
     import io
 
+    class File(io.StringIO):  # not a terminal; remembers how much had been written at each flush
+        flushed = []
+
+        def flush(self):
+            self.flushed.append(len(self.getvalue()))
+
     root = make_mini_book(tmp_path / "mini", chapters=("good",))
-    out = io.StringIO()  # not a terminal
+    out = File()
     with contextlib.redirect_stdout(out), contextlib.redirect_stderr(out):
         assert main(["execute", "--root", str(root), "--profile", "quick", "good"]) == 0
     text = out.getvalue()
     assert "[eos-book] executing good" in text
+    # each line is flushed as it is written: a log file shows which chapter runs (it stayed empty for a whole build)
+    assert text.index("\n", text.index("[eos-book] executing good")) + 1 in out.flushed
     assert "chapters:" not in text and "it/s" not in text and "cell/s" not in text, text
 
 

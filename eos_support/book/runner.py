@@ -291,7 +291,7 @@ def execute(
     import torch
 
     where = {"device": device_name(), "commit": git_commit(root), "threads": torch.get_num_threads()}
-    log = log or tqdm.write
+    log = log or _say
     if progress is None:
         progress = sys.stderr.isatty()
     results = []
@@ -312,6 +312,14 @@ def execute(
         log(f"[eos-book] {result.describe()}")
         results.append(result)
     return results
+
+
+def _say(text) -> None:
+    """A line of the run's log, on stdout past any progress bar, flushed: a log file follows it line by line."""
+    from tqdm.auto import tqdm
+
+    tqdm.write(text)
+    sys.stdout.flush()
 
 
 def summary(results) -> str:
