@@ -7,7 +7,7 @@ files, ``eos-book claims --json``, the HTML pages, and the pages as headless Chr
 them (no console errors, typeset math, figures that load), with a screenshot of each page kept
 in ``_build/screenshots`` (``$EOS_SCREENSHOTS_DIR`` moves it) for CI to publish.
 
-This takes the quick book's full execution time (about 15 minutes on 2 CPU cores). Set
+This takes the quick book's full execution time (15 to 20 minutes on 2 CPU cores). Set
 ``EOS_SKIP_BOOK_TEST=1`` to skip it while iterating on something else.
 """
 
