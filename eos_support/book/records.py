@@ -26,10 +26,6 @@ from .report import claims_table, load_json
 FOLDER = Path("records")
 """Where a chapter finds the records: ``records/<profile>`` beside it (``book/`` and its staged copy)."""
 
-MACHINE = ("device", "cpu", "torch", "python", "data")
-"""What every chapter of one record shares: a build that differs in one of them starts a record of its own."""
-
-
 def _cpu() -> str:
     try:
         for line in Path("/proc/cpuinfo").read_text().splitlines():
@@ -70,16 +66,17 @@ def write(root, build_dir, profile: str, out, *, data_source: str, reductions: d
             f"move {out} away and record this execution as a new record"
         )
     timings = load_json(build_dir / "timings.json", {})
-    chapters, now = dict(before["chapters"]) if before else {}, _dt.datetime.now(_dt.timezone.utc)
+    chapters = dict(before["chapters"]) if before else {}
+    here = {
+        "commit": git_commit(root),
+        "date": _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"),
+        "threads": torch.get_num_threads(),
+    }
     (out / "claims").mkdir(parents=True, exist_ok=True)
     for chapter in sorted({r["chapter"] for r in records}):
         shutil.copy2(build_dir / "claims" / f"{chapter}.json", out / "claims" / f"{chapter}.json")
         timing = timings.get(chapter, {})
-        chapters[chapter] = {
-            "commit": timing.get("commit") or git_commit(root),
-            "date": timing.get("date") or now.isoformat(timespec="seconds"),
-            "threads": timing.get("threads") or torch.get_num_threads(),
-        }
+        chapters[chapter] = {key: timing.get(key) or value for key, value in here.items()}
     if (build_dir / "runs").is_dir():
         shutil.copytree(build_dir / "runs", out / "runs", dirs_exist_ok=True)
     recorded = load_json(out / "timings.json", {}) | {c: t for c, t in timings.items() if c in chapters}
