@@ -137,8 +137,7 @@ def test_top_eigenvalue_of_any_symmetric_operator(spectrum, seed, dtype):
         floor = torch.finfo(dtype).eps ** 0.5 * norm
         roundoff = ROUNDOFF * d**0.5 * torch.finfo(dtype).eps * norm
         assert true <= eig.residual * max(abs(eig.value), floor) + roundoff
-        # the bound that stopped it: the residual, or Kato–Temple's refinement of it
-        assert eig.bound <= max(eig.residual, TOL[dtype])
+        assert eig.residual <= TOL[dtype] or d <= 20  # converged: the test met, or the whole space spanned
 
 
 @pytest.mark.parametrize("dtype", [torch.float32, torch.float64])
@@ -283,7 +282,7 @@ def test_warm_tracking_on_a_network_against_the_dense_hessian(monkeypatch):
         eig = top_eigen(f, theta, iters=20, tol=1e-6, v0=None if eig is None else eig.vector)
         assert eig.converged and eig.hvps == calls[0] - before
         # the promise: within tol of λ_max; and ‖r‖ (rigorous) bounds the distance to an eigenvalue
-        assert abs(eig.value - top) <= 1e-6 * abs(top) and eig.bound <= 1e-6
+        assert abs(eig.value - top) <= 1e-6 * abs(top) and eig.residual <= 1e-6
         assert eig.value <= top + 1e-12 and abs(eig.value - top) <= eig.residual * abs(eig.value) + 1e-12
         warm_products += eig.hvps
         cold_products += top_eigen(f, theta, iters=20, tol=1e-6).hvps
@@ -301,3 +300,23 @@ def test_warm_start_inside_a_repeated_top_eigenspace(dtype):
         v0 = Q.sum(1) + noise * torch.randn(20, generator=torch.Generator().manual_seed(1), dtype=torch.float64)
         eig = top_eigen(quadratic(P), torch.ones(20, dtype=dtype), tol=TOL[dtype], v0=v0.to(dtype))
         assert eig.converged and eig.value == pytest.approx(3.0, rel=ACCURACY[dtype])
+
+
+@pytest.mark.parametrize("width", [0.02, 0.2])
+def test_clustered_top_eigenvalues_are_within_the_tolerance(width):
+    # Seven eigenvalues within `width` of λ_max = 1 above 393 in [0, 0.9], as a network's top outliers lie.
+    # A converged answer must be within tol of λ_max. A Kato–Temple estimate that read the second Ritz
+    # value as λ₂ stopped far too early here: at tol 1e-4 it returned errors up to 1e-2, mostly two
+    # products after a restart, when that Ritz value came from a two-dimensional Krylov space. Runs of
+    # 10 products restart often; those of 20, the trainer's, must all converge.
+    for iters in (10, 20):
+        converged = 0
+        for seed in range(10):
+            g = torch.Generator().manual_seed(100 + seed)
+            cluster, rest = 1 - width * torch.rand(6, generator=g), 0.9 * torch.rand(393, generator=g)
+            P = rotated(torch.cat([torch.ones(1), cluster, rest]).double(), seed, torch.float64)
+            start = 1000 + seed  # a stream apart from the rotation's
+            eig = top_eigen(quadratic(P), torch.zeros(400, dtype=torch.float64), iters=iters, tol=1e-4, seed=start)
+            assert not eig.converged or abs(eig.value - 1.0) <= 1e-4, (iters, seed, eig.value, eig.hvps)
+            converged += eig.converged
+        assert iters < 20 or converged == 10

@@ -80,9 +80,8 @@ def train_gd(model, data, loss, options=None, *, cache=None, progress=None, labe
     reaches ``acc_goal``, or with status "diverged" (a result, not an error).
 
     ``history``: "loss", "accuracy" at steps 0..T; "rp", "ds" at steps 0..T−1 (RP(θᵗ), L(θᵗ; η∇f(θᵗ)));
-    "sharpness" and its Lanczos error bound "sharpness_residual" (the ``bound`` of
-    :class:`~eos_support.diagnostics.curvature.Eigen`)
-    at "sharpness_step"; "profile" (rows) at
+    "sharpness" and its Lanczos error bound "sharpness_residual" (the ``residual`` of
+    :class:`~eos_support.diagnostics.curvature.Eigen`) at "sharpness_step"; "profile" (rows) at
     "profile_step" for "taus"; "rp64" and "theorem2_rp64" (float64) at "float64_step"; θ ("snapshot",
     rows) at "snapshot_step".
 
@@ -241,7 +240,7 @@ class GDRule:
         o = self.options
         eig = top_eigen(self.f, theta, iters=o.sharpness_iters, tol=o.sharpness_tol, v0=eigvec)
         self.h["sharpness"][row] = eig.value
-        self.h["sharpness_residual"][row] = eig.bound
+        self.h["sharpness_residual"][row] = eig.residual
         return eig.vector
 
     def _check(self, t, theta):
