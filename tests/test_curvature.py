@@ -6,7 +6,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from cases import random_spd, small_network, smooth_cost
-from eos_support.diagnostics.curvature import hessian, hvp, lanczos, sharpness, top_eigen
+from eos_support.diagnostics.curvature import hessian, hessian_operator, hvp, lanczos, sharpness, top_eigen
 from eos_support.diagnostics.objective import ModuleLoss
 from eos_support.examples.toy import example1, quadratic
 
@@ -239,7 +239,7 @@ def counted(monkeypatch):
 
 def test_warm_start_from_an_eigenvector_of_another_eigenvalue_falls_back_to_a_cold_start(monkeypatch):
     # v0 is exactly the second eigenvector: its Krylov space is invariant and its residual is 0, yet
-    # 49 is not the top; the warm run breaks down, and the cold start finds 50, as a cold call does.
+    # 49 is not the top; the warm run breaks down, and the cold start (its draw plus that vector) finds 50.
     calls = counted(monkeypatch)
     P = torch.diag(torch.arange(1, 51, dtype=torch.float64))
     v0 = torch.zeros(50, dtype=torch.float64)
@@ -250,21 +250,45 @@ def test_warm_start_from_an_eigenvector_of_another_eigenvalue_falls_back_to_a_co
     assert warm.hvps == calls[0]
     calls[0] = 0
     cold = top_eigen(quadratic(P), theta, iters=20, tol=1e-10)
-    assert warm.value == cold.value and warm.hvps > cold.hvps == calls[0]
+    assert cold.value == pytest.approx(50.0, rel=1e-10) and cold.converged and cold.hvps == calls[0]
 
 
-def test_a_warm_start_that_does_not_converge_gives_the_cold_result(monkeypatch):
-    # A random v0 and a budget of 3 products: the warm run cannot meet 1e-10, so the cold one decides.
+def test_a_warm_start_that_does_not_converge_hands_its_vector_to_the_cold_start(monkeypatch):
+    # A random v0 and a budget of 3 products: the warm run cannot meet 1e-10, so a cold one follows. It
+    # starts from a Gaussian draw plus the warm run's Ritz vector: a cold call with that vector as hint.
     calls = counted(monkeypatch)
     P = random_spd(30, 2)
     theta = torch.ones(30, dtype=torch.float64)
     v0 = torch.randn(30, generator=torch.Generator().manual_seed(5), dtype=torch.float64)
     warm = top_eigen(quadratic(P), theta, iters=3, tol=1e-10, v0=v0)
     spent = calls[0]
-    cold = top_eigen(quadratic(P), theta, iters=3, tol=1e-10)
-    assert warm.value == cold.value and torch.equal(warm.vector, cold.vector)
-    assert warm.hvps == spent == cold.hvps + 3
+    attempt = lanczos(hessian_operator(quadratic(P), theta), v0, 3)[1]
+    cold = top_eigen(quadratic(P), theta, iters=3, tol=1e-10, hint=attempt)
+    # (lanczos builds the same Krylov space as top_eigen's warm run, equal up to rounding)
+    assert warm.value == pytest.approx(cold.value, rel=1e-12)
+    torch.testing.assert_close(warm.vector, cold.vector, rtol=0, atol=1e-9)
+    assert warm.hvps == spent == cold.hvps + 3 and calls[0] == spent + cold.hvps  # (lanczos's not counted)
     assert warm.value == pytest.approx(float(torch.linalg.eigvalsh(P)[-1]), rel=1e-9)
+
+
+def test_a_hint_saves_products_and_a_wrong_one_costs_no_accuracy():
+    # λ = 1 and 0.99 on top of 198 eigenvalues in [0, 0.9]: a near tie, slow from a random start.
+    lam = torch.cat([torch.tensor([1.0, 0.99]), 0.9 * torch.rand(198, generator=torch.Generator().manual_seed(3))])
+    P = rotated(lam.double(), 4, torch.float64)
+    U = torch.linalg.eigh(P)[1]
+    f, theta = quadratic(P), torch.zeros(200, dtype=torch.float64)
+    plain = top_eigen(f, theta, iters=20, tol=1e-8)
+    noise = torch.randn(200, generator=torch.Generator().manual_seed(5), dtype=torch.float64)
+    good = top_eigen(f, theta, iters=20, tol=1e-8, hint=U[:, -1] + 0.01 * noise)
+    assert plain.converged and good.converged and good.hvps < plain.hvps
+    # a hint along another eigenvector, even exactly, or zero: the Gaussian draw still finds λ_max
+    for hint in (U[:, -2], U[:, 0], torch.zeros(200, dtype=torch.float64)):
+        eig = top_eigen(f, theta, iters=20, tol=1e-8, hint=hint)
+        assert eig.converged and eig.value == pytest.approx(1.0, rel=1e-8)
+    with pytest.raises(ValueError, match="hint must be finite"):
+        top_eigen(f, theta, hint=torch.full((200,), math.nan))
+    with pytest.raises(ValueError, match="hint must have 200 entries"):
+        top_eigen(f, theta, hint=torch.ones(3))
 
 
 def test_warm_tracking_on_a_network_against_the_dense_hessian(monkeypatch):

@@ -172,6 +172,16 @@ def _start(theta, v0, generator):
     return v0
 
 
+def _unit(theta, hint):
+    """``hint`` flattened to unit length on θ's dtype and device; zeros where it is zero (it adds nothing)."""
+    hint = hint.detach().reshape(-1).to(dtype=theta.dtype, device=theta.device)
+    if hint.numel() != theta.numel():
+        raise ValueError(f"hint must have {theta.numel()} entries, got {hint.numel()}")
+    if not bool(torch.isfinite(hint).all()):
+        raise ValueError("hint must be finite: pass a direction such as the gradient ∇f(θ) where it is finite, or None")
+    return hint / torch.linalg.vector_norm(hint).clamp_min(torch.finfo(hint.dtype).tiny)
+
+
 def _cycle(matvec, start, steps, tol, generator, warm=False):
     """One Lanczos run from ``start`` of at most ``steps`` products, stopped by the residual test.
 
@@ -202,7 +212,7 @@ def _cycle(matvec, start, steps, tol, generator, warm=False):
     return Eigen(value, K.ritz_vector(s).detach(), rel, False, K.j)
 
 
-def top_eigen(f, theta, iters=20, tol=1e-5, v0=None, max_restarts=10, seed=0):
+def top_eigen(f, theta, iters=20, tol=1e-5, v0=None, max_restarts=10, seed=0, hint=None):
     """The largest eigenvalue of ∇²f(θ) and its eigenvector (sharpness, footnote 1).
 
     Lanczos with full reorthogonalisation, stopped by a residual test after every Hessian-vector
@@ -217,24 +227,31 @@ def top_eigen(f, theta, iters=20, tol=1e-5, v0=None, max_restarts=10, seed=0):
     stopped with errors up to 100 × ``tol`` (tests/test_curvature.py, benchmarks/README.md).
 
     ``v0`` (a warm start, e.g. the previous eigenvector): one run of at most ``iters`` products from it;
-    when it does not meet ``tol`` (or breaks down), a cold start follows. Cold (``v0`` None, or the
-    fallback): runs of at most ``iters`` products from a Gaussian draw of ``seed``, each restarted from
-    the last Ritz vector, until the test is met or ``max_restarts`` restarts are spent; the same numbers
-    as ``top_eigen(f, θ, v0=None)``. ``hvps`` counts every product, the warm attempt's included. The host
+    when it does not meet ``tol`` (or breaks down), a cold start follows and begins where the warm run
+    ended (its Ritz vector is a ``hint``). Cold (``v0`` None, or the fallback): runs of at most ``iters``
+    products, each restarted from the last Ritz vector, until the test is met or ``max_restarts``
+    restarts are spent; the first starts from a Gaussian draw of ``seed`` plus the hints, each of unit
+    length. ``hint`` is a direction that may lie near the top eigenvector, e.g. the gradient ∇f(θ) (the
+    trainer's hint; benchmarks/README.md measures what it saves): the draw it
+    is added to keeps a component along every eigenvector, so a poor hint costs products, never the
+    answer. ``hvps`` counts every product, the warm attempt's included. The host
     reads T's coefficients once per product (:func:`lanczos` reads nothing); a non-finite
     Hessian-vector product raises :class:`NonFiniteHessian` (a ``ValueError``).
     """
     theta = check_finite(check_theta(theta), "the sharpness")
     iters = positive_int("iters", iters)
     matvec, hvps = hessian_operator(f, theta), 0
+    hints = [] if hint is None else [_unit(theta, hint)]
     if v0 is not None:
         generator = torch.Generator(device=theta.device).manual_seed(seed)
         eig = _cycle(matvec, _start(theta, v0, generator), iters, tol, generator, warm=True)
         if eig.converged:
             return eig
-        hvps = eig.hvps
+        hvps, hints = eig.hvps, hints + [eig.vector]
     generator = torch.Generator(device=theta.device).manual_seed(seed)
     start = _start(theta, None, generator)
+    if hints:
+        start = sum(hints, start / torch.linalg.vector_norm(start))
     for _ in range(int(max_restarts) + 1):
         eig = _cycle(matvec, start, iters, tol, generator)
         hvps += eig.hvps

@@ -219,7 +219,7 @@ class GDRule:
             # leave these rows NaN and let _check stop the run with status "diverged".
             here &= {"snapshot"}
         if "sharpness" in here:
-            eigvec = self._sharpness(theta, eigvec, self.row["sharpness"][t])
+            eigvec = self._sharpness(theta, g, eigvec, self.row["sharpness"][t])
         if "profile" in here:
             h["profile"][self.row["profile"][t]] = profile_from_gradient(self.df, theta, g, eta, self.taus)
         if "float64" in here:
@@ -233,12 +233,13 @@ class GDRule:
         # One assignment, so that an interrupt sees either the old or the new step whole.
         self.cursor = _Cursor(t + 1, theta - eta * g, (loss.detach(), g.detach(), gg.detach()), eigvec)
 
-    def _sharpness(self, theta, eigvec, row):
+    def _sharpness(self, theta, g, eigvec, row):
         """λ_max(∇²f(θᵗ)) by Lanczos warm-started at the previous eigenvector (cold at the first call, and
-        wherever the warm start fails: :func:`~eos_support.diagnostics.curvature.top_eigen`); returns the new vector.
+        wherever the warm start fails, from a Gaussian draw plus the gradient g:
+        :func:`~eos_support.diagnostics.curvature.top_eigen`); returns the new vector.
         """
         o = self.options
-        eig = top_eigen(self.f, theta, iters=o.sharpness_iters, tol=o.sharpness_tol, v0=eigvec)
+        eig = top_eigen(self.f, theta, iters=o.sharpness_iters, tol=o.sharpness_tol, v0=eigvec, hint=g)
         self.h["sharpness"][row] = eig.value
         self.h["sharpness_residual"][row] = eig.residual
         return eig.vector
