@@ -86,8 +86,10 @@ class SharpnessRows:
             ref64.set_theta(th.double())
             lam64, v_ref, _ = ref64.top_eigen(tol=TRUTH_TOL, v0=v_ref)
             calls = {m: (lambda m=m, v0=v_trainer, th=th: lanczos(hessian_operator(f, th), v0, m)) for m in fixed}
-            # train_gd's own call: 20 Lanczos steps from the last vector, restarted to the tolerance
-            calls["trainer"] = lambda v0=v_trainer, th=th: top_eigen(f, th, iters=20, tol=EIG_TOL, v0=v0)
+            # train_gd's own call: 20 Lanczos steps from the last vector, restarted to the tolerance from a
+            # draw plus the gradient (which the trainer has computed already)
+            g = df(th)
+            calls["trainer"] = lambda v0=v_trainer, th=th, g=g: top_eigen(f, th, iters=20, tol=EIG_TOL, v0=v0, hint=g)
             results = {m: c() for m, c in calls.items()}
             products.append(results["trainer"].hvps)
             results["trainer"] = (results["trainer"].value, results["trainer"].vector, results["trainer"].residual)
@@ -179,8 +181,9 @@ class SharpnessRows:
         f64 = f.on(f.inputs.double(), f.targets)
         df, theta, v, products, worst, seconds = grad(f), f.theta0, None, [], 0.0, []
         for call in range(calls + 1):
+            g = df(theta)  # the trainer's gradient at θ, its hint (computed for its step anyway)
             t0 = time.perf_counter()
-            eig = top_eigen(f, theta, iters=20, tol=EIG_TOL, v0=v)
+            eig = top_eigen(f, theta, iters=20, tol=EIG_TOL, v0=v, hint=g)
             if call:  # the first call is cold
                 seconds.append(time.perf_counter() - t0)
                 products.append(eig.hvps)
