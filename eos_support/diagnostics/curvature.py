@@ -224,7 +224,7 @@ def top_eigen(f, theta, iters=20, tol=1e-5, v0=None, max_restarts=10, seed=0, hi
     along every eigenvector, and a warm start is trusted only while its Krylov space does not break down.
     No tighter bound is read from the Krylov space: a Kato–Temple estimate ‖r‖²/(λ − θ₂ − ‖r₂‖) from the
     second Ritz pair θ₂ takes θ₂ for λ₂, and where the top eigenvalues cluster, as a network's do, it
-    stopped with errors up to 100 × ``tol`` (tests/test_curvature.py, benchmarks/README.md).
+    stopped with errors over 100 × ``tol`` (tests/test_curvature.py, benchmarks/README.md).
 
     ``v0`` (a warm start, e.g. the previous eigenvector): one run of at most ``iters`` products from it;
     when it does not meet ``tol`` (or breaks down), a cold start follows and begins where the warm run
@@ -232,11 +232,11 @@ def top_eigen(f, theta, iters=20, tol=1e-5, v0=None, max_restarts=10, seed=0, hi
     products, each restarted from the last Ritz vector, until the test is met or ``max_restarts``
     restarts are spent; the first starts from a Gaussian draw of ``seed`` plus the hints, each of unit
     length. ``hint`` is a direction that may lie near the top eigenvector, e.g. the gradient ∇f(θ) (the
-    trainer's hint; benchmarks/README.md measures what it saves): the draw it
-    is added to keeps a component along every eigenvector, so a poor hint costs products, never the
-    answer. ``hvps`` counts every product, the warm attempt's included. The host
-    reads T's coefficients once per product (:func:`lanczos` reads nothing); a non-finite
-    Hessian-vector product raises :class:`NonFiniteHessian` (a ``ValueError``).
+    trainer's hint; benchmarks/README.md measures what it saves): the draw it is added to keeps a
+    component along every eigenvector, so a poor hint costs products, not the Gaussian start's promise.
+    ``hvps`` counts every product, the warm attempt's included. The host reads T's coefficients once per
+    product (:func:`lanczos` reads nothing); a non-finite Hessian-vector product raises
+    :class:`NonFiniteHessian` (a ``ValueError``).
     """
     theta = check_finite(check_theta(theta), "the sharpness")
     iters = positive_int("iters", iters)
