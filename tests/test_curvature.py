@@ -255,12 +255,13 @@ def test_warm_start_from_an_eigenvector_of_another_eigenvalue_falls_back_to_a_co
 
 def test_a_warm_start_that_does_not_converge_hands_its_vector_to_the_cold_start(monkeypatch):
     # A random v0 and a budget of 3 products: the warm run cannot meet 1e-10, so a cold one follows. It
-    # starts from a Gaussian draw plus the warm run's Ritz vector: a cold call with that vector as hint.
+    # starts from a Gaussian draw plus the warm run's Ritz vector: a cold call with that vector as hint
+    # (which replaces the caller's hint).
     calls = counted(monkeypatch)
     P = random_spd(30, 2)
     theta = torch.ones(30, dtype=torch.float64)
     v0 = torch.randn(30, generator=torch.Generator().manual_seed(5), dtype=torch.float64)
-    warm = top_eigen(quadratic(P), theta, iters=3, tol=1e-10, v0=v0)
+    warm = top_eigen(quadratic(P), theta, iters=3, tol=1e-10, v0=v0, hint=torch.ones(30))
     spent = calls[0]
     attempt = lanczos(hessian_operator(quadratic(P), theta), v0, 3)[1]
     cold = top_eigen(quadratic(P), theta, iters=3, tol=1e-10, hint=attempt)

@@ -228,12 +228,13 @@ def top_eigen(f, theta, iters=20, tol=1e-5, v0=None, max_restarts=10, seed=0, hi
 
     ``v0`` (a warm start, e.g. the previous eigenvector): one run of at most ``iters`` products from it;
     when it does not meet ``tol`` (or breaks down), a cold start follows and begins where the warm run
-    ended (its Ritz vector is a ``hint``). Cold (``v0`` None, or the fallback): runs of at most ``iters``
-    products, each restarted from the last Ritz vector, until the test is met or ``max_restarts``
-    restarts are spent; the first starts from a Gaussian draw of ``seed`` plus the hints, each of unit
-    length. ``hint`` is a direction that may lie near the top eigenvector, e.g. the gradient ∇f(θ) (the
-    trainer's hint; benchmarks/README.md measures what it saves): the draw it is added to keeps a
-    component along every eigenvector, so a poor hint costs products, not the Gaussian start's promise.
+    ended (its Ritz vector is the hint, in place of ``hint``). Cold (``v0`` None, or the fallback): runs
+    of at most ``iters`` products, each restarted from the last Ritz vector, until the test is met or
+    ``max_restarts`` restarts are spent; the first starts from a Gaussian draw of ``seed`` plus the hint,
+    each of unit length. ``hint`` is a direction that may lie near the top eigenvector, e.g. the
+    gradient ∇f(θ) (the trainer's hint; benchmarks/README.md measures what it saves): the draw it is
+    added to keeps a component along every eigenvector, so a poor hint costs products, not the Gaussian
+    start's promise.
     ``hvps`` counts every product, the warm attempt's included. The host reads T's coefficients once per
     product (:func:`lanczos` reads nothing); a non-finite Hessian-vector product raises
     :class:`NonFiniteHessian` (a ``ValueError``).
@@ -241,17 +242,17 @@ def top_eigen(f, theta, iters=20, tol=1e-5, v0=None, max_restarts=10, seed=0, hi
     theta = check_finite(check_theta(theta), "the sharpness")
     iters = positive_int("iters", iters)
     matvec, hvps = hessian_operator(f, theta), 0
-    hints = [] if hint is None else [_unit(theta, hint)]
+    hint = None if hint is None else _unit(theta, hint)
     if v0 is not None:
         generator = torch.Generator(device=theta.device).manual_seed(seed)
         eig = _cycle(matvec, _start(theta, v0, generator), iters, tol, generator, warm=True)
         if eig.converged:
             return eig
-        hvps, hints = eig.hvps, hints + [eig.vector]
+        hvps, hint = eig.hvps, eig.vector  # the warm run's vector replaces the hint: both would dilute it
     generator = torch.Generator(device=theta.device).manual_seed(seed)
     start = _start(theta, None, generator)
-    if hints:
-        start = sum(hints, start / torch.linalg.vector_norm(start))
+    if hint is not None:
+        start = start / torch.linalg.vector_norm(start) + hint
     for _ in range(int(max_restarts) + 1):
         eig = _cycle(matvec, start, iters, tol, generator)
         hvps += eig.hvps
