@@ -62,6 +62,25 @@ def test_per_step_diagnostics_match_the_core_functions(tmp_path):
     assert np.allclose(run.theta.numpy(), theta.numpy())
 
 
+def test_the_sharpness_call_is_hinted_with_the_gradient(monkeypatch):
+    # The trainer's gradient at θᵗ is its sharpness call's hint (a cold start's draw plus ∇f(θᵗ)).
+    from eos_support.train import gd as trainer
+
+    seen, real = [], trainer.top_eigen
+
+    def spy(f, theta, **options):
+        seen.append((theta.detach().clone(), options["hint"].detach().clone()))
+        return real(f, theta, **options)
+
+    monkeypatch.setattr(trainer, "top_eigen", spy)
+    data = tiny_data()
+    train_gd(net(data), data, "ce", eta=0.5, max_steps=6, sharpness_every=3, progress=False)
+    f = ModuleLoss(net(data), data.x_train, data.y_train, "ce")
+    assert len(seen) == 3
+    for theta, hint in seen:
+        torch.testing.assert_close(hint, torch.func.grad(f)(theta))
+
+
 def test_float64_theorem2_columns(tmp_path):
     data = tiny_data(dtype=torch.float32)
     run = train_gd(

@@ -234,9 +234,10 @@ class GDRule:
         self.cursor = _Cursor(t + 1, theta - eta * g, (loss.detach(), g.detach(), gg.detach()), eigvec)
 
     def _sharpness(self, theta, g, eigvec, row):
-        """λ_max(∇²f(θᵗ)) by Lanczos warm-started at the previous eigenvector (cold at the first call, and
-        wherever the warm start fails, from a Gaussian draw plus the gradient g:
-        :func:`~eos_support.diagnostics.curvature.top_eigen`); returns the new vector.
+        """λ_max(∇²f(θᵗ)) by Lanczos warm-started at the previous eigenvector; returns the new vector.
+
+        Cold at the first call, from a Gaussian draw plus the gradient g; wherever the warm start fails, from
+        a draw plus what it found (:func:`~eos_support.diagnostics.curvature.top_eigen`).
         """
         o = self.options
         eig = top_eigen(self.f, theta, iters=o.sharpness_iters, tol=o.sharpness_tol, v0=eigvec, hint=g)
