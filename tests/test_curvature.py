@@ -119,13 +119,22 @@ def rotated(lam, seed, dtype):
 
 
 @settings(max_examples=60, deadline=None)
-@given(spectrum=spectra(), seed=st.integers(0, 10_000), dtype=st.sampled_from([torch.float32, torch.float64]))
-def test_top_eigenvalue_of_any_symmetric_operator(spectrum, seed, dtype):
+@given(
+    spectrum=spectra(),
+    seed=st.integers(0, 10_000),
+    dtype=st.sampled_from([torch.float32, torch.float64]),
+    hint=st.sampled_from([None, "bottom", "second"]),
+)
+def test_top_eigenvalue_of_any_symmetric_operator(spectrum, seed, dtype, hint):
+    # hint: none, or an eigenvector of the smallest or of the second largest eigenvalue (a poor hint
+    # may cost products, not the answer a Gaussian start gives)
     kind, lam = spectrum
     P = rotated(lam, seed, dtype)
     d, exact = lam.numel(), torch.linalg.eigvalsh(P.double())
     norm = float(exact.abs().max())
-    eig = top_eigen(quadratic(P), torch.ones(d, dtype=dtype), tol=TOL[dtype])
+    if hint is not None:
+        hint = torch.linalg.eigh(P.double())[1][:, 0 if hint == "bottom" else max(d - 2, 0)].to(dtype)
+    eig = top_eigen(quadratic(P), torch.ones(d, dtype=dtype), tol=TOL[dtype], hint=hint)
     assert abs(eig.value - float(exact[-1])) <= ACCURACY[dtype] * norm
     assert math.isfinite(eig.residual) and torch.isfinite(eig.vector).all()
     assert float(torch.linalg.vector_norm(eig.vector)) == pytest.approx(1.0, rel=1e-4)
