@@ -159,14 +159,19 @@ _FRESH_SEED = 0x5EED
 """Seed of :func:`lanczos`'s restart directions when no generator is passed (not 0, top_eigen's)."""
 
 
+def _flat(theta, v, name):
+    """``v`` flattened on θ's dtype and device, with θ's number of entries (else a ValueError naming ``name``)."""
+    v = v.detach().reshape(-1).to(dtype=theta.dtype, device=theta.device)
+    if v.numel() != theta.numel():
+        raise ValueError(f"{name} must have {theta.numel()} entries, got {v.numel()}")
+    return v
+
+
 def _start(theta, v0, generator):
     """The Lanczos start: ``v0`` flattened (a warm start), or a Gaussian draw from ``generator``."""
-    d = theta.numel()
     if v0 is None:
-        return torch.randn(d, generator=generator, dtype=theta.dtype, device=theta.device)
-    v0 = v0.detach().reshape(-1).to(dtype=theta.dtype, device=theta.device)
-    if v0.numel() != d:
-        raise ValueError(f"warm start v0 must have {d} entries, got {v0.numel()}")
+        return torch.randn(theta.numel(), generator=generator, dtype=theta.dtype, device=theta.device)
+    v0 = _flat(theta, v0, "warm start v0")
     if not bool(torch.isfinite(v0).all()) or not bool(v0.any()):
         raise ValueError("warm start v0 must be finite and non-zero: pass the previous eigenvector, or None")
     return v0
@@ -174,9 +179,7 @@ def _start(theta, v0, generator):
 
 def _unit(theta, hint):
     """``hint`` flattened to unit length on θ's dtype and device; zeros where it is zero (it adds nothing)."""
-    hint = hint.detach().reshape(-1).to(dtype=theta.dtype, device=theta.device)
-    if hint.numel() != theta.numel():
-        raise ValueError(f"hint must have {theta.numel()} entries, got {hint.numel()}")
+    hint = _flat(theta, hint, "hint")
     if not bool(torch.isfinite(hint).all()):
         raise ValueError("hint must be finite: pass a direction such as the gradient ∇f(θ) where it is finite, or None")
     return hint / torch.linalg.vector_norm(hint).clamp_min(torch.finfo(hint.dtype).tiny)
