@@ -38,12 +38,12 @@ def hessian(f, theta):
 class Eigen:
     """The top Ritz pair of ∇²f(θ) and how sure it is.
 
-    ``residual`` is ‖∇²f v − λv‖ / max(abs(λ), √ε‖T‖), an upper bound on the relative distance from λ to
-    the nearest eigenvalue (see :func:`top_eigen`); ε is the dtype's machine epsilon and ‖T‖ the largest
+    ``residual`` bounds ‖∇²f v − λv‖ / max(abs(λ), √ε‖T‖), and so the relative distance from λ to the
+    nearest eigenvalue (see :func:`top_eigen`); ε is the dtype's machine epsilon and ‖T‖ the largest
     absolute Ritz value (a lower bound on ‖∇²f(θ)‖), a floor that keeps it meaningful when λ ≈ 0 (a zero
-    Hessian has residual 0). ``converged`` says whether ``residual`` fell below the requested tolerance or
-    the Krylov space is the whole space (then λ is exact up to rounding); ``hvps`` counts the
-    Hessian-vector products spent.
+    Hessian has residual 0). ``converged`` says whether ``residual`` fell below the requested tolerance,
+    not counting the rounding a breakdown drops (at most 100 ε‖T‖ each), or the Krylov space is the whole
+    space (then λ is exact up to rounding); ``hvps`` counts the Hessian-vector products spent.
     """
 
     value: float
@@ -84,7 +84,8 @@ class _Krylov:
     Holds the orthonormal basis Q (rows), the tridiagonal coefficients α and β, ‖T‖'s running lower
     bound ``scale`` and ``coverage`` (‖Qᵀeₖ‖², for :func:`_fresh_direction`). A breakdown (the Krylov
     space is invariant: A a multiple of the identity, rank one, zero, or d = 2) sets β = 0 and continues
-    from a fresh direction orthogonal to the basis, which keeps T block-diagonal and exact. ``host_reads``
+    from a fresh direction orthogonal to the basis, which keeps T block-diagonal and exact up to the β
+    it set to 0 (at most 100 ε‖T‖), kept in ``lost`` for :meth:`residual`. ``host_reads``
     False: free of host reads, so a fresh direction is drawn at every product and kept at a breakdown
     only; True: the breakdown test reads β (one read a product) and draws a fresh direction only at a
     breakdown, which saves two thirds of the reorthogonalisation (the same numbers unless one occurs).
@@ -97,6 +98,7 @@ class _Krylov:
         like = dict(dtype=v0.dtype, device=v0.device)
         self.Q = torch.zeros(self.steps + 1, d, **like)
         self.alpha, self.beta = torch.zeros(self.steps, **like), torch.zeros(self.steps, **like)
+        self.lost = torch.zeros(self.steps, **like)
         self.coverage = torch.zeros(d, **like)
         self.Q[0] = v0 / torch.linalg.vector_norm(v0)
         self.breakdown = 100 * torch.finfo(v0.dtype).eps  # relative size of a residual that is rounding error
@@ -115,6 +117,7 @@ class _Krylov:
             self.scale = torch.maximum(self.scale, alpha[j].abs() + b)
             broke = b <= self.breakdown * self.scale  # an invariant subspace (0 <= 0 for a zero operator)
             beta[j] = torch.where(broke, torch.zeros_like(b), b)
+            self.lost[j] = torch.where(broke, b, torch.zeros_like(b))
             if not self.host_reads:
                 fresh = _fresh_direction(basis, self.coverage, self.generator)
                 Q[j + 1] = torch.where(broke, fresh, w / b.clamp_min(torch.finfo(b.dtype).tiny))
@@ -124,6 +127,14 @@ class _Krylov:
                 Q[j + 1] = w / b
             self.j = j + 1
         return self
+
+    def residual(self, s, beta, lost):
+        """An upper bound on ‖AQᵀs − λQᵀs‖ for T's eigenpair (λ, s): β_j·abs(s_j) plus what breakdowns dropped.
+
+        AQᵀ = QᵀT + β_j q_{j+1}e_jᵀ + Σ (dropped residual)ₖ eₖᵀ, each dropped one of norm ``lost``ₖ; ``beta``
+        and ``lost`` are this Krylov space's β and ``lost`` (read on the host, or on the device).
+        """
+        return (beta[self.j - 1] * s[-1]).abs() + (lost[: self.j] * s).abs().sum()
 
     def ritz_vector(self, s):
         """The unit vector Qᵀs of the basis so far, for coefficients ``s`` (j entries)."""
@@ -138,13 +149,14 @@ def _lanczos(matvec, v0, steps, generator):
     T = torch.diag(K.alpha) + torch.diag(beta[:-1], 1) + torch.diag(beta[:-1], -1)
     evals, evecs = torch.linalg.eigh(T)
     s = evecs[:, -1]
-    return evals[-1], K.ritz_vector(s), (beta[-1] * s[-1]).abs(), evals.abs().max()
+    return evals[-1], K.ritz_vector(s), K.residual(s, beta, K.lost), evals.abs().max()
 
 
 def lanczos(matvec, v0, steps, generator=None):
     """``steps`` Lanczos iterations with full reorthogonalisation, free of host synchronisation.
 
-    Returns the top Ritz value, its unit Ritz vector and the residual ‖Av − λv‖ as device tensors.
+    Returns the top Ritz value, its unit Ritz vector and a bound on the residual ‖Av − λv‖ (β_j·abs(s_j)
+    plus what breakdowns dropped) as device tensors.
     A breakdown (the Krylov space is invariant: A a multiple of the identity, rank one, zero, or d = 2)
     continues the recurrence from a fresh direction orthogonal to the basis (drawn from ``generator``,
     by default one seeded apart from :func:`top_eigen`'s start), which keeps the tridiagonal matrix
@@ -191,13 +203,15 @@ def _cycle(matvec, start, steps, tol, generator, warm=False):
     After each product the host reads T's coefficients (j numbers, its one read per product), finds T's
     top eigenpair (λ, s) in float64 and the residual ‖Av − λv‖ = β_j·abs(s_j) of the Ritz vector v = Qᵀs,
     and stops once that residual, relative as in :class:`Eigen`, is at most ``tol``, or the Krylov space
-    is the whole space. A ``warm`` run gives up (not converged) at a breakdown: an invariant Krylov space
-    of the start vector, e.g. an eigenvector of another eigenvalue, says nothing of the top one.
+    is the whole space. The residual it reports adds what breakdowns dropped (:meth:`_Krylov.residual`):
+    rounding that the test does not count, since no product can resolve it. A ``warm`` run gives up (not
+    converged) at a breakdown: an invariant Krylov space of the start vector, e.g. an eigenvector of
+    another eigenvalue, says nothing of the top one.
     """
     K, d = _Krylov(matvec, start, steps, generator, host_reads=True), start.numel()
     eps = torch.finfo(start.dtype).eps
     while K.j < K.steps:
-        alpha, beta = torch.stack([K.extend(1).alpha[: K.j], K.beta[: K.j]]).double().cpu()
+        alpha, beta, lost = torch.stack([K.extend(1).alpha[: K.j], K.beta[: K.j], K.lost[: K.j]]).double().cpu()
         if not bool(torch.isfinite(alpha).all() and torch.isfinite(beta).all()):
             raise NonFiniteHessian(
                 "the Hessian-vector product ∇²f(θ)v is not finite at this θ (the loss or its derivatives "
@@ -206,11 +220,12 @@ def _cycle(matvec, start, steps, tol, generator, warm=False):
         evals, evecs = torch.linalg.eigh(torch.diag(alpha) + torch.diag(beta[:-1], 1) + torch.diag(beta[:-1], -1))
         s, value, norm = evecs[:, -1], float(evals[-1]), float(evals.abs().max())
         scale = max(abs(value), eps**0.5 * norm, torch.finfo(start.dtype).tiny)
-        rel = float((beta[-1] * s[-1]).abs()) / scale  # ‖Av − λv‖ = β_j·abs(s_j), relative
+        kept = float((beta[-1] * s[-1]).abs()) / scale  # the recurrence's residual β_j·abs(s_j), relative
+        rel = float(K.residual(s, beta, lost)) / scale  # with what breakdowns dropped: ‖Av − λv‖ ≤ rel·scale
         exhausted = K.j == d
         if warm and not exhausted and bool((beta == 0).any()):
             break
-        if rel <= tol or exhausted:
+        if kept <= tol or exhausted:
             return Eigen(value, K.ritz_vector(s).detach(), rel, True, K.j)
     return Eigen(value, K.ritz_vector(s).detach(), rel, False, K.j)
 
