@@ -2,13 +2,11 @@
 
 from __future__ import annotations
 
-import os
-
 import torch
 from record import fmt_s
 from reference import plain_step_fn  # benchmarks/reference.py
 from torch.func import grad_and_value
-from workload import SIZES, TARGETS, Problem, cuda_graphed, train, trainer_timer
+from workload import TARGETS, cuda_graphed, paper_problem, train, trainer_timer
 
 
 class StepRows:
@@ -107,17 +105,9 @@ class StepRows:
 
     # rows 1p and 2p: the paper's size on a smaller run's device (issue 21) --------------------------
     def paper_problem(self):
-        """The paper's shapes: 5,000 × 3,072 synthetic data, or the first 5,000 images of
-        ``$EOS_PAPER_DATASET`` when it is set (the real spectrum matters for row 2p's warm starts).
-        """
+        """The paper's shapes (:func:`workload.paper_problem`), built once."""
         if getattr(self, "_paper", None) is None:
-            cfg = {**self.cfg, **{k: SIZES["paper"][k] for k in ("n", "d", "width", "classes", "chunk")}}
-            self._paper = Problem(cfg, self.device)
-            if os.environ.get("EOS_PAPER_DATASET"):
-                from eos_support.data import load_dataset
-
-                data = load_dataset(os.environ["EOS_PAPER_DATASET"], n_train=cfg["n"], device=self.device)
-                self._paper.data, self._paper.x, self._paper.y = data, data.x_train, data.y_train
+            self._paper = paper_problem(self.cfg, self.device)
         return self._paper
 
     def row1p(self):

@@ -1,25 +1,32 @@
-"""Warm starts of the sharpness tracker compared along a GD run at the edge of stability (issue 21, row 2p).
+"""Warm starts of the sharpness tracker compared along a GD run at the edge of stability (issue 21, rows 2p and 3).
 
-Along the quick profile's Experiment 3 run at η = 2/5, every ``--every`` steps from ``--first``, each
-strategy starts from the previous call's top Ritz vectors u₁, u₂, u₃, or from what the trajectory gives
-for free: the period-two direction (θᵗ⁻¹ − θᵗ⁻²) − (θᵗ⁻² − θᵗ⁻³) of GD's oscillation along the top
-eigenvector, or the secant ∇f(θᵗ⁻¹) − ∇f(θᵗ⁻²) ≈ ∇²f·(θᵗ⁻¹ − θᵗ⁻²). It spends Hessian-vector products
-one at a time on a growing Krylov space, with Rayleigh–Ritz after each product; the table gives the
-products until the top Ritz value is within 1e-4 of the truth (float64 Lanczos, 40 products to 1e-10)
-and until the residual rule (the relative residual ≤ 1e-4, as in top_eigen) says so. A Krylov
+Along a GD run (``--workload``: the quick profile's Experiment 3 run at η = 2/5; row 2p's run at the paper
+size on ``$EOS_PAPER_DATASET`` at η = 2/30; row 3's run on the ``cpu`` size's synthetic data), every
+``--every`` steps from ``--first``, each strategy starts from the previous call's top Ritz vectors u₁, u₂,
+u₃, or from what the trajectory gives for free: the period-two direction (θᵗ⁻¹ − θᵗ⁻²) − (θᵗ⁻² − θᵗ⁻³) of
+GD's oscillation along the top eigenvector, or the secant ∇f(θᵗ⁻¹) − ∇f(θᵗ⁻²) ≈ ∇²f·(θᵗ⁻¹ − θᵗ⁻²). The
+first call is cold: from top_eigen's start (a Gaussian draw plus the gradient, each of unit length) and
+from the draw alone. It spends Hessian-vector products one at a time on a growing Krylov space, with
+Rayleigh–Ritz after each product and no restart; the table gives the products until the top Ritz value is
+within 1e-4 of the truth (float64 Lanczos to 1e-10) and until the residual rule (the relative residual
+≤ 1e-4, as in top_eigen) says so. The first count is what any stopping rule on that space needs. A Krylov
 space from u₁ alone is the tracker's Lanczos; "block" spaces grow by the residuals of their top k Ritz
-vectors in turn. 99 marks a call that did not get there within ``--max-products``.
+vectors in turn. 99 marks a call that did not get there within ``--max-products`` (``--max-cold`` cold).
 
     python benchmarks/warm_starts.py --every 25 --calls 6 --first 75
+    EOS_PAPER_DATASET=npz:PATH python benchmarks/warm_starts.py --workload paper --every 20 --calls 3 --first 0
+    python benchmarks/warm_starts.py --workload cpu --every 20 --calls 2 --first 0 --max-products 60
 """
 
 from __future__ import annotations
 
 import argparse
+import os
 import tempfile
 
 import torch
 from torch.func import grad
+from workload import SIZES, Problem, paper_problem  # benchmarks/workload.py
 
 from eos_support import profiles
 from eos_support.diagnostics.curvature import hessian_operator, top_eigen
@@ -35,6 +42,24 @@ STRATEGIES = {
     "(u1, oscillation), top residual": (("u1", "oscillation"), 1),
 }
 """name: (the vectors that start the space, how many top Ritz vectors' residuals extend it)."""
+WORKLOADS = ("quick", "paper", "cpu")
+
+
+def workload(name):
+    """(f, η): the loss and step size of the ``name``d run."""
+    if name == "quick":
+        return profiles.get("quick", tempfile.mkdtemp()).objective("experiment3"), 2 / 5
+    if name == "paper" and not os.environ.get("EOS_PAPER_DATASET"):
+        raise SystemExit("--workload paper needs EOS_PAPER_DATASET=npz:PATH (the CIFAR-10 stand-in)")
+    problem = paper_problem(SIZES["cpu"], "cpu") if name == "paper" else Problem(SIZES["cpu"], "cpu")
+    return problem.loss(), 2 / 30 if name == "paper" else SIZES["cpu"]["eta"]
+
+
+def cold_starts(theta, g):
+    """top_eigen's cold start (a Gaussian draw of seed 0 plus the hint ∇f(θ), each of unit length), and the draw."""
+    draw = torch.randn(theta.numel(), generator=torch.Generator().manual_seed(0), dtype=theta.dtype)
+    draw = draw / draw.norm()
+    return {"draw + gradient (top_eigen's)": draw + g / g.norm(), "draw alone": draw}
 
 
 def _ritz(Q, AQ):
@@ -78,24 +103,32 @@ def krylov(A, starts, k, truth, max_products, stop_early=True):
 
 def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--workload", choices=WORKLOADS, default="quick")
     parser.add_argument("--every", type=int, default=25)
     parser.add_argument("--calls", type=int, default=6)
     parser.add_argument("--first", type=int, default=75)
     parser.add_argument("--max-products", type=int, default=16)
+    parser.add_argument("--max-cold", type=int, default=80)
     parser.add_argument("--threads", type=int, default=1)
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
-    f = profiles.get("quick", tempfile.mkdtemp()).objective("experiment3")
-    eta, df, f64 = 2 / 5, grad(f), f.on(f.inputs.double(), f.targets)
+    f, eta = workload(args.workload)
+    df, f64 = grad(f), f.on(f.inputs.double(), f.targets)
     theta, U, table = f.theta0.clone(), None, {name: [] for name in STRATEGIES}
     thetas, grads = [], []  # the last three iterates and their gradients
     print("| step | λ_max | " + " | ".join(f"{name}: true / rule" for name in STRATEGIES) + " |")
     print("|---" * (2 + len(STRATEGIES)) + "|")
     for t in range(args.first + args.every * args.calls + 1):
+        g = df(theta).detach()
         if t >= args.first and (t - args.first) % args.every == 0:
             truth = top_eigen(f64, theta.double(), iters=40, tol=1e-10, v0=None if U is None else U[0].double())
             A = hessian_operator(f, theta)
-            if U is not None:
+            if U is None:
+                for name, start in cold_starts(theta, g).items():
+                    stop, good, vectors = krylov(A, [start / start.norm()], 1, truth.value, args.max_cold)
+                    U = U or vectors  # top_eigen's space supplies u₂, u₃ for the first warm call
+                    print(f"| {t}, cold from {name} | {truth.value:.3f} | {good} / {stop} |", flush=True)
+            else:
                 oscillation = (thetas[-1] - thetas[-2]) - (thetas[-2] - thetas[-3])
                 secant = grads[-1] - grads[-2]
                 free = dict(zip(("u1", "u2", "u3"), U), oscillation=oscillation / oscillation.norm())
@@ -106,9 +139,8 @@ def main():
                     table[name].append((good, stop))
                     cells.append(f"{good} / {stop}")
                 print(f"| {t} | {truth.value:.3f} | " + " | ".join(cells) + " |", flush=True)
-            start = [truth.vector.to(theta.dtype)] + ([] if U is None else U[1:3])
+            start = [truth.vector.to(theta.dtype)] + U[1:3]
             U = [u.detach() for u in krylov(A, start, 3, truth.value, 20, stop_early=False)[2]]
-        g = df(theta).detach()
         thetas, grads = (thetas + [theta])[-3:], (grads + [g])[-3:]
         theta = (theta - eta * g).detach()
     for name, rows in table.items():

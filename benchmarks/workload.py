@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import torch
@@ -127,6 +128,19 @@ class Problem:
     def reference(self, dtype=None):
         dtype = dtype or self.dtype
         return Reference(self.model(dtype), self.x_host.to(dtype), self.y_host, self.device, self.cfg["chunk"])
+
+
+def paper_problem(cfg, device):
+    """The paper's shapes: 5,000 × 3,072 synthetic data, or the first 5,000 images of ``$EOS_PAPER_DATASET``
+    when it is set (the real spectrum matters for the warm starts of row 2p); ``cfg``'s other fields kept.
+    """
+    problem = Problem({**cfg, **{k: SIZES["paper"][k] for k in ("n", "d", "width", "classes", "chunk")}}, device)
+    if os.environ.get("EOS_PAPER_DATASET"):
+        from eos_support.data import load_dataset
+
+        data = load_dataset(os.environ["EOS_PAPER_DATASET"], n_train=problem.cfg["n"], device=problem.device)
+        problem.data, problem.x, problem.y = data, data.x_train, data.y_train
+    return problem
 
 
 def train(problem, steps, dtype=None, **options):
