@@ -213,6 +213,17 @@ def test_invariant_warm_start_still_finds_the_top_in_a_large_space():
     assert eig.value == pytest.approx(50.0, rel=1e-10) and eig.converged
 
 
+@pytest.mark.parametrize("dtype", [torch.float16, torch.bfloat16])
+def test_half_precision_is_refused(dtype):
+    # The breakdown test (100 ε‖T‖) took bfloat16's rounding for an invariant subspace: on diag(3, 1, 0.5)
+    # top_eigen returned 1.33, "converged", after one product.
+    P = torch.diag(torch.tensor([3.0, 1.0, 0.5], dtype=dtype))
+    with pytest.raises(ValueError, match=f"float32 or float64, got {dtype}"):
+        top_eigen(quadratic(P), torch.ones(3, dtype=dtype))
+    with pytest.raises(ValueError, match="float32 or float64"):
+        lanczos(P.__matmul__, torch.ones(3, dtype=dtype), 3)
+
+
 def test_non_finite_hessian_is_named():
     with pytest.raises(ValueError, match="theta"):
         top_eigen(example1, torch.tensor([1.0, math.nan]))
