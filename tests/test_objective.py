@@ -33,6 +33,21 @@ def test_a_loss_name_means_what_it_means_in_pytorch():
             loss_function(bad)
 
 
+@pytest.mark.parametrize("loss", ["mse", "half_sq_sum"])
+def test_squared_losses_refuse_targets_of_another_shape(loss):
+    # Broadcasting paired every output with every target: one regression output (n, 1) against targets
+    # (n,) gave half_sq_sum 42.6 where the loss is 0.72, silently; class labels against n outputs too.
+    x, y = torch.randn(64, 10, generator=torch.Generator().manual_seed(0)), torch.randn(64)
+    for model, targets in ((nn.Linear(10, 1), y), (nn.Linear(10, 64), torch.arange(64) % 3)):
+        f = ModuleLoss(model, x, targets, loss)
+        with pytest.raises(ValueError, match=r"targets of the outputs' shape \(64, \d+\), got \(64,\)"):
+            f(f.theta0)
+    model = nn.Linear(10, 1)
+    f = ModuleLoss(model, x, y.unsqueeze(-1), loss)  # the fix the message names
+    mean_square = float(((model(x).squeeze(-1) - y) ** 2).mean().detach())
+    assert float(f(f.theta0)) == pytest.approx(mean_square * (0.5 if loss == "half_sq_sum" else 1.0), rel=1e-6)
+
+
 def test_gradient_matches_autograd_on_the_module():
     model, x, y = small_network()
     f = ModuleLoss(model, x, y)

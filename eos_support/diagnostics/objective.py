@@ -34,17 +34,38 @@ def half_sq_sum(outputs, targets):
     return 0.5 * ((outputs - targets) ** 2).sum(-1).mean()
 
 
+def _same_shape(loss, name):
+    """``loss`` refusing targets whose shape differs from the outputs': broadcasting outputs (n, 1) against
+    targets (n,), or (n, n) against class labels (n,), would pair every output with every target, silently.
+    """
+
+    def squared(outputs, targets):
+        if outputs.shape != targets.shape:
+            raise ValueError(
+                f"loss {name!r} needs targets of the outputs' shape {tuple(outputs.shape)}, got "
+                f"{tuple(targets.shape)}: for class labels pass one-hot rows (nn.functional.one_hot(y, k).float(), "
+                "as eos_support.data.load_dataset does for this loss); for one output, targets of shape (n, 1) "
+                "(y.unsqueeze(-1))"
+            )
+        return loss(outputs, targets)
+
+    return squared
+
+
 def loss_function(loss):
     """The loss ℓ(outputs, targets), averaged over the examples, named as in PyTorch, or ``loss`` if callable.
 
     "ce": ``nn.functional.cross_entropy``; "mse": ``nn.functional.mse_loss`` (the mean over every element);
-    "half_sq_sum": the book's squared loss, :func:`half_sq_sum`.
+    "half_sq_sum": the book's squared loss, :func:`half_sq_sum`. The two squared losses refuse targets of
+    another shape than the outputs (a ``ValueError`` at the first evaluation) rather than broadcast them.
     """
     if callable(loss):
         return loss
-    named = {"ce": nn.functional.cross_entropy, "mse": nn.functional.mse_loss, "half_sq_sum": half_sq_sum}
+    named = {"mse": nn.functional.mse_loss, "half_sq_sum": half_sq_sum}
+    if loss == "ce":
+        return nn.functional.cross_entropy
     if isinstance(loss, str) and loss in named:
-        return named[loss]
+        return _same_shape(named[loss], loss)
     raise ValueError(f"loss must be one of {LOSSES} or a callable (outputs, targets) -> scalar, got {loss!r}")
 
 
