@@ -48,6 +48,17 @@ def test_squared_losses_refuse_targets_of_another_shape(loss):
     assert float(f(f.theta0)) == pytest.approx(mean_square * (0.5 if loss == "half_sq_sum" else 1.0), rel=1e-6)
 
 
+def test_frozen_parameters_are_refused():
+    # θ holds every parameter: train_gd moved a frozen layer's weight, and the sharpness included it
+    model, x, y = small_network()
+    next(model.parameters()).requires_grad_(False)
+    with pytest.raises(ValueError, match=r"frozen \(requires_grad False\).*requires_grad_\(True\)"):
+        ModuleLoss(model, x, y, "ce")
+    data = Dataset(x, y, None, None, 3, "tiny", "tests", x.shape[1])
+    with pytest.raises(ValueError, match="frozen"):
+        train_gd(model, data, "ce", eta=0.1, max_steps=2, progress=False)
+
+
 def test_gradient_matches_autograd_on_the_module():
     model, x, y = small_network()
     f = ModuleLoss(model, x, y)

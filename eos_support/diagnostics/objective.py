@@ -169,7 +169,8 @@ class ModuleLoss:
       in eval mode and leaves the rest of the model in its mode.
 
     The modes of those layers are read once, here: call ``model.train()`` or ``model.eval()`` before
-    creating the loss. Limitation: randomness inside a custom ``forward`` (``F.dropout``,
+    creating the loss. θ holds every parameter, so a frozen one (``requires_grad`` False) raises a
+    ValueError. Limitation: randomness inside a custom ``forward`` (``F.dropout``,
     ``torch.rand``) cannot be seen from the module tree and is not detected.
     """
 
@@ -182,6 +183,13 @@ class ModuleLoss:
         named = list(model.named_parameters())
         if not named:
             raise ValueError("the model has no parameters")
+        if frozen := [n for n, p in named if not p.requires_grad]:
+            raise ValueError(
+                f"parameters {frozen[:5]}{' …' if len(frozen) > 5 else ''} of the model are frozen (requires_grad "
+                "False), but θ holds every parameter: the sharpness, RP and GD would measure and move directions "
+                "that training leaves alone. Unfreeze them (p.requires_grad_(True)), or pass the submodule that is "
+                "trained"
+            )
         self.names = [n for n, _ in named]
         self.shapes = [p.shape for _, p in named]
         self.sizes = [p.numel() for _, p in named]
