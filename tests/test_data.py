@@ -362,3 +362,17 @@ def test_a_given_folder_is_read_and_the_environment_is_not(data_dir, tmp_path):
     assert str(other) in d.source
     with pytest.raises(DatasetUnavailable, match=str(data_dir)):
         load_dataset("fashion-mnist-5k", n_train=15, download=False)
+
+
+def test_a_dataset_with_mismatched_targets_is_refused():
+    # Accepted before: 10 inputs with 9 targets, and labels up to 9 with num_classes = 2, failed later
+    # in PyTorch's loss (or not at all, with a model of 10 outputs).
+    x = torch.randn(10, 3)
+    with pytest.raises(ValueError, match="x_train has 10 examples but y_train 9"):
+        data.Dataset(x, torch.zeros(9, dtype=torch.long), None, None, 2, "toy", "tests", 3)
+    with pytest.raises(ValueError, match=r"class indices span \[0, 9\], outside \[0, num_classes = 2\)"):
+        data.Dataset(x, torch.arange(10), None, None, 2, "toy", "tests", 3)
+    with pytest.raises(ValueError, match="x_test and y_test must both be given"):
+        data.Dataset(x, torch.zeros(10, dtype=torch.long), x, None, 2, "toy", "tests", 3)
+    onehot = torch.nn.functional.one_hot(torch.arange(10) % 2, 2).float()
+    assert data.Dataset(x, onehot, x[:4], onehot[:4], 2, "toy", "tests", 3).num_classes == 2

@@ -93,6 +93,8 @@ def test_bad_inputs_are_named():
         theorem2_rp(f, torch.zeros(2), 0.1)
     with pytest.raises(ValueError, match="v = 0"):
         directional_smoothness(f, torch.ones(2), torch.zeros(2))
+    with pytest.raises(ValueError, match=r"v must have theta's shape, dtype.*got \(\(2,\), torch.float64"):
+        directional_smoothness(f, torch.ones(2), torch.ones(2, dtype=torch.float64))  # was torch's dot error
     with pytest.raises(ValueError, match="taus"):
         smoothness_profile(f, torch.ones(2), 0.1, [0.0, 0.5])
 

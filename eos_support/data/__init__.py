@@ -64,6 +64,21 @@ class Dataset:
     source: str
     n_features: int
 
+    def __post_init__(self):
+        """Each split has as many targets as inputs, and class indices lie in [0, num_classes)."""
+        if (self.x_test is None) != (self.y_test is None):
+            raise ValueError("x_test and y_test must both be given or both be None")
+        for split, x, y in (("train", self.x_train, self.y_train), ("test", self.x_test, self.y_test)):
+            if x is None or y is None:
+                continue
+            if len(x) != len(y):
+                raise ValueError(f"x_{split} has {len(x)} examples but y_{split} {len(y)}: pass one target per input")
+            if not y.is_floating_point() and len(y) and not 0 <= int(y.min()) <= int(y.max()) < self.num_classes:
+                raise ValueError(
+                    f"y_{split}'s class indices span [{int(y.min())}, {int(y.max())}], outside [0, num_classes = "
+                    f"{self.num_classes}): pass the number of classes the targets count"
+                )
+
 
 def load_dataset(
     name: str,

@@ -31,8 +31,11 @@ def relative_progress(f, theta, eta):
 def directional_smoothness(f, theta, v):
     """L(θ; v) = ⟨v, ∇f(θ) − ∇f(θ − v)⟩ / ‖v‖²  (Definition 2)."""
     theta = check_finite(check_theta(theta), "directional smoothness")
-    if v.shape != theta.shape:
-        raise ValueError(f"v must have theta's shape {tuple(theta.shape)}, got {tuple(v.shape)}")
+    if v.shape != theta.shape or v.dtype != theta.dtype or v.device != theta.device:
+        raise ValueError(
+            f"v must have theta's shape, dtype and device ({tuple(theta.shape)}, {theta.dtype}, {theta.device}), "
+            f"got ({tuple(v.shape)}, {v.dtype}, {v.device}): e.g. v.to(theta)"
+        )
     vv = torch.dot(check_finite(v, "directional smoothness", "v"), v)
     if not float(vv) > 0:
         raise ValueError("directional smoothness is undefined for v = 0: pass a non-zero direction")
