@@ -117,6 +117,19 @@ def test_batch_sharpness_against_dense_reference():
     assert mon.history["threshold"][0] == pytest.approx(2 / 0.3) and "Andreyev" in mon.threshold_info.source
 
 
+def test_a_sharpness_that_did_not_converge_is_said_once():
+    # It was recorded without a word: a Ritz value short of the tolerance is a lower bound on λ_max.
+    model, x, y = small_network()
+    opt = torch.optim.SGD(model.parameters(), lr=0.1)
+    mon = EdgeMonitor(model, opt, (x, y), "ce", sharpness_every=1, sharpness_iters=2, sharpness_tol=1e-15)
+    theta = _flat(model)
+    with pytest.warns(UserWarning, match=r"did not converge .* > sharpness_tol 1e-15 .*lower bound") as caught:
+        _loop(model, opt, [(x, y)], 3)
+    assert sum("did not converge" in str(w.message) for w in caught) == 1  # once per monitor
+    dense = float(torch.linalg.eigvalsh(hessian(ModuleLoss(model, x, y), theta))[-1])
+    assert np.isfinite(mon.history["sharpness"]).all() and mon.history["sharpness"][0] <= dense * (1 + 1e-12)
+
+
 def test_a_quadratic_at_the_edge_and_below_it():
     # f(w) = ½ mean‖Xw − y‖², Hessian diag(4, 1): GD with η = 2/4 oscillates along the top eigenvector
     # (RP → 0, L → 2/η, ratio 1); with η = 0.1 it is stable (RP ≈ −1 + ηλ/2 ≈ −0.8)

@@ -171,7 +171,7 @@ class EdgeMonitor:
         self.probe.shard_of(total)
         self.every, self.sharpness_every = every, sharpness_every
         self.lanczos = dict(iters=sharpness_iters, tol=sharpness_tol)
-        self._t, self._theta, self._eigvec = 0, None, None
+        self._t, self._theta, self._eigvec, self._unconverged = 0, None, None, False
         self._pending, self._host = [], []
         self._handles = [optimizer.register_step_pre_hook(self._before), optimizer.register_step_post_hook(self._after)]
 
@@ -290,6 +290,15 @@ class EdgeMonitor:
                         stacklevel=2,
                     )
                 return float("nan")
+        if not eig.converged and self.ranks.main and not self._unconverged:
+            self._unconverged = True
+            warnings.warn(
+                f"a sharpness measurement did not converge (relative residual {eig.residual:.1e} > sharpness_tol "
+                f"{self.lanczos['tol']:g} after {eig.hvps} Hessian-vector products): the value recorded, a Ritz "
+                "value, is a lower bound on the top eigenvalue, so its ratio to the threshold may read low. Raise "
+                "sharpness_iters (one stored vector per product) or sharpness_tol. Said once per monitor",
+                stacklevel=2,
+            )
         self._eigvec = eig.vector
         return eig.value
 
