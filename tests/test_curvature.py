@@ -68,6 +68,14 @@ def test_warm_start_needs_fewer_products():
     assert warm.converged and warm.hvps < top_eigen(f, nearby, iters=20, tol=1e-8).hvps
 
 
+def test_sharpness_warns_where_lanczos_did_not_converge():
+    # It returned the Ritz value without a word: 2 products, no restart, on a spread spectrum
+    P = torch.diag(torch.linspace(0.0, 1.0, 50, dtype=torch.float64))
+    with pytest.warns(UserWarning, match=r"did not converge \(relative residual .* after 2 .*lower bound"):
+        value = sharpness(quadratic(P), torch.ones(50, dtype=torch.float64), iters=2, max_restarts=0)
+    assert value < 1.0
+
+
 def test_bad_warm_start_is_named():
     with pytest.raises(ValueError, match="warm start"):
         top_eigen(example1, torch.ones(2), v0=torch.ones(3))

@@ -1,6 +1,7 @@
 """Sharpness λ_max(∇²f(θ)) (footnote 1) by Lanczos on Hessian-vector products, on θ's device."""
 
 import dataclasses
+import warnings
 from dataclasses import dataclass
 
 import torch
@@ -295,8 +296,18 @@ def top_eigen(f, theta, iters=20, tol=1e-5, v0=None, max_restarts=10, seed=0, hi
 
 
 def sharpness(f, theta, **options):
-    """λ_max(∇²f(θ)) (footnote 1); ``options`` go to :func:`top_eigen`."""
-    return top_eigen(f, theta, **options).value
+    """λ_max(∇²f(θ)) (footnote 1); ``options`` go to :func:`top_eigen`. Warns where Lanczos did not converge:
+    the value is then a lower bound (:func:`top_eigen` returns the residual with it).
+    """
+    eig = top_eigen(f, theta, **options)
+    if not eig.converged:
+        warnings.warn(
+            f"the sharpness did not converge (relative residual {eig.residual:.1e} > tol after {eig.hvps} "
+            "Hessian-vector products): the value is a Ritz value, a lower bound on λ_max. Pass a larger iters or "
+            "max_restarts, or a larger tol",
+            stacklevel=2,
+        )
+    return eig.value
 
 
 @dataclass(frozen=True)
