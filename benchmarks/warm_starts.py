@@ -29,7 +29,7 @@ from torch.func import grad
 from workload import SIZES, Problem, paper_problem  # benchmarks/workload.py
 
 from eos_support import profiles
-from eos_support.diagnostics.curvature import hessian_operator, top_eigen
+from eos_support.diagnostics.curvature import _cold_start, _unit, hessian_operator, top_eigen
 
 TOL = 1e-4
 STRATEGIES = {
@@ -56,10 +56,9 @@ def workload(name):
 
 
 def cold_starts(theta, g):
-    """top_eigen's cold start (a Gaussian draw of seed 0 plus the hint ∇f(θ), each of unit length), and the draw."""
-    draw = torch.randn(theta.numel(), generator=torch.Generator().manual_seed(0), dtype=theta.dtype)
-    draw = draw / draw.norm()
-    return {"draw + gradient (top_eigen's)": draw + g / g.norm(), "draw alone": draw}
+    """top_eigen's cold start (its Gaussian draw of seed 0 plus the hint ∇f(θ), each of unit length), and the draw."""
+    draw = lambda hint: _cold_start(theta, hint, torch.Generator().manual_seed(0))  # noqa: E731
+    return {"draw + gradient (top_eigen's)": draw(_unit(theta, g)), "draw alone": draw(None)}
 
 
 def _ritz(Q, AQ):

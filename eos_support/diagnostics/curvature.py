@@ -86,7 +86,7 @@ class _Krylov:
     bound ``scale`` and ``coverage`` (‖Qᵀeₖ‖², for :func:`_fresh_direction`). A breakdown (the Krylov
     space is invariant: A a multiple of the identity, rank one, zero, or d = 2) sets β = 0 and continues
     from a fresh direction orthogonal to the basis, which keeps T block-diagonal and exact up to the β
-    it set to 0 (at most 100 ε‖T‖), kept in ``lost`` for :meth:`residual`. ``host_reads``
+    it set to 0 (at most 100 ε‖T‖), kept in ``lost`` for :func:`_residual`. ``host_reads``
     False: free of host reads, so a fresh direction is drawn at every product and kept at a breakdown
     only; True: the breakdown test reads β (one read a product) and draws a fresh direction only at a
     breakdown, which saves two thirds of the reorthogonalisation (the same numbers unless one occurs).
@@ -129,18 +129,19 @@ class _Krylov:
             self.j = j + 1
         return self
 
-    def residual(self, s, beta, lost):
-        """An upper bound on ‖AQᵀs − λQᵀs‖ for T's eigenpair (λ, s): β_j·abs(s_j) plus what breakdowns dropped.
-
-        AQᵀ = QᵀT + β_j q_{j+1}e_jᵀ + Σ (dropped residual)ₖ eₖᵀ, each dropped one of norm ``lost``ₖ; ``beta``
-        and ``lost`` are this Krylov space's β and ``lost`` (read on the host, or on the device).
-        """
-        return (beta[self.j - 1] * s[-1]).abs() + (lost[: self.j] * s).abs().sum()
-
     def ritz_vector(self, s):
         """The unit vector Qᵀs of the basis so far, for coefficients ``s`` (j entries)."""
         vector = s.to(self.Q) @ self.Q[: self.j]
         return vector / torch.linalg.vector_norm(vector)
+
+
+def _residual(s, beta, lost):
+    """An upper bound on ‖AQᵀs − λQᵀs‖ for T's eigenpair (λ, s): β_j·abs(s_j) plus what breakdowns dropped.
+
+    AQᵀ = QᵀT + β_j q_{j+1}e_jᵀ + Σ (dropped residual)ₖ eₖᵀ, each dropped one of norm ``lost``ₖ; ``beta``
+    and ``lost`` are a :class:`_Krylov`'s first j entries (on the host, or on the device).
+    """
+    return (beta[-1] * s[-1]).abs() + (lost * s).abs().sum()
 
 
 def _lanczos(matvec, v0, steps, generator):
@@ -150,7 +151,7 @@ def _lanczos(matvec, v0, steps, generator):
     T = torch.diag(K.alpha) + torch.diag(beta[:-1], 1) + torch.diag(beta[:-1], -1)
     evals, evecs = torch.linalg.eigh(T)
     s = evecs[:, -1]
-    return evals[-1], K.ritz_vector(s), K.residual(s, beta, K.lost), evals.abs().max()
+    return evals[-1], K.ritz_vector(s), _residual(s, beta, K.lost), evals.abs().max()
 
 
 def lanczos(matvec, v0, steps, generator=None):
@@ -211,13 +212,19 @@ def _unit(theta, hint):
     return hint / torch.linalg.vector_norm(hint).clamp_min(torch.finfo(hint.dtype).tiny)
 
 
+def _cold_start(theta, hint, generator):
+    """A Gaussian draw from ``generator``, plus ``hint`` (a unit vector, or None), the draw scaled to unit length."""
+    start = _start(theta, None, generator)
+    return start if hint is None else start / torch.linalg.vector_norm(start) + hint
+
+
 def _cycle(matvec, start, steps, tol, generator, warm=False):
     """One Lanczos run from ``start`` of at most ``steps`` products, stopped by the residual test.
 
     After each product the host reads T's coefficients (j numbers, its one read per product), finds T's
     top eigenpair (λ, s) in float64 and the residual ‖Av − λv‖ = β_j·abs(s_j) of the Ritz vector v = Qᵀs,
     and stops once that residual, relative as in :class:`Eigen`, is at most ``tol``, or the Krylov space
-    is the whole space. The residual it reports adds what breakdowns dropped (:meth:`_Krylov.residual`):
+    is the whole space. The residual it reports adds what breakdowns dropped (:func:`_residual`):
     rounding that the test does not count, since no product can resolve it. A ``warm`` run gives up (not
     converged) at a breakdown: an invariant Krylov space of the start vector, e.g. an eigenvector of
     another eigenvalue, says nothing of the top one.
@@ -235,7 +242,7 @@ def _cycle(matvec, start, steps, tol, generator, warm=False):
         s, value, norm = evecs[:, -1], float(evals[-1]), float(evals.abs().max())
         scale = max(abs(value), eps**0.5 * norm, torch.finfo(start.dtype).tiny)
         kept = float((beta[-1] * s[-1]).abs()) / scale  # the recurrence's residual β_j·abs(s_j), relative
-        rel = float(K.residual(s, beta, lost)) / scale  # with what breakdowns dropped: ‖Av − λv‖ ≤ rel·scale
+        rel = float(_residual(s, beta, lost)) / scale  # with what breakdowns dropped: ‖Av − λv‖ ≤ rel·scale
         exhausted = K.j == d
         if warm and not exhausted and bool((beta == 0).any()):
             break
@@ -283,9 +290,7 @@ def top_eigen(f, theta, iters=20, tol=1e-5, v0=None, max_restarts=10, seed=0, hi
             return eig
         hvps, hint = eig.hvps, eig.vector  # the warm run's vector replaces the hint: both would dilute it
     generator = torch.Generator(device=theta.device).manual_seed(seed)
-    start = _start(theta, None, generator)
-    if hint is not None:
-        start = start / torch.linalg.vector_norm(start) + hint
+    start = _cold_start(theta, hint, generator)
     for _ in range(int(max_restarts) + 1):
         eig = _cycle(matvec, start, iters, tol, generator)
         hvps += eig.hvps

@@ -61,11 +61,11 @@ def loss_function(loss):
     """
     if callable(loss):
         return loss
-    named = {"mse": nn.functional.mse_loss, "half_sq_sum": half_sq_sum}
-    if loss == "ce":
+    squared = {"mse": nn.functional.mse_loss, "half_sq_sum": half_sq_sum}
+    if isinstance(loss, str) and loss == "ce":
         return nn.functional.cross_entropy
-    if isinstance(loss, str) and loss in named:
-        return _same_shape(named[loss], loss)
+    if isinstance(loss, str) and loss in squared:
+        return _same_shape(squared[loss], loss)
     raise ValueError(f"loss must be one of {LOSSES} or a callable (outputs, targets) -> scalar, got {loss!r}")
 
 
